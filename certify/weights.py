@@ -1,0 +1,66 @@
+"""Reading and writing model weights as safetensors with the config in the metadata."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+
+from certify.model import PARAM_SHAPES, Config, MaxOfK
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write via a temp file in the same directory and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: MaxOfK, path: str | Path, extra: dict[str, object] | None = None) -> str:
+    """Save float32 TransformerLens-named tensors; returns the file's SHA-256."""
+    meta = {"config": json.dumps(model.cfg.as_dict(), sort_keys=True)}
+    if extra:
+        meta["training"] = json.dumps(extra, sort_keys=True)
+    atomic_write_bytes(path, save(model.state(), metadata=meta))
+    return sha256_file(path)
+
+
+def load_model(path: str | Path) -> MaxOfK:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        if "config" not in meta:
+            raise ValueError(f"{path}: no 'config' in safetensors metadata")
+        cfg = Config(**json.loads(meta["config"]))
+        state = {name: f.get_tensor(name) for name in f.keys()}
+    missing = set(PARAM_SHAPES) - set(state)
+    if missing:
+        raise ValueError(f"{path}: missing tensors {sorted(missing)}")
+    return MaxOfK.from_state(cfg, state)
+
+
+def read_metadata(path: str | Path) -> dict[str, object]:
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    return {k: json.loads(v) for k, v in meta.items()}

@@ -1,0 +1,60 @@
+"""Exact dyadic matrices: an object array of Python ints N and one exponent e, value N * 2**e.
+
+Every finite float32 is such a number, so the model's path terms are computed with no rounding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dyadic:
+    n: np.ndarray  # dtype=object, Python ints
+    e: int
+
+    @staticmethod
+    def from_floats(x: np.ndarray) -> "Dyadic":
+        """Exact: a float64 (hence float32) value m * 2**f with integer m of at most 53 bits."""
+        x = np.asarray(x, dtype=np.float64)
+        mant, expo = np.frexp(x)
+        ints = (mant * 2.0**53).astype(np.int64)  # exact: mant has 53 significant bits
+        expo = expo.astype(np.int64) - 53
+        nz = ints != 0
+        if not nz.any():
+            return Dyadic(np.zeros(x.shape, dtype=object), 0)
+        tz = np.where(nz, _trailing_zeros(ints), 0)
+        ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
+        e = int(expo[nz].min())
+        vals = [int(m) << int(f - e) for m, f in zip(ints.ravel(), expo.ravel())]
+        out = np.empty(len(vals), dtype=object)
+        out[:] = vals
+        return Dyadic(out.reshape(x.shape), e)
+
+    def align(self, e: int) -> np.ndarray:
+        """Numerators at exponent e <= self.e."""
+        return self.n * (1 << (self.e - e)) if self.e > e else self.n
+
+    def __add__(self, other: "Dyadic") -> "Dyadic":
+        e = min(self.e, other.e)
+        return Dyadic(self.align(e) + other.align(e), e)
+
+    def __sub__(self, other: "Dyadic") -> "Dyadic":
+        e = min(self.e, other.e)
+        return Dyadic(self.align(e) - other.align(e), e)
+
+    def __matmul__(self, other: "Dyadic") -> "Dyadic":
+        return Dyadic(np.dot(self.n, other.n), self.e + other.e)
+
+    def __getitem__(self, idx) -> "Dyadic":
+        return Dyadic(self.n[idx], self.e)
+
+    def fraction(self, idx) -> Fraction:
+        return Fraction(int(self.n[idx])) * Fraction(2) ** self.e
+
+
+def _trailing_zeros(a: np.ndarray) -> np.ndarray:
+    low = np.abs(a) & -np.abs(a)  # lowest set bit, a power of two below 2**53
+    return np.where(low > 0, np.log2(np.maximum(low, 1)), 0).astype(np.int64)

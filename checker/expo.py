@@ -1,0 +1,132 @@
+"""Sound enclosures of exp(x) for x = num * 2**e / sqrt(d), in integer fixed point, and the exact
+sign of sum_i c_i * exp(x_i). No floating point anywhere: every rounding is directed by hand.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from math import isqrt
+
+MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed
+
+
+class Undecided(Exception):
+    """The sign could not be decided below MAX_PRECISION_BITS (never expected; fails closed)."""
+
+
+def _ceil_shift(a: int, s: int) -> int:
+    return -((-a) >> s)
+
+
+def scaled_sqrt_floor(num: int, e: int, d: int, p: int) -> int:
+    """floor(|num| * 2**e / sqrt(d) * 2**p) via floor(sqrt(floor(y))) = floor(sqrt(y)) for y >= 0."""
+    shift = 2 * (e + p)
+    a = num * num
+    return isqrt((a << shift) // d) if shift >= 0 else isqrt(a // (d << -shift))
+
+
+def exp_fixed(a: int, p: int, upper: bool) -> int:
+    """Bound on 2**p * exp(a / 2**p): a lower bound if not upper, else an upper bound.
+
+    exp(y) = exp(z)**(2**s) with z = |y| / 2**s <= 1/4. Series for exp(z): truncated terms computed
+    with floors give a lower bound (every term and the dropped tail are >= 0); terms with ceilings
+    plus the tail bound sum_{n>N} z**n/n! <= t_N * z/(1-z) <= t_N / 3 give an upper bound. For y < 0
+    invert (exp(-z) = 1/exp(z), rounding the quotient outward); squaring a nonnegative bound keeps
+    its direction when rounded the same way.
+    """
+    if a == 0:
+        return 1 << p
+    s = max(0, abs(a).bit_length() - p + 2)
+    w = p + s + 40
+    shift = w - p - s
+    z = abs(a) << shift if shift >= 0 else abs(a) >> -shift
+    want_series_upper = upper if a > 0 else not upper
+    if want_series_upper and shift < 0:
+        z = _ceil_shift(abs(a), -shift)
+    one = 1 << w
+    total, term, n = one, one, 0
+    while True:
+        n += 1
+        if want_series_upper:
+            term = -((-term * z) // (n << w))
+        else:
+            term = (term * z) // (n << w)
+        total += term
+        if term <= 1:
+            break
+    if want_series_upper:
+        total += term  # the tail is at most a third of the last term
+    if a < 0:
+        total = -((-(one << w)) // total) if upper else (one << w) // total
+    for _ in range(s):
+        total = -((-total * total) >> w) if upper else (total * total) >> w
+    return _ceil_shift(total, w - p) if upper else total >> (w - p)
+
+
+def exp_enclosure(num: int, e: int, d: int, p: int) -> tuple[int, int]:
+    """(lo, hi) with lo <= 2**p * exp(num * 2**e / sqrt(d)) <= hi."""
+    m = scaled_sqrt_floor(num, e, d, p)  # |x| * 2**p lies in [m, m + 1]
+    if num >= 0:
+        return exp_fixed(m, p, upper=False), exp_fixed(m + 1, p, upper=True)
+    return exp_fixed(-m - 1, p, upper=False), exp_fixed(-m, p, upper=True)
+
+
+def exp_float_enclosure(num: int, e: int, d: int) -> tuple[float, float]:
+    """Float64 (lo, hi) around exp(num * 2**e / sqrt(d)) with about 53 bits of relative precision.
+
+    The fixed-point precision grows until the lower bound has 56 significant bits, or until the
+    value is below float64's range anyway (lo = 0 is then still a valid lower bound).
+    """
+    p = 64
+    while True:
+        lo, hi = exp_enclosure(num, e, d, p)
+        if lo.bit_length() >= 56 or p > 1200:
+            break
+        p += 64 - lo.bit_length()
+    return _float_down(lo, p), _float_up(hi, p)
+
+
+def _float_down(n: int, p: int) -> float:
+    """A float <= n / 2**p: the correctly rounded quotient stepped one ulp down."""
+    try:
+        return math.nextafter(n / (1 << p), -math.inf)
+    except OverflowError:
+        return sys.float_info.max
+
+
+def _float_up(n: int, p: int) -> float:
+    try:
+        return math.nextafter(n / (1 << p), math.inf)
+    except OverflowError:
+        return math.inf
+
+
+def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int) -> int:
+    """Exact sign of sum_i coeffs[i] * exp(nums[i] * 2**e / sqrt(d)).
+
+    Equal exponents are merged first. By Lindemann-Weierstrass, exponentials of distinct algebraic
+    numbers are linearly independent over the algebraic numbers, so the sum is zero iff every merged
+    coefficient is zero; otherwise refining the enclosures eventually separates it from zero.
+    """
+    merged: dict[int, int] = {}
+    for c, x in zip(coeffs, nums):
+        merged[x] = merged.get(x, 0) + c
+    terms = [(c, x) for x, c in merged.items() if c != 0]
+    if not terms:
+        return 0
+    if len(terms) == 1:
+        return 1 if terms[0][0] > 0 else -1
+    top = max(x for _, x in terms)  # factor out exp(top) > 0: all arguments become <= 0
+    p = 64
+    while p <= MAX_PRECISION_BITS:
+        lo = hi = 0
+        for c, x in terms:
+            elo, ehi = exp_enclosure(x - top, e, d, p)
+            lo += c * (elo if c > 0 else ehi)
+            hi += c * (ehi if c > 0 else elo)
+        if lo > 0:
+            return 1
+        if hi < 0:
+            return -1
+        p *= 2
+    raise Undecided("sign of a sum of exponentials undecided at the precision cap")

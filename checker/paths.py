@@ -1,0 +1,60 @@
+"""The model's path terms, computed exactly from the weights (TransformerLens names, paper's terms).
+
+For input tokens t_0..t_{K-1} with query q = t_{K-1}, exactly:
+  score_i  = QK[q, t_i, i] / sqrt(d_head)
+  logits   = DIRECT[q] + sum_i softmax(score)_i * OV[t_i, i]
+where, with resid(t, i) = W_E[t] + W_pos[i] and Q(q) = resid(q, K-1) W_Q + b_Q,
+  QK[q, t, i] = Q(q) . (resid(t, i) W_K + b_K)                  (EQKE + EQKP, with biases)
+  OV[t, i]    = (resid(t, i) W_V + b_V) W_O W_U                 (EVOU + PVOU)
+  DIRECT[q]   = resid(q, K-1) W_U + b_O W_U + b_U               (EUPU; b_O sums into it since
+                                                                  the attention weights sum to 1)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from checker.dyadic import Dyadic
+from checker.safetensors import Weights
+
+
+@dataclass(frozen=True)
+class Paths:
+    k: int
+    d_vocab: int
+    d_head: int
+    qk: Dyadic      # [V, V, K]   query token, key token, key position
+    ov: Dyadic      # [V, K, V]   key token, key position, output logit
+    direct: Dyadic  # [V, V]      query token, output logit
+
+
+def exact_paths(w: Weights) -> Paths:
+    t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
+    V, K = w.d_vocab, w.k
+    E, P = t["embed.W_E"], t["pos_embed.W_pos"]
+    resid = _broadcast_add(E, P)                                    # [V*K, d_model], row t*K + i
+    last = E + Dyadic(P.n[K - 1:K], P.e)                            # [V, d_model]
+    Q = last @ t["blocks.0.attn.W_Q"][0] + _row(t["blocks.0.attn.b_Q"][0], V)
+    keys = resid @ t["blocks.0.attn.W_K"][0] + _row(t["blocks.0.attn.b_K"][0], V * K)
+    qk = Q @ Dyadic(keys.n.T, keys.e)                               # [V, V*K]
+    U = t["unembed.W_U"]
+    OU = t["blocks.0.attn.W_O"][0] @ U
+    vals = resid @ t["blocks.0.attn.W_V"][0] + _row(t["blocks.0.attn.b_V"][0], V * K)
+    ov = vals @ OU                                                  # [V*K, V]
+    bias = Dyadic(t["blocks.0.attn.b_O"].n.reshape(1, -1), t["blocks.0.attn.b_O"].e) @ U
+    direct = last @ U + _row(bias[0] + t["unembed.b_U"], V)
+    return Paths(K, V, w.d_head,
+                 Dyadic(qk.n.reshape(V, V, K), qk.e),
+                 Dyadic(ov.n.reshape(V, K, V), ov.e),
+                 direct)
+
+
+def _broadcast_add(E: Dyadic, P: Dyadic) -> Dyadic:
+    e = min(E.e, P.e)
+    n = E.align(e)[:, None, :] + P.align(e)[None, :, :]
+    return Dyadic(n.reshape(-1, n.shape[-1]), e)
+
+
+def _row(b: Dyadic, rows: int) -> Dyadic:
+    return Dyadic(np.tile(b.n.reshape(1, -1), (rows, 1)), b.e)

@@ -1,0 +1,146 @@
+"""Brute force: count exactly how many of the d_vocab**K inputs the model classifies correctly.
+
+An input is correct iff for every j != m (m = the max token) the logit gap
+  logit_m - logit_j = sum_i a_i * C[i, j],  C[i, j] = DIRECT[q, m] - DIRECT[q, j] + OV[t_i, i, m] - OV[t_i, i, j]
+is > 0 (a tie is wrong). With a_i = exp(s_i) / Z and Z > 0 its sign is the sign of
+sum_i C[i, j] * exp(s_i - S) for any constant S: a sum of rationals times exponentials.
+
+Three stages, each sound by itself, the later ones only for inputs the earlier left undecided:
+ 1. filter: G[t, i, m] <= min_{j != m} C (per position); sum_i G_i w_i > 0 with w_i's lower/upper
+    bounds proves every gap positive at once (the min of a sum is >= the sum of the mins).
+ 2. per-j float64 intervals: all lower bounds > 0 -> correct; some upper bound <= 0 -> wrong.
+ 3. exact sign of the remaining gaps (expo.sign_sum_exp, Lindemann-Weierstrass).
+Stages 1-2 use float64 enclosures rounded outward by one ulp (interval.py); exp is enclosed by
+integer arithmetic (expo.py). Only V*V*K distinct scores and V*K*V OV rows exist, so exp and the
+path terms are computed per distinct value, then summed per input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from checker import expo
+from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
+from checker.ops import Ops
+from checker.paths import Paths
+
+EXP_OPS = 64  # counted per exp enclosure (series terms and squarings)
+CHUNK = 1 << 18
+MAX_INPUTS = 1 << 31
+
+
+class TooLarge(Exception):
+    pass
+
+
+def count_correct(p: Paths, ops: Ops) -> int:
+    V, K = p.d_vocab, p.k
+    if V ** K > MAX_INPUTS:
+        raise TooLarge(f"brute force would enumerate {V ** K:,} inputs (limit {MAX_INPUTS:,})")
+    d_lo, d_hi = enclose_ints(p.direct.n, p.direct.e)
+    o_lo, o_hi = enclose_ints(p.ov.n, p.ov.e)
+    correct = 0
+    for q in range(V):
+        w_lo, w_hi, top = _exp_table(p, q, ops)
+        c_lo, c_hi = _gap_bounds(d_lo[q], d_hi[q], o_lo, o_hi, ops)
+        g = c_lo.min(axis=3)                                   # [t, i, m]
+        ops.add(c_lo.size)
+        for start in range(0, V ** (K - 1), CHUNK):
+            toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
+            correct += _count_chunk(p, q, toks, g, c_lo, c_hi, w_lo, w_hi, top, ops)
+    return correct
+
+
+def _exp_table(p: Paths, q: int, ops: Ops) -> tuple[np.ndarray, np.ndarray, int]:
+    """Float enclosures of exp((QK[q, t, i] - top) / sqrt(d_head)) for every key token and position."""
+    scores = p.qk.n[q]
+    top = max(scores.ravel())
+    lo = np.empty(scores.shape)
+    hi = np.empty(scores.shape)
+    for idx, s in np.ndenumerate(scores):
+        lo[idx], hi[idx] = expo.exp_float_enclosure(int(s) - top, p.qk.e, p.d_head)
+    ops.add(scores.size * EXP_OPS)
+    return lo, hi, top
+
+
+def _gap_bounds(dq_lo: np.ndarray, dq_hi: np.ndarray, o_lo: np.ndarray, o_hi: np.ndarray,
+                ops: Ops) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosures of C[t, i, m, j] for this query; +inf / -inf on j == m so it never decides."""
+    V = dq_lo.shape[0]
+    dd_lo = down(dq_lo[:, None] - dq_hi[None, :])              # [m, j]
+    dd_hi = up(dq_hi[:, None] - dq_lo[None, :])
+    c_lo = down(dd_lo + down(o_lo[:, :, :, None] - o_hi[:, :, None, :]))
+    c_hi = up(dd_hi + up(o_hi[:, :, :, None] - o_lo[:, :, None, :]))
+    diag = np.arange(V)
+    c_lo[:, :, diag, diag] = np.inf
+    c_hi[:, :, diag, diag] = np.inf
+    ops.add(4 * c_lo.size + 2 * dd_lo.size)
+    return c_lo, c_hi
+
+
+def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
+    idx = np.arange(start, stop, dtype=np.int64)
+    toks = np.empty((stop - start, K), dtype=np.int64)
+    for i in range(K - 2, -1, -1):
+        idx, toks[:, i] = np.divmod(idx, V)
+    toks[:, K - 1] = q
+    return toks
+
+
+def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
+                 c_hi: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray, top: int, ops: Ops) -> int:
+    n, K = toks.shape
+    pos = np.arange(K)
+    m = toks.max(axis=1)
+    wl, wh = w_lo[toks, pos], w_hi[toks, pos]                  # [n, K]
+    gi = g[toks, pos, m[:, None]]
+    lower = _sum_down(mul_lower(gi, wl, wh))
+    ops.add(4 * n * K)
+    undecided = np.flatnonzero(~(lower > 0))
+    correct = n - undecided.size
+    for start in range(0, undecided.size, 4096):
+        rows = undecided[start:start + 4096]
+        correct += _per_logit(p, q, toks[rows], m[rows], c_lo, c_hi, wl[rows], wh[rows], top, ops)
+    return correct
+
+
+def _per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, c_lo: np.ndarray,
+               c_hi: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
+    K = toks.shape[1]
+    pos = np.arange(K)
+    lo_c = c_lo[toks, pos, m[:, None]]                          # [n, K, V]
+    hi_c = c_hi[toks, pos, m[:, None]]
+    lower = _sum_down(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
+    upper = _sum_up(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]))
+    ops.add(4 * lo_c.size)
+    wrong = (upper <= 0).any(axis=1)
+    undecided = ~(lower > 0) & ~wrong[:, None]
+    correct = int((~wrong & ~undecided.any(axis=1)).sum())
+    for r in np.flatnonzero(undecided.any(axis=1)):
+        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j), top, ops) > 0
+               for j in np.flatnonzero(undecided[r])):
+            correct += 1
+    return correct
+
+
+def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int, ops: Ops) -> int:
+    e = min(p.direct.e, p.ov.e)
+    dd = (p.direct.n[q, m] - p.direct.n[q, j]) << (p.direct.e - e)
+    coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
+    nums = [int(p.qk.n[q, t, i]) - top for i, t in enumerate(toks)]
+    ops.add(4 * len(toks))
+    return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head)
+
+
+def _sum_down(x: np.ndarray) -> np.ndarray:
+    """Lower bound of the exact sum over axis 1, rounding each partial sum down."""
+    acc = x[:, 0]
+    for i in range(1, x.shape[1]):
+        acc = down(acc + x[:, i])
+    return acc
+
+
+def _sum_up(x: np.ndarray) -> np.ndarray:
+    acc = x[:, 0]
+    for i in range(1, x.shape[1]):
+        acc = up(acc + x[:, i])
+    return acc
