@@ -16,12 +16,17 @@ path terms are computed per distinct value, then summed per input.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 from checker import expo
+from checker.certificate import Certificate, fields
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
 from checker.ops import Ops
-from checker.paths import Paths
+from checker.paths import Paths, exact_paths
+from checker.rules import Reject
+from checker.safetensors import Weights
 
 EXP_OPS = 64  # counted per exp enclosure (series terms and squarings)
 CHUNK = 1 << 18
@@ -39,14 +44,23 @@ def count_correct(p: Paths, ops: Ops) -> int:
     d_lo, d_hi = enclose_ints(p.direct.n, p.direct.e)
     o_lo, o_hi = enclose_ints(p.ov.n, p.ov.e)
     correct = 0
-    for q in range(V):
-        w_lo, w_hi, top = _exp_table(p, q, ops)
-        c_lo, c_hi = _gap_bounds(d_lo[q], d_hi[q], o_lo, o_hi, ops)
-        g = c_lo.min(axis=3)                                   # [t, i, m]
-        ops.add(c_lo.size)
-        for start in range(0, V ** (K - 1), CHUNK):
-            toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-            correct += _count_chunk(p, q, toks, g, c_lo, c_hi, w_lo, w_hi, top, ops)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
+        for q in range(V):
+            correct += _count_query(p, q, d_lo, d_hi, o_lo, o_hi, ops)
+    return correct
+
+
+def _count_query(p: Paths, q: int, d_lo: np.ndarray, d_hi: np.ndarray, o_lo: np.ndarray,
+                 o_hi: np.ndarray, ops: Ops) -> int:
+    V, K = p.d_vocab, p.k
+    w_lo, w_hi, top = _exp_table(p, q, ops)
+    c_lo, c_hi = _gap_bounds(d_lo[q], d_hi[q], o_lo, o_hi, ops)
+    g = c_lo.min(axis=3)                                       # [t, i, m]
+    ops.add(c_lo.size)
+    correct = 0
+    for start in range(0, V ** (K - 1), CHUNK):
+        toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
+        correct += _count_chunk(p, q, toks, g, c_lo, c_hi, w_lo, w_hi, top, ops)
     return correct
 
 
@@ -144,3 +158,25 @@ def _sum_up(x: np.ndarray) -> np.ndarray:
     for i in range(1, x.shape[1]):
         acc = up(acc + x[:, i])
     return acc
+
+
+def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+    """Brute force: the bound is (exactly counted correct inputs) / d_vocab**K.
+
+    Soundness: count_correct decides the sign of every logit gap of every input exactly (see the
+    module docstring), so the count is the exact accuracy's numerator; the evidence must state
+    exactly this count, so a wrong count is refused rather than silently corrected.
+    """
+    fields(cert.parameters, "strategy.parameters", set())
+    ev = fields(cert.evidence, "evidence", {"correct_inputs", "total_inputs"})
+    total = w.d_vocab ** w.k
+    if ev["total_inputs"] != total or type(ev["total_inputs"]) is not int:
+        raise Reject(f"evidence.total_inputs is {ev['total_inputs']!r}, the model has {total} inputs")
+    try:
+        correct = count_correct(exact_paths(w), ops)
+    except TooLarge as e:
+        raise Reject(str(e)) from None
+    if ev["correct_inputs"] != correct or type(ev["correct_inputs"]) is not int:
+        raise Reject(f"evidence.correct_inputs is {ev['correct_inputs']!r}, "
+                     f"but exactly {correct} inputs are classified correctly")
+    return Fraction(correct, total)

@@ -1,0 +1,162 @@
+"""certify: train Max-of-K transformers, prove accuracy bounds, write and check certificates."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from certify import zoo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="certify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub.add_parser("train", help="train a model with the paper's recipe"))
+    _run_parser(sub.add_parser("run", help="prove bounds, write certificates, check them"))
+    from checker.cli import add_arguments
+    add_arguments(sub.add_parser("check", help="check a certificate with the independent checker"))
+    z = sub.add_parser("zoo", help="list the shipped models")
+    z.add_argument("--add", action="store_true", help="(maintainers) train --k/--d-vocab/--seeds into the zoo")
+    z.add_argument("--k", type=int, default=4)
+    z.add_argument("--d-vocab", type=int, default=64)
+    z.add_argument("--seeds", type=_int_list, default=[])
+    z.add_argument("--steps", type=int, default=3000)
+    sub.add_parser("strategies", help="list the proof strategies")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        print(f"certify: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("certify: interrupted", file=sys.stderr)
+        return 130
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _train_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=int, default=4)
+    p.add_argument("--d-vocab", type=int, default=64)
+    p.add_argument("--d-model", type=int, default=32)
+    p.add_argument("--d-head", type=int, default=32)
+    p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--out", required=True, help="output .safetensors path")
+
+
+def _run_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=zoo.DEFAULT_MODEL, help="zoo name or .safetensors path")
+    p.add_argument("--strategy", action="append", help="strategy name (repeatable); default: all")
+    p.add_argument("--out", default="certs", help="directory for the certificates")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from certify.model import Config
+    from certify.train import RECIPE, sampled_accuracy, train
+    from certify.weights import save_model
+    cfg = Config(args.k, args.d_vocab, args.d_model, args.d_head)
+    start = time.perf_counter()
+    model, loss = train(cfg, args.seed, steps=args.steps)
+    digest = save_model(model, args.out, {**RECIPE, "steps": args.steps, "seed": args.seed})
+    print(f"trained {args.out} in {time.perf_counter() - start:.1f} s: final loss {loss:.5f}, "
+          f"sampled accuracy {sampled_accuracy(model):.5f}\nsha256 {digest}")
+    return 0
+
+
+def cmd_zoo(args: argparse.Namespace) -> int:
+    if args.add:
+        return _zoo_add(args.k, args.d_vocab, args.seeds, args.steps)
+    print(f"{'name':<16} {'k':>3} {'vocab':>5} {'seed':>6} {'exact accuracy':>16}  sha256")
+    for e in zoo.entries():
+        default = "  (default)" if e.name == zoo.DEFAULT_MODEL else ""
+        print(f"{e.name:<16} {e.k:>3} {e.d_vocab:>5} {e.seed:>6} {float(zoo.accuracy(e)):>16.6f}  "
+              f"{e.sha256[:16]}…{default}")
+    return 0
+
+
+def _zoo_add(k: int, d_vocab: int, seeds: list[int], steps: int) -> int:
+    from checker.ops import Ops
+    from checker.paths import exact_paths
+    from checker.rules.brute_force import count_correct
+    from checker.safetensors import read_weights
+    from certify.model import Config
+    from certify.train import RECIPE, train
+    from certify.weights import save_model
+    items = {e.name: e for e in zoo.entries()}
+    for seed in seeds:
+        name = zoo.zoo_name(k, d_vocab, seed)
+        model, _ = train(Config(k, d_vocab), seed, steps=steps)
+        path = zoo.ZOO_DIR / f"{name}.safetensors"
+        digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
+        acc = "unknown"
+        if d_vocab ** k <= 1 << 31:
+            acc_f = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
+            acc = f"{acc_f.numerator}/{acc_f.denominator}"
+        items[name] = zoo.ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
+        zoo.save_manifest(list(items.values()))
+        print(f"{name}: accuracy {acc}", flush=True)
+    return 0
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from certify.strategies import all_strategies
+    for s in all_strategies().values():
+        print(f"{s.name:<28} {s.cost:<32} {s.summary}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from checker.check import check_file
+    from certify.certificate import certificate_dict, model_reference, write_certificate
+    from certify.paths import load_float_model
+    from certify.strategies import all_strategies, get
+    from certify.weights import sha256_file
+    weights, name = zoo.resolve(args.model)
+    model = load_float_model(weights)
+    digest = sha256_file(weights)
+    label = name or Path(weights).stem
+    chosen = [get(s) for s in args.strategy] if args.strategy else \
+        [s for s in all_strategies().values() if s.default]
+    rows, status = [], 0
+    for strategy in chosen:
+        skip = strategy.applies(model)
+        if skip:
+            print(f"{strategy.name}: skipped: {skip}")
+            continue
+        t0 = time.perf_counter()
+        proof = strategy.prove(model)
+        prove_s = time.perf_counter() - t0
+        cert_path = Path(args.out) / f"{label}.{strategy.name.replace(':', '_')}.json"
+        write_certificate(cert_path, certificate_dict(proof, model.k, model.d_vocab, digest,
+                                                      model_reference(weights, cert_path, name)))
+        result = check_file(str(cert_path))
+        status = max(status, result.exit_code)
+        rows.append((strategy.name, proof.bound, prove_s, result, cert_path))
+    _print_table(label, rows)
+    return status
+
+
+def _print_table(label: str, rows: list) -> None:
+    print(f"\nmodel {label}")
+    print(f"{'strategy':<28} {'bound':>22} {'decimal':>9} {'prove s':>8} {'check s':>8} {'ops':>14}  verdict")
+    for name, bound, prove_s, r, path in rows:
+        frac = f"{bound.numerator}/{bound.denominator}"
+        print(f"{name:<28} {frac:>22} {float(bound):>9.6f} {prove_s:>8.2f} {r.seconds:>8.2f} "
+              f"{r.ops:>14,}  {r.verdict}")
+        if r.verdict != "accepted":
+            print(f"  {path}: {r.reason}")
+    print(f"certificates in {Path(rows[0][4]).parent}/" if rows else "no certificates written")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from checker.cli import run
+    return run(args)
+
+
+COMMANDS = {"train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
+            "strategies": cmd_strategies}

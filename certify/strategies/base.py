@@ -1,0 +1,30 @@
+"""The interface every proof strategy implements, and the result it hands the certificate writer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+from certify.paths import FloatModel
+
+
+@dataclass(frozen=True)
+class Proof:
+    strategy: str
+    bound: Fraction
+    parameters: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    cost: str                                  # asymptotic proof length, for `certify strategies`
+    summary: str
+    prove: Callable[[FloatModel], Proof]
+    default: bool = True                       # run by `certify run` with no --strategy
+    applies: Callable[[FloatModel], str | None] = lambda m: None  # reason it cannot run, if any
+
+
+def fraction_str(x: Fraction) -> str:
+    return f"{x.numerator}/{x.denominator}"

@@ -1,0 +1,85 @@
+"""Brute force prover: evaluate every input in float64; refine near-ties with 60-digit mpmath.
+
+Untrusted: the checker recounts exactly. Near-ties are resolved in high precision so that the
+claimed count normally matches the exact one; a gap below 1e-40 is treated as a tie (wrong).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from certify.paths import FloatModel
+from certify.strategies.base import Proof, Strategy
+
+MAX_INPUTS = 1 << 31
+NEAR = 1e-9
+CHUNK = 1 << 15
+
+
+def too_large(m: FloatModel) -> str | None:
+    n = m.d_vocab ** m.k
+    if n > MAX_INPUTS:
+        return (f"brute force would enumerate {n:,} = {m.d_vocab}^{m.k} inputs, more than the "
+                f"limit of {MAX_INPUTS:,}; use a compact strategy (cubic, subcubic)")
+    return None
+
+
+def prove(m: FloatModel) -> Proof:
+    reason = too_large(m)
+    if reason:
+        raise ValueError(reason)
+    qk, ov, direct = m.qk() / np.sqrt(m.d_head), m.ov(), m.direct()
+    V, K = m.d_vocab, m.k
+    correct = 0
+    for q in range(V):
+        for start in range(0, V ** (K - 1), CHUNK):
+            toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
+            correct += _count(m, toks, qk[q], ov, direct[q])
+    total = V ** K
+    return Proof("brute-force", Fraction(correct, total), {},
+                 {"correct_inputs": correct, "total_inputs": total})
+
+
+def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
+    idx = np.arange(start, stop)
+    digits = [(idx // V ** (K - 2 - i)) % V for i in range(K - 1)]
+    return np.stack(digits + [np.full_like(idx, q)], axis=1)
+
+
+def _count(m: FloatModel, toks: np.ndarray, qk_q: np.ndarray, ov: np.ndarray, direct_q: np.ndarray) -> int:
+    pos = np.arange(toks.shape[1])
+    s = qk_q[toks, pos]
+    a = np.exp(s - s.max(axis=1, keepdims=True))
+    a /= a.sum(axis=1, keepdims=True)
+    logits = direct_q + np.einsum("nk,nkv->nv", a, ov[toks, pos])
+    mx = toks.max(axis=1)
+    right = logits[np.arange(len(toks)), mx]
+    logits[np.arange(len(toks)), mx] = -np.inf
+    margin = right - logits.max(axis=1)
+    scale = np.abs(right) + 1.0
+    near = np.abs(margin) < NEAR * scale
+    return int((margin[~near] > 0).sum()) + sum(_exact_correct(m, t) for t in toks[near])
+
+
+def _exact_correct(m: FloatModel, toks: np.ndarray) -> bool:
+    """Recompute one input at 60 digits through the whole model."""
+    with mpmath.workdps(60):
+        t = {k: mpmath.matrix(v.reshape(-1, v.shape[-1]).tolist()) for k, v in m.t.items()}
+        res = [t["embed.W_E"][int(x), :] + t["pos_embed.W_pos"][i, :] for i, x in enumerate(toks)]
+        q = res[-1] * t["blocks.0.attn.W_Q"] + t["blocks.0.attn.b_Q"]
+        scores = [(q * (r * t["blocks.0.attn.W_K"] + t["blocks.0.attn.b_K"]).T)[0] / mpmath.sqrt(m.d_head)
+                  for r in res]
+        top = max(scores)
+        w = [mpmath.exp(x - top) for x in scores]
+        z = sum(((wi / sum(w)) * (r * t["blocks.0.attn.W_V"] + t["blocks.0.attn.b_V"])
+                 for wi, r in zip(w, res)), mpmath.zeros(1, m.d_head))
+        logits = (res[-1] + z * t["blocks.0.attn.W_O"] + t["blocks.0.attn.b_O"]) * t["unembed.W_U"] + t["unembed.b_U"]
+        best = int(max(toks))
+        return all(logits[best] - logits[j] > mpmath.mpf(10) ** -40
+                   for j in range(m.d_vocab) if j != best)
+
+
+STRATEGY = Strategy("brute-force", "O(d_vocab^K * K * d_vocab)",
+                    "evaluate every input; the bound is the exact accuracy", prove, applies=too_large)

@@ -1,0 +1,64 @@
+"""The shipped model zoo: small safetensors files in certify/zoo/ and a manifest."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+MANIFEST = ZOO_DIR / "manifest.json"
+DEFAULT_MODEL = "k4-v64-s123"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    k: int
+    d_vocab: int
+    seed: int
+    steps: int
+    sha256: str
+    accuracy: str  # exact, "p/q"
+
+    @property
+    def path(self) -> Path:
+        return ZOO_DIR / f"{self.name}.safetensors"
+
+
+def zoo_name(k: int, d_vocab: int, seed: int) -> str:
+    return f"k{k}-v{d_vocab}-s{seed}"
+
+
+def entries() -> list[ZooEntry]:
+    if not MANIFEST.exists():
+        return []
+    return [ZooEntry(**e) for e in json.loads(MANIFEST.read_text())["models"]]
+
+
+def lookup(name: str) -> ZooEntry | None:
+    name = name.removeprefix("zoo:")
+    return next((e for e in entries() if e.name == name), None)
+
+
+def resolve(model: str) -> tuple[Path, str | None]:
+    """A zoo name or a path -> (weights path, zoo name or None)."""
+    entry = lookup(model)
+    if entry is not None:
+        return entry.path, entry.name
+    path = Path(model)
+    if not path.exists():
+        known = ", ".join(e.name for e in entries()[:5])
+        raise FileNotFoundError(f"no model {model!r}: not a file and not a zoo name (e.g. {known}, ...)")
+    return path, None
+
+
+def save_manifest(items: list[ZooEntry]) -> None:
+    from certify.weights import atomic_write_bytes
+    items = sorted(items, key=lambda e: (e.k, e.d_vocab, e.seed))
+    text = json.dumps({"models": [asdict(e) for e in items]}, indent=1) + "\n"
+    atomic_write_bytes(MANIFEST, text.encode())
+
+
+def accuracy(entry: ZooEntry) -> Fraction:
+    return Fraction(entry.accuracy)

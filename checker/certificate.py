@@ -1,0 +1,163 @@
+"""Strict parsing of certificate files (format version 1). Anything unexpected is an error.
+
+Numbers are ints or "p/q" strings in lowest terms; JSON floats, NaN, Infinity, duplicate keys,
+unknown fields, deep nesting, huge integers and oversized files are all refused.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+FORMAT = "certify-certificate"
+VERSION = 1
+MAX_BYTES = 64 << 20
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 400
+_RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS, MAX_INT_DIGITS))
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class CertificateError(Exception):
+    """Not a readable certificate of this format (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    k: int
+    d_vocab: int
+    semantics: str
+    bound: Fraction
+    sha256: str
+    model_path: str
+    strategy: str
+    parameters: dict[str, Any]
+    evidence: dict[str, Any]
+
+
+def parse_certificate(data: bytes) -> Certificate:
+    if len(data) > MAX_BYTES:
+        raise CertificateError(f"certificate larger than {MAX_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CertificateError("certificate is not UTF-8") from None
+    if _nesting(text) > MAX_DEPTH:
+        raise CertificateError(f"certificate nested deeper than {MAX_DEPTH}")
+    try:
+        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
+                         parse_constant=_no_float, parse_int=_int)
+    except CertificateError:
+        raise
+    except (json.JSONDecodeError, RecursionError, ValueError) as e:
+        raise CertificateError(f"certificate is not valid JSON: {e}") from None
+    return _certificate(doc)
+
+
+def _certificate(doc: Any) -> Certificate:
+    top = fields(doc, "certificate", {"format", "version", "claim", "model", "strategy", "evidence"},
+                 optional={"producer"})
+    if top["format"] != FORMAT:
+        raise CertificateError(f"not a certify certificate (format {top['format']!r})")
+    if top["version"] != VERSION or type(top["version"]) is not int:
+        raise CertificateError(f"unsupported certificate version {top['version']!r} (this checker reads {VERSION})")
+    claim = fields(top["claim"], "claim", {"task", "k", "d_vocab", "semantics", "accuracy_lower_bound"})
+    if claim["task"] != "max-of-k":
+        raise CertificateError(f"unsupported task {claim['task']!r}")
+    if claim["semantics"] != "exact-real":
+        raise CertificateError(f"unsupported semantics {claim['semantics']!r}")
+    bound = rational(claim["accuracy_lower_bound"], "claim.accuracy_lower_bound")
+    if not 0 <= bound <= 1:
+        raise CertificateError("claim.accuracy_lower_bound must lie in [0, 1]")
+    model = fields(top["model"], "model", {"sha256", "path"})
+    if not isinstance(model["sha256"], str) or not _SHA256.fullmatch(model["sha256"]):
+        raise CertificateError("model.sha256 must be 64 lowercase hex digits")
+    if not isinstance(model["path"], str) or not model["path"]:
+        raise CertificateError("model.path must be a non-empty string")
+    strategy = fields(top["strategy"], "strategy", {"name", "parameters"})
+    if not isinstance(strategy["name"], str) or not isinstance(strategy["parameters"], dict):
+        raise CertificateError("strategy needs a string name and an object of parameters")
+    if not isinstance(top["evidence"], dict):
+        raise CertificateError("evidence must be an object")
+    if "producer" in top:
+        producer = fields(top["producer"], "producer", {"name", "version"})
+        if not all(isinstance(v, str) for v in producer.values()):
+            raise CertificateError("producer name and version must be strings")
+    return Certificate(positive_int(claim["k"], "claim.k"), positive_int(claim["d_vocab"], "claim.d_vocab"),
+                       claim["semantics"], bound, model["sha256"], model["path"], strategy["name"],
+                       strategy["parameters"], top["evidence"])
+
+
+def fields(obj: Any, where: str, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
+    """The object's fields, refusing missing required ones and any unknown one."""
+    if not isinstance(obj, dict):
+        raise CertificateError(f"{where} must be an object")
+    missing, unknown = required - set(obj), set(obj) - required - set(optional)
+    if missing:
+        raise CertificateError(f"{where}: missing field(s) {sorted(missing)}")
+    if unknown:
+        raise CertificateError(f"{where}: unknown field(s) {sorted(unknown)}")
+    return obj
+
+
+def rational(value: Any, where: str) -> Fraction:
+    """An int, or a "p/q" string in lowest terms with q > 0."""
+    if type(value) is int:
+        return Fraction(value)
+    if isinstance(value, str):
+        match = _RATIONAL.fullmatch(value)
+        if match:
+            p, q = int(match.group(1)), int(match.group(2))
+            f = Fraction(p, q)
+            if f.numerator == p and f.denominator == q:
+                return f
+    raise CertificateError(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r}")
+
+
+def positive_int(value: Any, where: str) -> int:
+    if type(value) is not int or value < 1:
+        raise CertificateError(f"{where}: expected a positive integer")
+    return value
+
+
+def _nesting(text: str) -> int:
+    """Maximum bracket depth, ignoring brackets inside strings (checked before json recurses)."""
+    depth = worst = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            worst = max(worst, depth)
+        elif ch in "]}":
+            depth -= 1
+    return worst
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CertificateError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_float(token: str) -> None:
+    raise CertificateError(f"JSON float or constant {token[:40]!r} not allowed: write numbers as ints or \"p/q\"")
+
+
+def _int(token: str) -> int:
+    if len(token.lstrip("-")) > MAX_INT_DIGITS:
+        raise CertificateError(f"integer with more than {MAX_INT_DIGITS} digits")
+    return int(token)

@@ -1,0 +1,112 @@
+"""The checker's driver: read the certificate, load and hash the weights, run the strategy's rule.
+
+Fails closed: every path that does not end in a proven bound >= the claim is a rejection or error.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from checker.certificate import MAX_BYTES, Certificate, CertificateError, parse_certificate
+from checker.expo import Undecided
+from checker.interval import FloatEnvironmentError, assert_ieee_float64
+from checker.ops import Ops
+from checker.rules import Reject, rule_for
+from checker.safetensors import WeightsError, read_weights
+
+ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
+EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
+
+
+@dataclass(frozen=True)
+class Result:
+    verdict: str
+    bound: Fraction | None
+    reason: str
+    strategy: str | None
+    seconds: float
+    ops: int
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+
+def check_file(cert_path: str, weights: str | None = None,
+               min_accuracy: Fraction | None = None) -> Result:
+    start = time.perf_counter()
+    ops = Ops()
+    strategy = None
+
+    def result(verdict: str, reason: str, bound: Fraction | None = None) -> Result:
+        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count)
+
+    try:
+        cert = parse_certificate(_read(cert_path))
+    except CertificateError as e:
+        return result(ERROR, str(e))
+    strategy = cert.strategy
+    try:
+        bound = _verify(cert, weights or resolve_model_path(cert.model_path, cert_path), ops)
+    except (Reject, WeightsError, Undecided, FloatEnvironmentError) as e:
+        return result(REJECTED, str(e))
+    except CertificateError as e:  # a rule found its parameters or evidence malformed
+        return result(ERROR, str(e))
+    if min_accuracy is not None and cert.bound < min_accuracy:
+        return result(REJECTED, f"certified bound {_show(cert.bound)} is below the required "
+                      f"{_show(min_accuracy)}", cert.bound)
+    return result(ACCEPTED, f"claim holds: accuracy >= {_show(cert.bound)} (checker proved "
+                  f">= {_show(bound)})", cert.bound)
+
+
+def _verify(cert: Certificate, weights_path: str, ops: Ops) -> Fraction:
+    assert_ieee_float64()
+    rule = rule_for(cert.strategy)
+    if rule is None:
+        raise CertificateError(f"unknown strategy {cert.strategy!r}")
+    w = read_weights(weights_path)
+    if w.sha256 != cert.sha256:
+        raise Reject(f"weights {weights_path} have SHA-256 {w.sha256}, the certificate names {cert.sha256}")
+    if (w.k, w.d_vocab) != (cert.k, cert.d_vocab):
+        raise Reject(f"certificate claims k={cert.k}, d_vocab={cert.d_vocab}; "
+                     f"the weights have k={w.k}, d_vocab={w.d_vocab}")
+    proven = rule(cert, w, ops)
+    if cert.bound > proven:
+        raise Reject(f"claimed bound {_show(cert.bound)} exceeds what the evidence proves, {_show(proven)}")
+    return proven
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise CertificateError(f"cannot read certificate {path!r}: {e.strerror or e}") from None
+
+
+def resolve_model_path(model_path: str, cert_path: str) -> str:
+    """'zoo:NAME' -> the shipped zoo file; otherwise a path relative to the certificate's folder.
+
+    The lookup needs no trust: whatever file is found must match the certificate's SHA-256.
+    """
+    if model_path.startswith("zoo:"):
+        return str(zoo_dir() / f"{model_path[4:]}.safetensors")
+    return str(Path(cert_path).resolve().parent / model_path)
+
+
+def zoo_dir() -> Path:
+    """The zoo folder shipped with the certify package, located without importing certify."""
+    if os.environ.get("CERTIFY_ZOO_DIR"):
+        return Path(os.environ["CERTIFY_ZOO_DIR"])
+    spec = importlib.util.find_spec("certify")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("certify/zoo")
+    return Path(list(spec.submodule_search_locations)[0]) / "zoo"
+
+
+def _show(x: Fraction) -> str:
+    return f"{x.numerator}/{x.denominator} ({float(x):.6f})"
