@@ -1,0 +1,67 @@
+"""Cubic proof, O(d_vocab^3 K): cases (query q, max m, c non-max copies) with convexity counting.
+
+The prover evaluates, in float64, the inequality that checker/rules/cubic.py states and proves:
+  W_min * good - qpen - c * P(x) > 0
+and puts every value x that passes with a relative margin into the case's set S. Only claims with
+a margin are made, so float rounding here cannot make the checker reject (it would, soundly).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from math import comb
+
+import numpy as np
+
+from certify.paths import FloatModel
+from certify.strategies.base import Proof, Strategy
+
+MARGIN = 1e-9
+
+
+def prove(m: FloatModel) -> Proof:
+    V, K = m.d_vocab, m.k
+    qk = m.qk() / np.sqrt(m.d_head)
+    e = np.exp(qk - qk.max(axis=(1, 2), keepdims=True))                 # [q, t, i]
+    D, OV = m.direct(), m.ov()
+    diag = np.arange(V)
+    dd = D[:, None, :] - D[:, :, None]                                   # [q, m, j] = D[q,j] - D[q,m]
+    dd[:, diag, diag] = -np.inf
+    maxdd = dd.max(axis=2)
+    ovd = OV[:, :, None, :] - OV[:, :, :, None]                          # [x, i, m, j]
+    ovd[:, :, diag, diag] = -np.inf
+    maxovd = ovd.max(axis=3)                                             # [x, i, m]
+    cases, count = [], 0
+    for q in range(V):
+        for mx in range(q, V):
+            for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd):
+                cases.append([q, mx, c, format(sum(1 << x for x in xs), "x")])
+                count += comb(K - 1, c) * len(xs) ** c
+    return Proof("cubic", Fraction(count, V ** K), {}, {"cases": cases})
+
+
+def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
+    pos = list(range(K - 1)) + ([K - 1] if q == m else [])
+    gap = (D[q, m] - D[q])[None, :] + OV[m, pos, m][:, None] - OV[m, pos]
+    gap[:, m] = np.inf
+    good = gap.min()
+    if good <= 0:
+        return
+    qpen = 0.0 if q == m else e[q, q, K - 1] * max(0.0, maxdd[q, m] + maxovd[q, K - 1, m])
+    worst = (e[q, :m, :K - 1] * np.maximum(0.0, maxdd[q, m] + maxovd[:m, :K - 1, m])).max(axis=1)
+    smallest = np.sort(e[q, m, :K - 1])
+    for c in range(K if q == m else K - 1):
+        w = smallest[:K - 1 - c].sum() + (e[q, m, K - 1] if q == m else 0.0)
+        base = w * good - qpen
+        scale = abs(w * good) + qpen
+        if c == 0:
+            if base > MARGIN * scale:
+                yield 0, []
+            continue
+        ok = base - c * worst > MARGIN * (scale + c * worst)
+        xs = [int(x) for x in np.flatnonzero(ok)]
+        if xs:
+            yield c, xs
+
+
+STRATEGY = Strategy("cubic", "O(d_vocab^3 K)",
+                    "cases (query, max, copies); pessimal attention; convexity counting", prove)

@@ -1,0 +1,162 @@
+"""Cubic rule: cases (query q, max m, c non-max copies); certified sets of non-max values.
+
+For an input with query q, max m, and c non-query positions I holding values x_i < m (the other
+K-1-c non-query positions J holding m), let G = J, plus the query position if q = m, and O = I, plus
+the query position if q < m. With w_i = exp(score_i) > 0 and C[i, j] the logit gap contribution
+(brute_force.py), for every j != m exactly
+    Z * (logit_m - logit_j) = sum_{i in G} w_i C[i, j](m) + sum_{i in O} w_i C[i, j](t_i)
+                           >= W_G * good - sum_{i in O} w_i * pen(t_i, i)
+with good = min_{i in G, j != m} C[i, j](m)  (required > 0),
+     pen(t, i) = max(0, max_{j != m} (D[q, j] - D[q, m]) + max_{j != m} (OV[t, i, j] - OV[t, i, m]))
+               >= max(0, -C[i, j](t)) for every j,
+     W_G >= W_min = sum of the K-1-c smallest exp(score(q, m, i)), i < K-1, (+ exp(score(q, m, K-1)) if q = m),
+since whichever positions hold m, their weights sum to at least that (exp is increasing in the score).
+So the input is correct if  W_min * good - qpen - sum_{i in I} e(q, x_i, i) pen(x_i, i) > 0,
+where qpen = e(q, q, K-1) pen(q, K-1) if q < m, else 0. Each summand over I is at most
+P(x) = max_{i < K-1} e(q, x, i) pen(x, i); so if  W_min * good - qpen - c * P(x) > 0  holds for every
+x in a set S, it holds for every mixture of values from S (convexity: the sum of c terms is at most c
+times the largest). The case then covers C(K-1, c) * |S|**c inputs (choose the positions of the
+non-max values, then each value), and distinct (q, m, c) cover disjoint inputs.
+
+Evidence: {"cases": [[q, m, c, S as a hex bitmask over x < m], ...]} ("0" for c = 0).
+Every claimed inequality is checked with float64 intervals, exactly (expo.sign_sum_exp) if the
+filter cannot decide; one that fails rejects the certificate.
+"""
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from math import comb
+
+import numpy as np
+
+from checker import expo
+from checker.certificate import Certificate, CertificateError, fields
+from checker.interval import down, enclose_ints, up
+from checker.ops import Ops
+from checker.paths import Paths, exact_paths
+from checker.rules import Reject
+from checker.safetensors import Weights
+
+_HEX = re.compile(r"0|[1-9a-f][0-9a-f]*")
+
+
+def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+    fields(cert.parameters, "strategy.parameters", set())
+    cases = _cases(fields(cert.evidence, "evidence", {"cases"})["cases"], w.k, w.d_vocab)
+    p = exact_paths(w)
+    tables = _Tables(p, ops)
+    count = 0
+    for q, m, c, mask in cases:
+        xs = [x for x in range(m) if mask >> x & 1]
+        if not tables.case_holds(q, m, c, xs, ops):
+            raise Reject(f"case q={q}, m={m}, c={c}: the cubic inequality fails for a claimed value")
+        count += comb(w.k - 1, c) * len(xs) ** c
+    return Fraction(count, w.d_vocab ** w.k)
+
+
+def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
+    if not isinstance(raw, list):
+        raise CertificateError("evidence.cases must be a list")
+    seen: set[tuple[int, int, int]] = set()
+    out = []
+    for case in raw:
+        if (not isinstance(case, list) or len(case) != 4 or not all(type(v) is int for v in case[:3])
+                or not isinstance(case[3], str) or not _HEX.fullmatch(case[3]) or len(case[3]) > V):
+            raise CertificateError(f"malformed cubic case {case!r:.80}")
+        q, m, c, mask = case[0], case[1], case[2], int(case[3], 16)
+        if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)):
+            raise CertificateError(f"cubic case {case!r:.80} out of range")
+        if (c == 0) != (mask == 0) or mask >> m:
+            raise CertificateError(f"cubic case {case!r:.80}: mask must be 0 iff c = 0 and cover only x < m")
+        if (q, m, c) in seen:
+            raise CertificateError(f"duplicate cubic case {(q, m, c)}")
+        seen.add((q, m, c))
+        out.append((q, m, c, mask))
+    return out
+
+
+class _Tables:
+    """Float64 enclosures of the per-(q, m) and per-(x, i, m) quantities, plus exact fallbacks."""
+
+    def __init__(self, p: Paths, ops: Ops) -> None:
+        self.p = p
+        V, K = p.d_vocab, p.k
+        self.d_lo, self.d_hi = enclose_ints(p.direct.n, p.direct.e)
+        self.o_lo, self.o_hi = enclose_ints(p.ov.n, p.ov.e)
+        self.tops = [max(p.qk.n[q].ravel()) for q in range(V)]
+        self.e_lo = np.empty((V, V, K))
+        self.e_hi = np.empty((V, V, K))
+        for idx, s in np.ndenumerate(p.qk.n):
+            self.e_lo[idx], self.e_hi[idx] = expo.exp_float_enclosure(int(s) - self.tops[idx[0]], p.qk.e, p.d_head)
+        diag = np.arange(V)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dd = up(self.d_hi[:, None, :] - self.d_lo[:, :, None])             # [q, m, j]
+            dd[:, diag, diag] = -np.inf
+            self.maxdd = dd.max(axis=2)                                       # [q, m]
+            ovd = up(self.o_hi[:, :, None, :] - self.o_lo[:, :, :, None])     # [x, i, m, j]
+            ovd[:, :, diag, diag] = -np.inf
+            self.maxovd = ovd.max(axis=3)                                     # [x, i, m]
+        ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
+
+    def good_lo(self, q: int, m: int, ops: Ops) -> float:
+        K = self.p.k
+        pos = list(range(K - 1)) + ([K - 1] if q == m else [])
+        dd = down(self.d_lo[q, m] - self.d_hi[q])                             # [j]
+        ovd = down(self.o_lo[m, pos, m][:, None] - self.o_hi[m, pos])         # [i, j]
+        g = down(dd[None, :] + ovd)
+        g[:, m] = np.inf
+        ops.add(3 * g.size)
+        return float(g.min())
+
+    def pen_hi(self, q: int, m: int, xs: list[int], pos: list[int]) -> np.ndarray:
+        """Upper bounds of pen(x, i) for x in xs, i in pos: [len(xs), len(pos)]."""
+        return np.maximum(0.0, up(self.maxdd[q, m] + self.maxovd[np.ix_(xs, pos, [m])][..., 0]))
+
+    def case_holds(self, q: int, m: int, c: int, xs: list[int], ops: Ops) -> bool:
+        K = self.p.k
+        good = self.good_lo(q, m, ops)
+        if not good > 0:  # W_min * good is only bounded below by w_lo * good when good >= 0
+            return all(self._exact(q, m, c, x) for x in (xs or [None]))
+        w_lo = 0.0
+        for v in sorted(self.e_lo[q, m, :K - 1])[:K - 1 - c] + ([self.e_lo[q, m, K - 1]] if q == m else []):
+            w_lo = float(down(np.float64(w_lo) + v))  # the j-th smallest lower bound <= the j-th smallest value
+        qpen = 0.0 if q == m else float(up(self.e_hi[q, q, K - 1] * self.pen_hi(q, m, [q], [K - 1])[0, 0]))
+        base = float(down(down(np.float64(w_lo) * good) - qpen))
+        ops.add(2 * K + 4)
+        if c == 0:
+            return base > 0 or self._exact(q, m, c, None)
+        pos = list(range(K - 1))
+        worst = up(self.e_hi[q, xs][:, pos] * self.pen_hi(q, m, xs, pos)).max(axis=1)  # [x]
+        lhs = down(base - up(c * worst))
+        ops.add(5 * len(xs) * (K - 1))
+        return all(ok or self._exact(q, m, c, x) for ok, x in zip(lhs > 0, xs))
+
+    def _exact(self, q: int, m: int, c: int, x: int | None) -> bool:
+        """The same inequality decided exactly: a sum of rationals times exponentials, per position."""
+        p, K = self.p, self.p.k
+        e = min(p.direct.e, p.ov.e)
+        D = lambda a, j: int(p.direct.n[a, j]) << (p.direct.e - e)
+        O = lambda t, i, j: int(p.ov.n[t, i, j]) << (p.ov.e - e)
+        V = p.d_vocab
+        good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
+        good = min(D(q, m) - D(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
+        if good <= 0:
+            return False
+        maxdd = max(D(q, j) - D(q, m) for j in range(V) if j != m)
+        pen = lambda t, i: max(0, maxdd + max(O(t, i, j) - O(t, i, m) for j in range(V) if j != m))
+        score = lambda t, i: int(p.qk.n[q, t, i]) - self.tops[q]
+        smallest = sorted(range(K - 1), key=lambda i: score(m, i))[:K - 1 - c]
+        terms = [(good, score(m, i)) for i in smallest] + ([(good, score(m, K - 1))] if q == m else [])
+        if q < m:
+            terms.append((-pen(q, K - 1), score(q, K - 1)))
+        positions = range(K - 1) if x is not None else [None]
+        for i in positions:
+            extra = [] if i is None else [(-c * pen(x, i), score(x, i))]
+            coeffs, nums = zip(*(terms + extra))
+            if expo.sign_sum_exp(list(coeffs), list(nums), p.qk.e, p.d_head) <= 0:
+                return False
+        return True
+
+
+EXP_OPS = 64
