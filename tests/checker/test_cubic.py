@@ -1,0 +1,139 @@
+"""The cubic rule: sound on tiny models (vs exact enumeration), on the zoo, and it refuses nudged claims."""
+from __future__ import annotations
+
+import copy
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+import checker.rules.cubic as cubic_rule
+from certify import zoo
+from certify.model import Config, MaxOfK
+from certify.paths import load_float_model
+from certify.strategies import cubic
+from certify.train import train
+from certify.weights import save_model
+from checker.certificate import Certificate, CertificateError
+from checker.ops import Ops
+from checker.paths import exact_paths
+from checker.rules import Reject
+from checker.rules.brute_force import count_correct
+from checker.safetensors import read_weights
+
+
+def _tiny(tmp_path, k: int, v: int, seed: int, trained: bool, bias: bool = False):
+    cfg = Config(k, v, 8, 4)
+    if trained:
+        model, _ = train(cfg, seed, steps=300, progress=False)
+    else:
+        torch.manual_seed(seed)
+        model = MaxOfK(cfg)
+    if bias or not trained:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if bias or "b_" not in name:
+                    p.add_(torch.randn_like(p) * 0.3)
+    path = tmp_path / f"m{k}{v}{seed}.safetensors"
+    save_model(model, path)
+    return path
+
+
+def _cert(path, evidence, bound) -> tuple[Certificate, object]:
+    w = read_weights(str(path))
+    return Certificate(w.k, w.d_vocab, "exact-real", bound, w.sha256, str(path), "cubic", {}, evidence), w
+
+
+@pytest.mark.parametrize("k,v,seed,trained,bias", [
+    (2, 5, 1, True, False), (3, 6, 2, True, False), (4, 8, 3, True, False), (3, 7, 4, True, True),
+    (2, 6, 5, False, False), (3, 5, 6, False, True), (4, 6, 7, False, False)])
+def test_cubic_bound_never_exceeds_exact_accuracy(tmp_path, k, v, seed, trained, bias):
+    path = _tiny(tmp_path, k, v, seed, trained, bias)
+    proof = cubic.prove(load_float_model(path))
+    cert, w = _cert(path, proof.evidence, proof.bound)
+    exact = Fraction(count_correct(exact_paths(w), Ops()), v ** k)
+    assert cubic_rule.rule(cert, w, Ops()) == proof.bound <= exact
+
+
+def test_exact_fallback_agrees_with_float_filter(tmp_path, monkeypatch):
+    path = _tiny(tmp_path, 3, 7, 11, True)
+    proof = cubic.prove(load_float_model(path))
+    cert, w = _cert(path, proof.evidence, proof.bound)
+    assert proof.bound > 0
+    monkeypatch.setattr(cubic_rule._Tables, "good_lo", lambda self, q, m, ops: -1.0)
+    assert cubic_rule.rule(cert, w, Ops()) == proof.bound
+
+
+@pytest.fixture(scope="module")
+def default_proof():
+    path = zoo.lookup(zoo.DEFAULT_MODEL).path
+    return path, cubic.prove(load_float_model(path))
+
+
+def test_default_model_tightness(default_proof):
+    path, proof = default_proof
+    cert, w = _cert(path, proof.evidence, proof.bound)
+    assert cubic_rule.rule(cert, w, Ops()) == proof.bound
+    assert proof.bound / Fraction(zoo.lookup(zoo.DEFAULT_MODEL).accuracy) >= Fraction(93, 100)
+
+
+def _failing_value(path, evidence):
+    """A (case index, x) not in the case's set, for a case with c >= 1 (adding it is unsafe)."""
+    for idx, (q, m, c, mask) in enumerate(evidence["cases"]):
+        missing = [x for x in range(m) if not int(mask, 16) >> x & 1]
+        if c >= 1 and missing:
+            return idx, missing[0]
+    raise AssertionError("no case with a missing value")
+
+
+def test_claiming_a_failing_value_is_rejected(default_proof):
+    path, proof = default_proof
+    ev = copy.deepcopy(proof.evidence)
+    idx, x = _failing_value(path, ev)
+    ev["cases"][idx][3] = format(int(ev["cases"][idx][3], 16) | 1 << x, "x")
+    cert, w = _cert(path, ev, Fraction(0))
+    with pytest.raises(Reject):
+        cubic_rule.rule(cert, w, Ops())
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda cs: cs.append(list(cs[0])),                          # duplicate case
+    lambda cs: cs[0].__setitem__(2, 99),                        # c out of range
+    lambda cs: cs[0].__setitem__(3, "zz"),                      # not hex
+    lambda cs: cs[0].__setitem__(3, format(1 << 70, "x")),      # value >= m
+    lambda cs: cs[0].__setitem__(0, cs[0][1] + 1),              # query above max
+])
+def test_malformed_cases_are_refused(default_proof, mutate):
+    path, proof = default_proof
+    ev = copy.deepcopy(proof.evidence)
+    mutate(ev["cases"])
+    cert, w = _cert(path, ev, Fraction(0))
+    with pytest.raises((CertificateError, Reject)):
+        cubic_rule.rule(cert, w, Ops())
+
+
+def test_bound_one_step_too_high_is_rejected(default_proof, tmp_path):
+    from checker.check import check_file
+    from certify.certificate import certificate_dict, write_certificate
+    path, proof = default_proof
+    w = read_weights(str(path))
+    d = certificate_dict(proof, w.k, w.d_vocab, w.sha256, str(path))
+    cert_path = tmp_path / "c.json"
+    write_certificate(cert_path, d)
+    assert check_file(str(cert_path)).verdict == "accepted"
+    b = proof.bound + Fraction(1, 64 ** 4)
+    d["claim"]["accuracy_lower_bound"] = f"{b.numerator}/{b.denominator}"
+    write_certificate(cert_path, d)
+    assert check_file(str(cert_path)).verdict == "rejected"
+
+
+@pytest.mark.slow
+def test_cubic_on_whole_zoo_is_sound_and_tight():
+    ratios = []
+    for entry in zoo.entries():
+        proof = cubic.prove(load_float_model(entry.path))
+        cert, w = _cert(entry.path, proof.evidence, proof.bound)
+        assert cubic_rule.rule(cert, w, Ops()) == proof.bound <= Fraction(entry.accuracy)
+        ratios.append(float(proof.bound / Fraction(entry.accuracy)))
+    assert np.mean(ratios) >= 0.953  # the paper's cubic mean, normalized
