@@ -74,7 +74,9 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     print(f"{'name':<16} {'k':>3} {'vocab':>5} {'seed':>6} {'exact accuracy':>16}  sha256")
     for e in zoo.entries():
         default = "  (default)" if e.name == zoo.DEFAULT_MODEL else ""
-        print(f"{e.name:<16} {e.k:>3} {e.d_vocab:>5} {e.seed:>6} {float(zoo.accuracy(e)):>16.6f}  "
+        acc = zoo.accuracy(e)
+        shown = "not enumerable" if acc is None else f"{float(acc):.6f}"
+        print(f"{e.name:<16} {e.k:>3} {e.d_vocab:>5} {e.seed:>6} {shown:>16}  "
               f"{e.sha256[:16]}…{default}")
     return 0
 
@@ -93,7 +95,7 @@ def _zoo_add(k: int, d_vocab: int, seeds: list[int], steps: int) -> int:
         model, _ = train(Config(k, d_vocab), seed, steps=steps)
         path = zoo.ZOO_DIR / f"{name}.safetensors"
         digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
-        acc = "unknown"
+        acc = None
         if d_vocab ** k <= 1 << 31:
             acc_f = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
             acc = f"{acc_f.numerator}/{acc_f.denominator}"

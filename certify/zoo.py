@@ -19,7 +19,7 @@ class ZooEntry:
     seed: int
     steps: int
     sha256: str
-    accuracy: str  # exact, "p/q"
+    accuracy: str | None  # exact, "p/q"; None where brute force is out of reach
 
     @property
     def path(self) -> Path:
@@ -60,5 +60,5 @@ def save_manifest(items: list[ZooEntry]) -> None:
     atomic_write_bytes(MANIFEST, text.encode())
 
 
-def accuracy(entry: ZooEntry) -> Fraction:
-    return Fraction(entry.accuracy)
+def accuracy(entry: ZooEntry) -> Fraction | None:
+    return None if entry.accuracy is None else Fraction(entry.accuracy)

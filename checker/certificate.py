@@ -16,7 +16,7 @@ VERSION = 1
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 400
-_RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS, MAX_INT_DIGITS))
+_RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS - 1, MAX_INT_DIGITS - 1))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -128,6 +128,7 @@ def _per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, c_lo: np.ndarr
     ops.add(4 * lo_c.size)
     wrong = (upper <= 0).any(axis=1)
     undecided = ~(lower > 0) & ~wrong[:, None]
+    undecided[np.arange(len(m)), m] = False  # j = m is no competitor (its bounds may be inf * 0 = NaN)
     correct = int((~wrong & ~undecided.any(axis=1)).sum())
     for r in np.flatnonzero(undecided.any(axis=1)):
         if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j), top, ops) > 0
