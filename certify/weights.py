@@ -43,10 +43,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def save_model(model: MaxOfK, path: str | Path, extra: dict[str, object] | None = None) -> str:
     """Save float32 TransformerLens-named tensors; returns the file's SHA-256."""
-    meta = {"config": json.dumps(model.cfg.as_dict(), sort_keys=True)}
-    if extra:
-        meta["training"] = json.dumps(extra, sort_keys=True)
-    atomic_write_bytes(path, save(model.state(), metadata=meta))
+    config = {**model.cfg.as_dict(), **({"training": extra} if extra else {})}
+    # one metadata key: safetensors writes several keys in an unstable order (bytes would vary)
+    atomic_write_bytes(path, save(model.state(), metadata={"config": json.dumps(config, sort_keys=True)}))
     return sha256_file(path)
 
 
@@ -55,7 +54,8 @@ def load_model(path: str | Path) -> MaxOfK:
         meta = f.metadata() or {}
         if "config" not in meta:
             raise ValueError(f"{path}: no 'config' in safetensors metadata")
-        cfg = Config(**json.loads(meta["config"]))
+        raw = json.loads(meta["config"])
+        cfg = Config(**{name: raw[name] for name in ("k", "d_vocab", "d_model", "d_head")})
         state = {name: f.get_tensor(name) for name in f.keys()}
     missing = set(PARAM_SHAPES) - set(state)
     if missing:

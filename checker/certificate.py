@@ -113,7 +113,7 @@ def rational(value: Any, where: str) -> Fraction:
             f = Fraction(p, q)
             if f.numerator == p and f.denominator == q:
                 return f
-    raise CertificateError(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r}")
+    raise CertificateError(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r:.60}")
 
 
 def positive_int(value: Any, where: str) -> int:

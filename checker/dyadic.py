@@ -28,7 +28,7 @@ class Dyadic:
         tz = np.where(nz, _trailing_zeros(ints), 0)
         ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
         e = int(expo[nz].min())
-        vals = [int(m) << int(f - e) for m, f in zip(ints.ravel(), expo.ravel())]
+        vals = [int(m) << int(f - e) if m else 0 for m, f in zip(ints.ravel(), expo.ravel())]
         out = np.empty(len(vals), dtype=object)
         out[:] = vals
         return Dyadic(out.reshape(x.shape), e)

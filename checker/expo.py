@@ -18,11 +18,12 @@ def _ceil_shift(a: int, s: int) -> int:
     return -((-a) >> s)
 
 
-def scaled_sqrt_floor(num: int, e: int, d: int, p: int) -> int:
-    """floor(|num| * 2**e / sqrt(d) * 2**p) via floor(sqrt(floor(y))) = floor(sqrt(y)) for y >= 0."""
+def scaled_sqrt_floor(num: int, e: int, d: int, p: int, den: int = 1) -> int:
+    """floor(|num| * 2**e / (den * sqrt(d)) * 2**p) via floor(sqrt(floor(y))) = floor(sqrt(y)), y >= 0."""
     shift = 2 * (e + p)
     a = num * num
-    return isqrt((a << shift) // d) if shift >= 0 else isqrt(a // (d << -shift))
+    dd = d * den * den
+    return isqrt((a << shift) // dd) if shift >= 0 else isqrt(a // (dd << -shift))
 
 
 def exp_fixed(a: int, p: int, upper: bool) -> int:
@@ -63,23 +64,23 @@ def exp_fixed(a: int, p: int, upper: bool) -> int:
     return _ceil_shift(total, w - p) if upper else total >> (w - p)
 
 
-def exp_enclosure(num: int, e: int, d: int, p: int) -> tuple[int, int]:
-    """(lo, hi) with lo <= 2**p * exp(num * 2**e / sqrt(d)) <= hi."""
-    m = scaled_sqrt_floor(num, e, d, p)  # |x| * 2**p lies in [m, m + 1]
+def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1) -> tuple[int, int]:
+    """(lo, hi) with lo <= 2**p * exp(num * 2**e / (den * sqrt(d))) <= hi, den > 0."""
+    m = scaled_sqrt_floor(num, e, d, p, den)  # |x| * 2**p lies in [m, m + 1]
     if num >= 0:
         return exp_fixed(m, p, upper=False), exp_fixed(m + 1, p, upper=True)
     return exp_fixed(-m - 1, p, upper=False), exp_fixed(-m, p, upper=True)
 
 
-def exp_float_enclosure(num: int, e: int, d: int) -> tuple[float, float]:
-    """Float64 (lo, hi) around exp(num * 2**e / sqrt(d)) with about 53 bits of relative precision.
+def exp_float_enclosure(num: int, e: int, d: int, den: int = 1) -> tuple[float, float]:
+    """Float64 (lo, hi) around exp(num * 2**e / (den * sqrt(d))), about 53 bits of relative precision.
 
     The fixed-point precision grows until the lower bound has 56 significant bits, or until the
     value is below float64's range anyway (lo = 0 is then still a valid lower bound).
     """
     p = 64
     while True:
-        lo, hi = exp_enclosure(num, e, d, p)
+        lo, hi = exp_enclosure(num, e, d, p, den)
         if lo.bit_length() >= 56 or p > 1200:
             break
         p += 64 - lo.bit_length()
@@ -101,8 +102,8 @@ def _float_up(n: int, p: int) -> float:
         return math.inf
 
 
-def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int) -> int:
-    """Exact sign of sum_i coeffs[i] * exp(nums[i] * 2**e / sqrt(d)).
+def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 1) -> int:
+    """Exact sign of sum_i coeffs[i] * exp(nums[i] * 2**e / (den * sqrt(d))).
 
     Equal exponents are merged first. By Lindemann-Weierstrass, exponentials of distinct algebraic
     numbers are linearly independent over the algebraic numbers, so the sum is zero iff every merged
@@ -121,7 +122,7 @@ def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int) -> int:
     while p <= MAX_PRECISION_BITS:
         lo = hi = 0
         for c, x in terms:
-            elo, ehi = exp_enclosure(x - top, e, d, p)
+            elo, ehi = exp_enclosure(x - top, e, d, p, den)
             lo += c * (elo if c > 0 else ehi)
             hi += c * (ehi if c > 0 else elo)
         if lo > 0:

@@ -5,8 +5,8 @@ from certify.strategies.base import Strategy
 
 
 def all_strategies() -> dict[str, Strategy]:
-    from certify.strategies import brute_force, cubic
-    found = [brute_force.STRATEGY, cubic.STRATEGY]
+    from certify.strategies import brute_force, cubic, subcubic
+    found = [brute_force.STRATEGY, cubic.STRATEGY, *subcubic.STRATEGIES]
     return {s.name: s for s in found}
 
 

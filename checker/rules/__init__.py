@@ -17,6 +17,7 @@ Rule = Callable[[Certificate, Weights, Ops], Fraction]
 
 
 def rule_for(name: str) -> Rule | None:
-    from checker.rules import brute_force, cubic  # imported lazily: each rule is its own module
-    table: dict[str, Rule] = {"brute-force": brute_force.rule, "cubic": cubic.rule}
+    from checker.rules import brute_force, cubic, subcubic  # imported lazily: one module per rule
+    table: dict[str, Rule] = {"brute-force": brute_force.rule, "cubic": cubic.rule,
+                              "subcubic": subcubic.rule}
     return table.get(name)
