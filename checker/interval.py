@@ -59,3 +59,66 @@ def mul_lower(c_lo: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray) -> np.ndarra
 def mul_upper(c_hi: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray) -> np.ndarray:
     """Upper bound of c * w for c <= c_hi and w in [w_lo, w_hi] with w_lo >= 0."""
     return up(c_hi * np.where(c_hi >= 0, w_hi, w_lo))
+
+
+def add(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
+    return down(a[0] + b[0]), up(a[1] + b[1])
+
+
+def sub(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
+    return down(a[0] - b[1]), up(a[1] - b[0])
+
+
+def mul(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Interval product: the exact product of any two members lies between min and max of corners."""
+    corners = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+    return down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
+
+
+def div_pos(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """a / b for b > 0 (b[0] > 0 required; checked by the caller)."""
+    corners = [a[0] / b[0], a[0] / b[1], a[1] / b[0], a[1] / b[1]]
+    return down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
+
+
+def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:
+    mid = numer / denom  # correctly rounded
+    return float(down(np.float64(mid))), float(up(np.float64(mid)))
+
+
+_LN2_DIGITS = 6931471805599453094172321214581765680755  # ln 2 to 40 decimals (truncated)
+_LN2 = (_enclose_fraction(_LN2_DIGITS, 10 ** 40)[0], _enclose_fraction(_LN2_DIGITS + 1, 10 ** 40)[1])
+_INV_FACT = [_enclose_fraction(1, __import__("math").factorial(n)) for n in range(19)]
+_TAIL = 1e-20  # >= |r|^19/19! * e^|r| for |r| <= 0.36
+
+
+def exp_bounds(x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """lo <= exp(x) <= hi for every x in [x_lo, x_hi] (float64 arrays, x_hi <= 700).
+
+    exp(x) = 2**k exp(r), r = x - k ln2 with ln2 enclosed by its two neighbouring floats; exp(r) by the
+    degree-18 Taylor polynomial in interval Horner form plus the tail bound; then an exact scaling by
+    2**k (ldexp, stepped outward in case of subnormal rounding). exp is increasing, so the lower
+    bound is taken at x_lo and the upper at x_hi.
+    """
+    lo = _exp_side(np.asarray(x_lo, dtype=np.float64), upper=False)
+    hi = _exp_side(np.asarray(x_hi, dtype=np.float64), upper=True)
+    return lo, hi
+
+
+def _exp_side(x: np.ndarray, upper: bool) -> np.ndarray:
+    if not np.all(x <= 700):
+        raise FloatEnvironmentError("exp argument above 700 (outside the float filter's range)")
+    xc = np.maximum(x, -740.0)  # below: lower bound 0; exp(-740) bounds exp(x) from above
+    k = np.rint(xc / 0.6931471805599453)
+    kl = mul((k, k), (np.float64(_LN2[0]), np.float64(_LN2[1])))
+    r_lo, r_hi = sub((xc, xc), kl)
+    r = r_hi if upper else r_lo
+    if not np.all(np.abs(r) <= 0.36):
+        raise FloatEnvironmentError("argument reduction out of range")
+    acc = (np.full_like(r, _INV_FACT[18][0]), np.full_like(r, _INV_FACT[18][1]))
+    for n in range(17, -1, -1):
+        acc = add(mul(acc, (r, r)), (np.float64(_INV_FACT[n][0]), np.float64(_INV_FACT[n][1])))
+    val = up(acc[1] + _TAIL) if upper else np.maximum(down(acc[0] - _TAIL), 0.0)
+    scaled = np.ldexp(val, k.astype(np.int64))
+    out = up(scaled) if upper else down(scaled)
+    return out if upper else np.where(x < -740.0, 0.0, np.maximum(out, 0.0))

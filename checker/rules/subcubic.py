@@ -21,7 +21,9 @@ is correct if  good > 0  and  n_G * good - qpen * r_q - c * PEN * r_x > 0,  wher
     with dpen[q,m] >= max_{j != m} D[q,j] - D[q,m] and -dpen <= min_{j != m} D[q,m] - D[q,j]
     per eupu: exact (row top-2), max-diff (row max - row min), global-max-diff (max over rows).
 Each case then covers C(K-1, c) (m - g + 1)**c inputs (c = 0: one), disjoint across cases.
-Every case's inequality is decided exactly (expo.sign_sum_exp on rational coefficients/exponents).
+Every case's inequality is first tried with float64 intervals (outward rounding, interval.exp_bounds),
+vectorised over all cases; any case the filter leaves undecided is decided exactly
+(expo.sign_sum_exp on rational coefficients and exponents).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from math import comb, lcm
 import numpy as np
 
 from checker import expo
+from checker import interval as iv
 from checker.certificate import Certificate, CertificateError, fields, rational
 from checker.dyadic import Dyadic
 from checker.ops import Ops
@@ -48,9 +51,11 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
         raise CertificateError(f"unknown subcubic variant {par!r:.120}")
     ev = fields(cert.evidence, "evidence", {"direction", "cases"})
     t = _Tables(w, _direction(ev["direction"], w.d_head), par, ops)
+    cases = _cases(ev["cases"], w.k, w.d_vocab)
+    passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     count = 0
-    for q, m, c, g in _cases(ev["cases"], w.k, w.d_vocab):
-        if not t.case_holds(q, m, c, g, ops):
+    for (q, m, c, g), ok in zip(cases, passed):
+        if not (ok or t.case_holds(q, m, c, g, ops)):
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
         count += comb(w.k - 1, c) * (m - g + 1) ** c if c else 1
     return Fraction(count, w.d_vocab ** w.k)
@@ -84,67 +89,121 @@ def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
 
 
 class _Tables:
+    """The per-token and per-(q, m) quantities of the module docstring, exactly (Dyadic)."""
+
     def __init__(self, w: Weights, b: Dyadic, par: dict, ops: Ops) -> None:
         t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
         V, K, d = w.d_vocab, w.k, w.d_head
         self.K, self.d = K, d
         E, P = t["embed.W_E"], t["pos_embed.W_pos"]
-        last = E + Dyadic(np.tile(P.n[K - 1], (V, 1)), P.e)
-        Q = last @ t["blocks.0.attn.W_Q"][0] + Dyadic(np.tile(t["blocks.0.attn.b_Q"].n[0], (V, 1)), t["blocks.0.attn.b_Q"].e)
+        last = E + _rows(P[K - 1], V)
+        Q = last @ t["blocks.0.attn.W_Q"][0] + _rows(t["blocks.0.attn.b_Q"][0], V)
         Km = E @ t["blocks.0.attn.W_K"][0]
-        Pk = P @ t["blocks.0.attn.W_K"][0] + Dyadic(np.tile(t["blocks.0.attn.b_K"].n[0], (K, 1)), t["blocks.0.attn.b_K"].e)
-        self.eqkp = _frac_matrix(Q @ Dyadic(Pk.n.T, Pk.e))                             # [q, i]
-        col = Dyadic(b.n.reshape(-1, 1), b.e)
-        beta = (Dyadic(b.n.reshape(1, -1), b.e) @ col).fraction((0, 0))
+        Pk = P @ t["blocks.0.attn.W_K"][0] + _rows(t["blocks.0.attn.b_K"][0], K)
+        self.eqkp = Q @ _t(Pk)                                                       # [q, i]
+        beta = (_rows(b, 1) @ _t(_rows(b, 1))).fraction((0, 0))
         if beta <= 0:
             raise Reject("evidence.direction is zero")
         self.beta = beta
-        self.u = _frac_vector(Q @ col)
-        v = Km @ col                                                                 # [V, 1]
-        kres = Dyadic(Km.n * int(beta * 2 ** -(2 * b.e)), Km.e + 2 * b.e) - v @ Dyadic(b.n.reshape(1, -1), b.e)
+        self.u = (Q @ _t(_rows(b, 1)))[:, 0]
+        self.v = (Km @ _t(_rows(b, 1)))[:, 0]
+        kres = Dyadic(Km.n * int(beta * 2 ** -(2 * b.e)), Km.e + 2 * b.e) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
         spread_k = Dyadic(kres.n.max(axis=0) - kres.n.min(axis=0), kres.e)
-        centred = Q - Dyadic(np.tile(b.n, (V, 1)), b.e) if par["attn"] == "mean-query" else Q
-        spread = _frac_vector(Dyadic(np.abs(centred.n), centred.e) @ Dyadic(spread_k.n.reshape(-1, 1), spread_k.e))
-        self.spread = [max(spread)] * V if par["err"] == "global-maxdiff" else spread
-        self.v = _frac_vector(v)
-        self.vmax = list(np.maximum.accumulate(np.array(self.v, dtype=object)))
-        self.vmin = list(np.minimum.accumulate(np.array(self.v, dtype=object)))
-        U, WO = t["unembed.W_U"], t["blocks.0.attn.W_O"][0]
-        OU = WO @ U
-        evou = _frac_matrix(E @ t["blocks.0.attn.W_V"][0] @ OU)
-        bV = Dyadic(np.tile(t["blocks.0.attn.b_V"].n[0], (K, 1)), t["blocks.0.attn.b_V"].e)
-        pvou = _frac_matrix((P @ t["blocks.0.attn.W_V"][0] + bV) @ OU)
-        bO = Dyadic(t["blocks.0.attn.b_O"].n.reshape(1, -1), t["blocks.0.attn.b_O"].e) @ U
-        bias = bO[0] + t["unembed.b_U"]
-        D = _frac_matrix(last @ U + Dyadic(np.tile(bias.n, (V, 1)), bias.e))
+        centred = Q - _rows(b, V) if par["attn"] == "mean-query" else Q
+        spread = (Dyadic(np.abs(centred.n), centred.e) @ _t(_rows(spread_k, 1)))[:, 0]
+        self.spread = Dyadic(np.full(V, spread.n.max(), dtype=object), spread.e) if par["err"] == "global-maxdiff" else spread
+        self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
+        self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
+        OU = t["blocks.0.attn.W_O"][0] @ t["unembed.W_U"]
+        evou = E @ t["blocks.0.attn.W_V"][0] @ OU                                     # [x, j]
+        pvou = (P @ t["blocks.0.attn.W_V"][0] + _rows(t["blocks.0.attn.b_V"][0], K)) @ OU  # [i, j]
+        bias = (_rows(t["blocks.0.attn.b_O"], 1) @ t["unembed.W_U"])[0] + t["unembed.b_U"]
+        D = last @ t["unembed.W_U"] + _rows(bias, V)
         self.dpen = _dpen(D, par["eupu"])
-        self.D = D
-        self.eterm = [[max(row) - row[mm] for mm in range(V)] for row in evou]      # [x][m]
-        self.pterm = [[max(row) - row[mm] for mm in range(V)] for row in pvou]      # [i][m]
-        self.pref = np.maximum.accumulate(np.array(self.eterm, dtype=object), axis=0)  # [x][m]
-        self.good_ov = [[evou[mm][mm] + pvou[i][mm] - max(evou[mm][j] + pvou[i][j] for j in range(V) if j != mm)
-                         for i in range(K)] for mm in range(V)]
-        ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 4 * V * V + V * K * V)
+        self.eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)              # [x, m]
+        self.pref = Dyadic(np.maximum.accumulate(self.eterm.n, axis=0), evou.e)
+        self.pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)              # [i, m]
+        self.ptmax = Dyadic(self.pterm.n[:K - 1].max(axis=0), pvou.e)                  # [m]
+        e = min(evou.e, pvou.e)
+        ov = evou.align(e)[:, None, :] + pvou.align(e)[None, :, :]                    # [m, i, j]
+        diag = np.arange(V)
+        own = ov[diag, :, diag].copy()                                                 # [m, i]
+        ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
+        good_ov = own - ov.max(axis=2)
+        self.gmin_nq = Dyadic(good_ov[:, :K - 1].min(axis=1) if K > 1 else np.full(V, None), e)
+        self.gmin_all = Dyadic(good_ov.min(axis=1), e)
+        ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 6 * V * V + 2 * V * K * V)
+
+    def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
+        """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
+        q, m, c, g = cases.T
+        K = self.K
+        same = q == m
+        f = lambda x: iv.enclose_ints(x.n, x.e)
+        at = lambda x, *idx: (x[0][idx], x[1][idx])
+        with np.errstate(all="ignore"):
+            good = iv.add(iv.sub((0.0, 0.0), at(f(self.dpen), q, m)),
+                          _where(same, at(f(self.gmin_all), m), at(f(self.gmin_nq), np.where(same, 0, m))))
+            n_g = (K - 1 - c + same).astype(np.float64)
+            lhs = iv.mul((n_g, n_g), good)
+            rs = _inv_sqrt(self.d)
+            beta = iv.enclose_ints(np.array([self.beta.numerator], dtype=object), 0)
+            beta = iv.div_pos(beta, iv.enclose_ints(np.array([self.beta.denominator], dtype=object), 0))
+            u, v, spread = f(self.u), f(self.v), f(self.spread)
+            eqkp = f(self.eqkp)
+            p_min = (eqkp[0].min(axis=1), eqkp[1].min(axis=1))
+            dpen = at(f(self.dpen), q, m)
+            zero = np.zeros(len(q))
+            # query term (q < m)
+            qpen = iv.add(iv.add(dpen, at(f(self.eterm), q, m)), at(f(self.pterm), K - 1, m))
+            qpen = (np.maximum(qpen[0], 0.0), np.maximum(qpen[1], 0.0))
+            b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
+            b_q = iv.sub(iv.add(iv.div_pos(b_q, beta), at(eqkp, q, K - 1)), at(p_min, q))
+            qterm = self._pen_times_exp(qpen, iv.mul(b_q, rs))
+            qterm = (np.where(same, zero, qterm[0]), np.where(same, zero, qterm[1]))
+            # non-max term (c > 0)
+            mg = np.maximum(m - g, 0)
+            pen = iv.add(iv.add(dpen, at(f(self.pref), mg, m)), at(f(self.ptmax), m))
+            pen = (np.maximum(pen[0], 0.0), np.maximum(pen[1], 0.0))
+            positive_u = np.array([x >= 0 for x in self.u.n], dtype=bool)[q]
+            ext = _where(positive_u, at(f(self.vmax), mg), at(f(self.vmin), mg))
+            a_x = iv.add(iv.mul(at(u, q), iv.sub(ext, at(v, m))), at(spread, q))
+            p_max = (eqkp[0][:, :K - 1].max(axis=1), eqkp[1][:, :K - 1].max(axis=1))
+            a_x = iv.sub(iv.add(iv.div_pos(a_x, beta), at(p_max, q)), at(p_min, q))
+            xterm = iv.mul((c.astype(np.float64),) * 2, self._pen_times_exp(pen, iv.mul(a_x, rs)))
+            xterm = (np.where(c > 0, xterm[0], zero), np.where(c > 0, xterm[1], zero))
+            low = iv.sub(iv.sub(lhs, qterm), xterm)[0]
+        ops.add(60 * len(q))
+        return (good[0] > 0) & (low > 0)
+
+    @staticmethod
+    def _pen_times_exp(pen: tuple, arg: tuple) -> tuple:
+        """pen * exp(arg) with pen >= 0; arguments beyond the filter's range give +inf (undecided)."""
+        big = arg[1] > 700
+        lo, hi = iv.exp_bounds(np.where(big, 0.0, arg[0]), np.where(big, 0.0, arg[1]))
+        prod = iv.mul(pen, (lo, hi))
+        return prod[0], np.where(big, np.inf, prod[1])
 
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
+        """The case's inequality decided exactly."""
         K = self.K
-        gpos = list(range(K - 1)) + ([K - 1] if q == m else [])
-        good = -self.dpen[q][m] + min(self.good_ov[m][i] for i in gpos)
+        fr = lambda x, *idx: x.fraction(idx)
+        good = -fr(self.dpen, q, m) + fr(self.gmin_all if q == m else self.gmin_nq, m)
         ops.add(20)
         if good <= 0:
             return False
         n_g = K - 1 - c + (q == m)
-        p_min = min(self.eqkp[q])
+        p_min = min(fr(self.eqkp, q, i) for i in range(K))
         terms = [(n_g * good, Fraction(0))]
         if q < m:
-            qpen = max(0, self.dpen[q][m] + self.eterm[q][m] + self.pterm[K - 1][m])
-            b_q = (self.u[q] * (self.v[q] - self.v[m]) + self.spread[q]) / self.beta
-            terms.append((-qpen, b_q + self.eqkp[q][K - 1] - p_min))
+            qpen = max(0, fr(self.dpen, q, m) + fr(self.eterm, q, m) + fr(self.pterm, K - 1, m))
+            b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)) / self.beta
+            terms.append((-qpen, b_q + fr(self.eqkp, q, K - 1) - p_min))
         if c:
-            pen = max(0, self.dpen[q][m] + self.pref[m - g][m] + max(self.pterm[i][m] for i in range(K - 1)))
-            ext = (self.vmax if self.u[q] >= 0 else self.vmin)[m - g]
-            a_x = (self.u[q] * (ext - self.v[m]) + self.spread[q]) / self.beta
-            terms.append((-c * pen, a_x + max(self.eqkp[q][:K - 1]) - p_min))
+            pen = max(0, fr(self.dpen, q, m) + fr(self.pref, m - g, m) + fr(self.ptmax, m))
+            ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
+            a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)) / self.beta
+            terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
         return _sign(terms, self.d) > 0
 
 
@@ -155,25 +214,38 @@ def _sign(terms: list[tuple[Fraction, Fraction]], d: int) -> int:
     return expo.sign_sum_exp([int(c * cden) for c, _ in terms], [int(a * aden) for _, a in terms], 0, d, aden)
 
 
-def _dpen(D: list[list[Fraction]], how: str) -> list[list[Fraction]]:
-    """dpen[q][m] >= max_{j != m} D[q][j] - D[q][m], and -dpen[q][m] <= min_{j != m} D[q][m] - D[q][j]."""
-    if how == "exact":
-        out = []
-        for row in D:
-            top = sorted(range(len(row)), key=row.__getitem__)[-2:]
-            out.append([row[top[-1] if top[-1] != mm else top[0]] - row[mm] for mm in range(len(row))])
-        return out
-    spans = [max(row) - min(row) for row in D]
+def _dpen(D: Dyadic, how: str) -> Dyadic:
+    """dpen[q, m] >= max_{j != m} D[q, j] - D[q, m], and -dpen[q, m] <= min_{j != m} D[q, m] - D[q, j]."""
+    n = D.n
+    if how == "exact":  # max over j != m is the row's best, or its second best where m is the best
+        out = np.empty_like(n)
+        for r, row in enumerate(n):
+            ranked = sorted(row, reverse=True)
+            best, second = ranked[0], ranked[min(1, len(ranked) - 1)]
+            out[r] = [(second if x == best else best) - x for x in row]
+        return Dyadic(out, D.e)
+    span = np.array([max(row) - min(row) for row in n], dtype=object)
     if how == "global-max-diff":
-        spans = [max(spans)] * len(D)
-    return [[s] * len(D[0]) for s in spans]
+        span[:] = max(span)
+    return Dyadic(np.repeat(span[:, None], n.shape[1], axis=1), D.e)
 
 
-def _frac_matrix(x: Dyadic) -> list[list[Fraction]]:
-    scale = Fraction(2) ** x.e
-    return [[Fraction(int(v)) * scale for v in row] for row in x.n]
+def _inv_sqrt(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Floats enclosing 1/sqrt(d): floor(2**60 / sqrt(d)) = isqrt(2**120 // d)."""
+    from math import isqrt
+    k = isqrt((1 << 120) // d)
+    lo = iv.enclose_ints(np.array([k], dtype=object), -60)[0]
+    hi = iv.enclose_ints(np.array([k + 1], dtype=object), -60)[1]
+    return lo[0], hi[0]
 
 
-def _frac_vector(x: Dyadic) -> list[Fraction]:
-    scale = Fraction(2) ** x.e
-    return [Fraction(int(v)) * scale for v in x.n.ravel()]
+def _rows(x: Dyadic, n: int) -> Dyadic:
+    return Dyadic(np.tile(x.n.reshape(1, -1), (n, 1)), x.e)
+
+
+def _t(x: Dyadic) -> Dyadic:
+    return Dyadic(x.n.T, x.e)
+
+
+def _where(mask: np.ndarray, a: tuple, b: tuple) -> tuple:
+    return np.where(mask, a[0], b[0]), np.where(mask, a[1], b[1])
