@@ -8,6 +8,8 @@ gradual underflow, which assert_ieee_float64 checks at start-up.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 NEG, POS = -np.inf, np.inf
@@ -88,7 +90,7 @@ def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:
 
 _LN2_DIGITS = 6931471805599453094172321214581765680755  # ln 2 to 40 decimals (truncated)
 _LN2 = (_enclose_fraction(_LN2_DIGITS, 10 ** 40)[0], _enclose_fraction(_LN2_DIGITS + 1, 10 ** 40)[1])
-_INV_FACT = [_enclose_fraction(1, __import__("math").factorial(n)) for n in range(19)]
+_INV_FACT = [_enclose_fraction(1, math.factorial(n)) for n in range(19)]
 _TAIL = 1e-20  # >= |r|^19/19! * e^|r| for |r| <= 0.36
 
 
@@ -122,3 +124,9 @@ def _exp_side(x: np.ndarray, upper: bool) -> np.ndarray:
     scaled = np.ldexp(val, k.astype(np.int64))
     out = up(scaled) if upper else down(scaled)
     return out if upper else np.where(x < -740.0, 0.0, np.maximum(out, 0.0))
+
+
+def inv_sqrt(d: int) -> tuple[np.float64, np.float64]:
+    """Floats enclosing 1/sqrt(d): floor(2**60 / sqrt(d)) = isqrt(2**120 // d)."""
+    k = math.isqrt((1 << 120) // d)
+    return down(np.float64(k / (1 << 60))), up(np.float64((k + 1) / (1 << 60)))

@@ -27,9 +27,11 @@ def prove(m: FloatModel) -> Proof:
     dd = D[:, None, :] - D[:, :, None]                                   # [q, m, j] = D[q,j] - D[q,m]
     dd[:, diag, diag] = -np.inf
     maxdd = dd.max(axis=2)
-    ovd = OV[:, :, None, :] - OV[:, :, :, None]                          # [x, i, m, j]
-    ovd[:, :, diag, diag] = -np.inf
-    maxovd = ovd.max(axis=3)                                             # [x, i, m]
+    maxovd = np.empty((V, K, V))                                         # [x, i, m]
+    for x in range(V):  # per token: O(K V^2) memory
+        ovd = OV[x, :, None, :] - OV[x, :, :, None]                      # [i, m, j]
+        ovd[:, diag, diag] = -np.inf
+        maxovd[x] = ovd.max(axis=2)
     cases, count = [], 0
     for q in range(V):
         for mx in range(q, V):

@@ -32,7 +32,7 @@ import numpy as np
 
 from checker import expo
 from checker.certificate import Certificate, CertificateError, fields
-from checker.interval import down, enclose_ints, up
+from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, up
 from checker.ops import Ops
 from checker.paths import Paths, exact_paths
 from checker.rules import Reject
@@ -85,18 +85,19 @@ class _Tables:
         self.d_lo, self.d_hi = enclose_ints(p.direct.n, p.direct.e)
         self.o_lo, self.o_hi = enclose_ints(p.ov.n, p.ov.e)
         self.tops = [max(p.qk.n[q].ravel()) for q in range(V)]
-        self.e_lo = np.empty((V, V, K))
-        self.e_hi = np.empty((V, V, K))
-        for idx, s in np.ndenumerate(p.qk.n):
-            self.e_lo[idx], self.e_hi[idx] = expo.exp_float_enclosure(int(s) - self.tops[idx[0]], p.qk.e, p.d_head)
+        shifted = p.qk.n - np.array(self.tops, dtype=object)[:, None, None]   # <= 0, exact
+        s_lo, s_hi = enclose_ints(shifted, p.qk.e)
+        self.e_lo, self.e_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))  # [q, t, i]
         diag = np.arange(V)
         with np.errstate(over="ignore", invalid="ignore"):
             dd = up(self.d_hi[:, None, :] - self.d_lo[:, :, None])             # [q, m, j]
             dd[:, diag, diag] = -np.inf
             self.maxdd = dd.max(axis=2)                                       # [q, m]
-            ovd = up(self.o_hi[:, :, None, :] - self.o_lo[:, :, :, None])     # [x, i, m, j]
-            ovd[:, :, diag, diag] = -np.inf
-            self.maxovd = ovd.max(axis=3)                                     # [x, i, m]
+            self.maxovd = np.empty((V, K, V))                                 # [x, i, m]
+            for x in range(V):  # one token at a time keeps memory at O(K V^2)
+                ovd = up(self.o_hi[x, :, None, :] - self.o_lo[x, :, :, None])  # [i, m, j]
+                ovd[:, diag, diag] = -np.inf
+                self.maxovd[x] = ovd.max(axis=2)
         ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
 
     def good_lo(self, q: int, m: int, ops: Ops) -> float:

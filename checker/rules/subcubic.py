@@ -146,7 +146,7 @@ class _Tables:
                           _where(same, at(f(self.gmin_all), m), at(f(self.gmin_nq), np.where(same, 0, m))))
             n_g = (K - 1 - c + same).astype(np.float64)
             lhs = iv.mul((n_g, n_g), good)
-            rs = _inv_sqrt(self.d)
+            rs = iv.inv_sqrt(self.d)
             beta = iv.enclose_ints(np.array([self.beta.numerator], dtype=object), 0)
             beta = iv.div_pos(beta, iv.enclose_ints(np.array([self.beta.denominator], dtype=object), 0))
             u, v, spread = f(self.u), f(self.v), f(self.spread)
@@ -228,15 +228,6 @@ def _dpen(D: Dyadic, how: str) -> Dyadic:
     if how == "global-max-diff":
         span[:] = max(span)
     return Dyadic(np.repeat(span[:, None], n.shape[1], axis=1), D.e)
-
-
-def _inv_sqrt(d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Floats enclosing 1/sqrt(d): floor(2**60 / sqrt(d)) = isqrt(2**120 // d)."""
-    from math import isqrt
-    k = isqrt((1 << 120) // d)
-    lo = iv.enclose_ints(np.array([k], dtype=object), -60)[0]
-    hi = iv.enclose_ints(np.array([k + 1], dtype=object), -60)[1]
-    return lo[0], hi[0]
 
 
 def _rows(x: Dyadic, n: int) -> Dyadic:
