@@ -18,7 +18,7 @@ from certify.paths import FloatModel
 from certify.strategies.base import Proof, Strategy
 
 EUPU = ("exact", "max-diff", "global-max-diff")
-ATTN = ("mean-query", "plain")
+ATTN = ("mean-query", "plain", "rank2-query")
 ERR = ("maxdiff", "global-maxdiff")
 MARGIN = 1e-9
 
@@ -38,7 +38,17 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
     beta = b @ b
     u, v = Q @ b, Km @ b
     kres = beta * Km - np.outer(v, b)
-    spread = np.abs(Q - b if attn == "mean-query" else Q) @ (kres.max(0) - kres.min(0))
+    centred = Q if attn == "plain" else Q - b
+    u2 = w2 = np.zeros(V)
+    extra = {}
+    if attn == "rank2-query":  # second query direction: the top principal axis of the centred queries
+        b2 = np.linalg.svd(centred, full_matrices=False)[2][0]
+        beta2 = b2 @ b2
+        u2, w2 = centred @ b2, kres @ b2
+        centred = beta2 * centred - np.outer(u2, b2)
+        u, beta = u * beta2, beta * beta2
+        extra = {"direction2": [_exact(x) for x in b2]}
+    spread = np.abs(centred) @ (kres.max(0) - kres.min(0))
     if err == "global-maxdiff":
         spread = np.full(V, spread.max())
     OU = t["blocks.0.attn.W_O"][0] @ t["unembed.W_U"]
@@ -55,6 +65,7 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
     ov[diag, :, diag] = -np.inf
     good_ov = own - ov.max(axis=2)
     vmax, vmin = np.maximum.accumulate(v), np.minimum.accumulate(v)
+    w2max, w2min = np.maximum.accumulate(w2), np.minimum.accumulate(w2)
     s = 1 / np.sqrt(m.d_head)
     cases, count = [], 0
     for q in range(V):
@@ -67,11 +78,12 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
             qterm = 0.0
             if q < mx:
                 qpen = max(0.0, dpen[q, mx] + eterm[q, mx] + pterm[K - 1, mx])
-                b_q = (u[q] * (v[q] - v[mx]) + spread[q]) / beta
+                b_q = (u[q] * (v[q] - v[mx]) + u2[q] * (w2[q] - w2[mx]) + spread[q]) / beta
                 qterm = qpen * np.exp(s * (b_q + eqkp[q, K - 1] - p_min))
             g = np.arange(1, mx + 1)
             ext = (vmax if u[q] >= 0 else vmin)[mx - g]
-            a_x = (u[q] * (ext - v[mx]) + spread[q]) / beta
+            ext2 = (w2max if u2[q] >= 0 else w2min)[mx - g]
+            a_x = (u[q] * (ext - v[mx]) + u2[q] * (ext2 - w2[mx]) + spread[q]) / beta
             pen = np.maximum(0.0, dpen[q, mx] + pref[mx - g, mx] + pterm[:K - 1, mx].max())
             xterm = pen * np.exp(s * (a_x + eqkp[q, :K - 1].max() - p_min))
             for c in range(K if q == mx else K - 1):
@@ -88,7 +100,7 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
                     count += comb(K - 1, c) * (mx - gap + 1) ** c
     direction = [_exact(x) for x in b]
     return Proof("subcubic", Fraction(count, V ** K), {"eupu": eupu, "attn": attn, "err": err},
-                 {"direction": direction, "cases": cases})
+                 {"direction": direction, **extra, "cases": cases})
 
 
 def _dpen(D: np.ndarray, how: str) -> np.ndarray:

@@ -9,7 +9,11 @@ is correct if  good > 0  and  n_G * good - qpen * r_q - c * PEN * r_x > 0,  wher
   * Attention (the hint: a direction b in query space, beta = b.b > 0). With Km = W_E W_K,
     u[q] = Q[q].b, v[t] = Km[t].b, Kres[t] = beta Km[t] - v[t] b (so b.Kres[t] = 0), exactly
         beta * EQKE[q, t] = u[q] v[t] + (Q[q] - o b).Kres[t]       (o = 1 for mean-query, 0 for plain)
-    and |(Q[q] - o b).(Kres[x] - Kres[m])| <= sum_k |Q[q,k] - o b_k| * (max_t Kres[t,k] - min_t Kres[t,k])
+    attn=rank2-query (ours) also splits the centred query: with a second hint b2, beta2 = b2.b2,
+        beta2 (Q[q] - b) = u2[q] b2 + qres[q],  u2[q] = (Q[q] - b).b2,  w2[t] = b2.Kres[t],
+    so beta beta2 EQKE[q, t] = beta2 u[q] v[t] + u2[q] w2[t] + qres[q].Kres[t], and the u2 w2 term is
+    bounded like the v term (prefix max/min of w2), the residual by qres in place of Q[q] - o b.
+    |(Q[q] - o b).(Kres[x] - Kres[m])| <= sum_k |Q[q,k] - o b_k| * (max_t Kres[t,k] - min_t Kres[t,k])
     = spread[q] (err=maxdiff; err=global-maxdiff uses max_q spread[q]). Hence for x <= m - g
         EQKE[q, x] - EQKE[q, m] <= A = (max_{x <= m-g} u[q] (v[x] - v[m]) + spread[q]) / beta
     and score(q, x, i) - score(q, m, i') <= (A + max_{i < K-1} EQKP[q, i] - min_i EQKP[q, i]) / sqrt(d_head),
@@ -41,7 +45,7 @@ from checker.rules import Reject
 from checker.safetensors import Weights
 
 EUPU = ("exact", "max-diff", "global-max-diff")
-ATTN = ("mean-query", "plain")
+ATTN = ("mean-query", "plain", "rank2-query")
 ERR = ("maxdiff", "global-maxdiff")
 
 
@@ -49,8 +53,10 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"})
     if par["eupu"] not in EUPU or par["attn"] not in ATTN or par["err"] not in ERR:
         raise CertificateError(f"unknown subcubic variant {par!r:.120}")
-    ev = fields(cert.evidence, "evidence", {"direction", "cases"})
-    t = _Tables(w, _direction(ev["direction"], w.d_head), par, ops)
+    rank2 = par["attn"] == "rank2-query"
+    ev = fields(cert.evidence, "evidence", {"direction", "cases"} | ({"direction2"} if rank2 else set()))
+    b2 = _direction(ev["direction2"], w.d_head) if rank2 else None
+    t = _Tables(w, _direction(ev["direction"], w.d_head), b2, par, ops)
     cases = _cases(ev["cases"], w.k, w.d_vocab)
     passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     count = 0
@@ -91,7 +97,7 @@ def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
 class _Tables:
     """The per-token and per-(q, m) quantities of the module docstring, exactly (Dyadic)."""
 
-    def __init__(self, w: Weights, b: Dyadic, par: dict, ops: Ops) -> None:
+    def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops) -> None:
         t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
         V, K, d = w.d_vocab, w.k, w.d_head
         self.K, self.d = K, d
@@ -101,16 +107,25 @@ class _Tables:
         Km = E @ t["blocks.0.attn.W_K"][0]
         Pk = P @ t["blocks.0.attn.W_K"][0] + _rows(t["blocks.0.attn.b_K"][0], K)
         self.eqkp = Q @ _t(Pk)                                                       # [q, i]
-        beta = (_rows(b, 1) @ _t(_rows(b, 1))).fraction((0, 0))
-        if beta <= 0:
-            raise Reject("evidence.direction is zero")
-        self.beta = beta
-        self.u = (Q @ _t(_rows(b, 1)))[:, 0]
+        beta = _norm2(b)
+        u = (Q @ _t(_rows(b, 1)))[:, 0]
         self.v = (Km @ _t(_rows(b, 1)))[:, 0]
-        kres = Dyadic(Km.n * int(beta * 2 ** -(2 * b.e)), Km.e + 2 * b.e) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
+        kres = _scale(Km, beta) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
         spread_k = Dyadic(kres.n.max(axis=0) - kres.n.min(axis=0), kres.e)
-        centred = Q - _rows(b, V) if par["attn"] == "mean-query" else Q
-        spread = (Dyadic(np.abs(centred.n), centred.e) @ _t(_rows(spread_k, 1)))[:, 0]
+        centred = Q if par["attn"] == "plain" else Q - _rows(b, V)
+        if b2 is None:  # rank 1: no second term
+            beta2, qres = Fraction(1), centred
+            self.u2 = self.w2 = Dyadic(np.zeros(V, dtype=object), 0)
+        else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
+            beta2 = _norm2(b2)
+            self.u2 = (centred @ _t(_rows(b2, 1)))[:, 0]
+            self.w2 = (kres @ _t(_rows(b2, 1)))[:, 0]
+            qres = _scale(centred, beta2) - Dyadic(np.outer(self.u2.n, b2.n), self.u2.e + b2.e)
+        self.beta = beta * beta2
+        self.u = _scale(u, beta2)
+        self.w2max = Dyadic(np.maximum.accumulate(self.w2.n), self.w2.e)
+        self.w2min = Dyadic(np.minimum.accumulate(self.w2.n), self.w2.e)
+        spread = (Dyadic(np.abs(qres.n), qres.e) @ _t(_rows(spread_k, 1)))[:, 0]
         self.spread = Dyadic(np.full(V, spread.n.max(), dtype=object), spread.e) if par["err"] == "global-maxdiff" else spread
         self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
         self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
@@ -132,7 +147,8 @@ class _Tables:
         good_ov = own - ov.max(axis=2)
         self.gmin_nq = Dyadic(good_ov[:, :K - 1].min(axis=1) if K > 1 else np.full(V, None), e)
         self.gmin_all = Dyadic(good_ov.min(axis=1), e)
-        ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 6 * V * V + 2 * V * K * V)
+        ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 6 * V * V + 2 * V * K * V
+                + (4 * V * d if b2 is not None else 0))
 
     def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
         """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
@@ -157,7 +173,9 @@ class _Tables:
             # query term (q < m)
             qpen = iv.add(iv.add(dpen, at(f(self.eterm), q, m)), at(f(self.pterm), K - 1, m))
             qpen = (np.maximum(qpen[0], 0.0), np.maximum(qpen[1], 0.0))
+            u2, w2 = f(self.u2), f(self.w2)
             b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
+            b_q = iv.add(b_q, iv.mul(at(u2, q), iv.sub(at(w2, q), at(w2, m))))
             b_q = iv.sub(iv.add(iv.div_pos(b_q, beta), at(eqkp, q, K - 1)), at(p_min, q))
             qterm = self._pen_times_exp(qpen, iv.mul(b_q, rs))
             qterm = (np.where(same, zero, qterm[0]), np.where(same, zero, qterm[1]))
@@ -168,6 +186,9 @@ class _Tables:
             positive_u = np.array([x >= 0 for x in self.u.n], dtype=bool)[q]
             ext = _where(positive_u, at(f(self.vmax), mg), at(f(self.vmin), mg))
             a_x = iv.add(iv.mul(at(u, q), iv.sub(ext, at(v, m))), at(spread, q))
+            positive_u2 = np.array([x >= 0 for x in self.u2.n], dtype=bool)[q]
+            ext2 = _where(positive_u2, at(f(self.w2max), mg), at(f(self.w2min), mg))
+            a_x = iv.add(a_x, iv.mul(at(u2, q), iv.sub(ext2, at(w2, m))))
             p_max = (eqkp[0][:, :K - 1].max(axis=1), eqkp[1][:, :K - 1].max(axis=1))
             a_x = iv.sub(iv.add(iv.div_pos(a_x, beta), at(p_max, q)), at(p_min, q))
             xterm = iv.mul((c.astype(np.float64),) * 2, self._pen_times_exp(pen, iv.mul(a_x, rs)))
@@ -197,12 +218,15 @@ class _Tables:
         terms = [(n_g * good, Fraction(0))]
         if q < m:
             qpen = max(0, fr(self.dpen, q, m) + fr(self.eterm, q, m) + fr(self.pterm, K - 1, m))
-            b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)) / self.beta
+            b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
+                   + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta
             terms.append((-qpen, b_q + fr(self.eqkp, q, K - 1) - p_min))
         if c:
             pen = max(0, fr(self.dpen, q, m) + fr(self.pref, m - g, m) + fr(self.ptmax, m))
             ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
-            a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)) / self.beta
+            ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
+            a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
+                   + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
             terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
         return _sign(terms, self.d) > 0
 
@@ -228,6 +252,19 @@ def _dpen(D: Dyadic, how: str) -> Dyadic:
     if how == "global-max-diff":
         span[:] = max(span)
     return Dyadic(np.repeat(span[:, None], n.shape[1], axis=1), D.e)
+
+
+def _norm2(b: Dyadic) -> Fraction:
+    value = (_rows(b, 1) @ _t(_rows(b, 1))).fraction((0, 0))
+    if value <= 0:
+        raise Reject("a hint direction is zero")
+    return value
+
+
+def _scale(x: Dyadic, factor: Fraction) -> Dyadic:
+    """x * factor for a dyadic factor (here a squared norm of a dyadic vector), exactly."""
+    e = -(factor.denominator.bit_length() - 1)
+    return Dyadic(x.n * int(factor * 2 ** -e), x.e + e)
 
 
 def _rows(x: Dyadic, n: int) -> Dyadic:
