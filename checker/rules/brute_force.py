@@ -22,7 +22,7 @@ import numpy as np
 
 from checker import expo
 from checker.certificate import Certificate, fields
-from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
+from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, mul_lower, mul_upper, up
 from checker.ops import Ops
 from checker.paths import Paths, exact_paths
 from checker.rules import Reject
@@ -41,54 +41,55 @@ def count_correct(p: Paths, ops: Ops) -> int:
     V, K = p.d_vocab, p.k
     if V ** K > MAX_INPUTS:
         raise TooLarge(f"brute force would enumerate {V ** K:,} inputs (limit {MAX_INPUTS:,})")
-    d_lo, d_hi = enclose_ints(p.direct.n, p.direct.e)
-    o_lo, o_hi = enclose_ints(p.ov.n, p.ov.e)
+    d = enclose_ints(p.direct.n, p.direct.e)
+    o = enclose_ints(p.ov.n, p.ov.e)
+    tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
+    s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
+    w_lo, w_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))     # [q, t, i]
+    ops.add(w_lo.size * EXP_OPS)
     correct = 0
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
+        ov_gap = down(o[0][:, :, :, None] - o[1][:, :, None, :])      # [t, i, m, j], the same for every q
+        ops.add(ov_gap.size)
         for q in range(V):
-            correct += _count_query(p, q, d_lo, d_hi, o_lo, o_hi, ops)
+            dq = (d[0][q], d[1][q])
+            correct += _count_query(p, q, dq, o, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
     return correct
 
 
-def _count_query(p: Paths, q: int, d_lo: np.ndarray, d_hi: np.ndarray, o_lo: np.ndarray,
-                 o_hi: np.ndarray, ops: Ops) -> int:
+def _count_query(p: Paths, q: int, dq: tuple, o: tuple, ov_gap: np.ndarray, w: tuple, top: int,
+                 ops: Ops) -> int:
     V, K = p.d_vocab, p.k
-    w_lo, w_hi, top = _exp_table(p, q, ops)
-    c_lo, c_hi = _gap_bounds(d_lo[q], d_hi[q], o_lo, o_hi, ops)
+    c_lo = _gap_lower(dq, ov_gap, ops)
     g = c_lo.min(axis=3)                                       # [t, i, m]
     ops.add(c_lo.size)
     correct = 0
     for start in range(0, V ** (K - 1), CHUNK):
         toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-        correct += _count_chunk(p, q, toks, g, c_lo, c_hi, w_lo, w_hi, top, ops)
+        correct += _count_chunk(p, q, toks, g, c_lo, (dq, o), w, top, ops)
     return correct
 
 
-def _exp_table(p: Paths, q: int, ops: Ops) -> tuple[np.ndarray, np.ndarray, int]:
-    """Float enclosures of exp((QK[q, t, i] - top) / sqrt(d_head)) for every key token and position."""
-    scores = p.qk.n[q]
-    top = max(scores.ravel())
-    lo = np.empty(scores.shape)
-    hi = np.empty(scores.shape)
-    for idx, s in np.ndenumerate(scores):
-        lo[idx], hi[idx] = expo.exp_float_enclosure(int(s) - top, p.qk.e, p.d_head)
-    ops.add(scores.size * EXP_OPS)
-    return lo, hi, top
-
-
-def _gap_bounds(dq_lo: np.ndarray, dq_hi: np.ndarray, o_lo: np.ndarray, o_hi: np.ndarray,
-                ops: Ops) -> tuple[np.ndarray, np.ndarray]:
-    """Enclosures of C[t, i, m, j] for this query; +inf / -inf on j == m so it never decides."""
-    V = dq_lo.shape[0]
-    dd_lo = down(dq_lo[:, None] - dq_hi[None, :])              # [m, j]
-    dd_hi = up(dq_hi[:, None] - dq_lo[None, :])
-    c_lo = down(dd_lo + down(o_lo[:, :, :, None] - o_hi[:, :, None, :]))
-    c_hi = up(dd_hi + up(o_hi[:, :, :, None] - o_lo[:, :, None, :]))
+def _gap_lower(dq: tuple, ov_gap: np.ndarray, ops: Ops) -> np.ndarray:
+    """Lower bounds of C[t, i, m, j] for this query; +inf on j == m so it never decides."""
+    V = dq[0].shape[0]
+    dd_lo = down(dq[0][:, None] - dq[1][None, :])              # [m, j]
+    c_lo = down(dd_lo + ov_gap)
     diag = np.arange(V)
     c_lo[:, :, diag, diag] = np.inf
-    c_hi[:, :, diag, diag] = np.inf
-    ops.add(4 * c_lo.size + 2 * dd_lo.size)
-    return c_lo, c_hi
+    ops.add(c_lo.size + dd_lo.size)
+    return c_lo
+
+
+def _gap_upper(dq: tuple, o: tuple, toks: np.ndarray, m: np.ndarray, ops: Ops) -> np.ndarray:
+    """Upper bounds of C[i, j] for the given inputs [n, K, V]; +inf on j == m."""
+    pos = np.arange(toks.shape[1])
+    dd_hi = up(dq[1][m][:, None] - dq[0][None, :])             # [n, j]
+    own = o[1][toks, pos, m[:, None]]                           # [n, K]
+    c_hi = up(dd_hi[:, None, :] + up(own[:, :, None] - o[0][toks, pos]))
+    c_hi[np.arange(len(m)), :, m] = np.inf
+    ops.add(2 * c_hi.size)
+    return c_hi
 
 
 def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
@@ -101,11 +102,11 @@ def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
-                 c_hi: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray, top: int, ops: Ops) -> int:
+                 terms: tuple, w: tuple, top: int, ops: Ops) -> int:
     n, K = toks.shape
     pos = np.arange(K)
     m = toks.max(axis=1)
-    wl, wh = w_lo[toks, pos], w_hi[toks, pos]                  # [n, K]
+    wl, wh = w[0][toks, pos], w[1][toks, pos]                  # [n, K]
     gi = g[toks, pos, m[:, None]]
     lower = _sum_down(mul_lower(gi, wl, wh))
     ops.add(4 * n * K)
@@ -113,16 +114,16 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     correct = n - undecided.size
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
-        correct += _per_logit(p, q, toks[rows], m[rows], c_lo, c_hi, wl[rows], wh[rows], top, ops)
+        correct += _per_logit(p, q, toks[rows], m[rows], c_lo, terms, wl[rows], wh[rows], top, ops)
     return correct
 
 
 def _per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, c_lo: np.ndarray,
-               c_hi: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
+               terms: tuple, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
     K = toks.shape[1]
     pos = np.arange(K)
     lo_c = c_lo[toks, pos, m[:, None]]                          # [n, K, V]
-    hi_c = c_hi[toks, pos, m[:, None]]
+    hi_c = _gap_upper(*terms, toks, m, ops)
     lower = _sum_down(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
     upper = _sum_up(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]))
     ops.add(4 * lo_c.size)
