@@ -31,4 +31,15 @@ def model_reference(weights: str | Path, cert_path: str | Path, zoo_name: str | 
 
 
 def write_certificate(path: str | Path, cert: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(cert, indent=1) + "\n").encode())
+    atomic_write_bytes(path, (dumps(cert) + "\n").encode())
+
+
+def dumps(value: object, indent: str = "") -> str:
+    """Readable and compact: objects one field a line, flat lists on one line, one row a line."""
+    inner = indent + " "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {dumps(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return "[\n" + ",\n".join(inner + json.dumps(v, separators=(",", ":")) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, separators=(",", ":"))

@@ -36,7 +36,7 @@ def prove(m: FloatModel) -> Proof:
     for q in range(V):
         for mx in range(q, V):
             for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd):
-                cases.append([q, mx, c, format(sum(1 << x for x in xs), "x")])
+                cases.append([q, mx, c, len(xs)])
                 count += comb(K - 1, c) * len(xs) ** c
     return Proof("cubic", Fraction(count, V ** K), {}, {"cases": cases})
 
@@ -57,7 +57,7 @@ def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
         scale = abs(w * good) + qpen
         if c == 0:
             if base > MARGIN * scale:
-                yield 0, []
+                yield 0, [None]
             continue
         ok = base - c * worst > MARGIN * (scale + c * worst)
         xs = [int(x) for x in np.flatnonzero(ok)]
