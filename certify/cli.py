@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     z.add_argument("--seeds", type=_int_list, default=[])
     z.add_argument("--steps", type=int, default=3000)
     sub.add_parser("strategies", help="list the proof strategies")
+    imp = sub.add_parser("import", help="import a torch / TransformerLens state dict (.pt) as safetensors")
+    imp.add_argument("source", help="state dict file (.pt), loaded with weights_only=True")
+    imp.add_argument("--out", required=True, help="output .safetensors path")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -160,5 +163,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
+def cmd_import(args: argparse.Namespace) -> int:
+    from exporters.weights_import import import_weights
+    digest = import_weights(args.source, args.out)
+    print(f"wrote {args.out}\nsha256 {digest}")
+    return 0
+
+
+COMMANDS = {"import": cmd_import, "train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
             "strategies": cmd_strategies}

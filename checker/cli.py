@@ -24,20 +24,45 @@ def parse_fraction(text: str) -> Fraction:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("certificate", help="certificate file (JSON)")
+    parser.add_argument("certificates", nargs="+", metavar="CERT", help="certificate file(s) (JSON)")
     parser.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
     parser.add_argument("--min-accuracy", type=parse_fraction, metavar="X",
                         help="also reject if the certified bound is below X (e.g. 0.9 or 9/10)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
+    parser.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report, one test case per certificate")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        result = check_file(args.certificate, args.weights, args.min_accuracy)
-    except Exception as e:  # fail closed, never a traceback
-        result = Result(ERROR, None, f"internal checker error: {type(e).__name__}: {e}", None, 0.0, 0)
-    print(render_json(result) if args.json else render_text(result))
-    return result.exit_code
+    results = []
+    for cert in args.certificates:
+        try:
+            result = check_file(cert, args.weights, args.min_accuracy)
+        except Exception as e:  # fail closed, never a traceback
+            result = Result(ERROR, None, f"internal checker error: {type(e).__name__}: {e}", None, 0.0, 0)
+        print(render_json(result) if args.json else render_text(result), flush=True)
+        results.append(result)
+    if args.junit:
+        write_junit(args.junit, list(zip(args.certificates, results)))
+    return max(r.exit_code for r in results)
+
+
+def write_junit(path: str, results: list[tuple[str, Result]]) -> None:
+    """JUnit XML: a rejected certificate is a failure, an unreadable one an error."""
+    from xml.etree import ElementTree as ET
+    suite = ET.Element("testsuite", name="certify", tests=str(len(results)),
+                       failures=str(sum(r.verdict == "rejected" for _, r in results)),
+                       errors=str(sum(r.verdict == ERROR for _, r in results)),
+                       time=f"{sum(r.seconds for _, r in results):.3f}")
+    for cert, r in results:
+        case = ET.SubElement(suite, "testcase", classname=f"certify.{r.strategy or 'unknown'}", name=cert,
+                             time=f"{r.seconds:.3f}")
+        if r.verdict == "rejected":
+            ET.SubElement(case, "failure", message=r.reason[:500]).text = r.reason
+        elif r.verdict == ERROR:
+            ET.SubElement(case, "error", message=r.reason[:500]).text = r.reason
+        else:
+            ET.SubElement(case, "system-out").text = render_json(r)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def render_json(r: Result) -> str:
