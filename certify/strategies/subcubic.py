@@ -34,7 +34,7 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
     Q = last @ t["blocks.0.attn.W_Q"][0] + t["blocks.0.attn.b_Q"][0]
     Km = E @ t["blocks.0.attn.W_K"][0]
     eqkp = Q @ (P @ t["blocks.0.attn.W_K"][0] + t["blocks.0.attn.b_K"][0]).T
-    b = Q.mean(axis=0)
+    b = _nonzero(Q.mean(axis=0))
     beta = b @ b
     u, v = Q @ b, Km @ b
     kres = beta * Km - np.outer(v, b)
@@ -42,7 +42,7 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
     u2 = w2 = np.zeros(V)
     extra = {}
     if attn == "rank2-query":  # second query direction: the top principal axis of the centred queries
-        b2 = np.linalg.svd(centred, full_matrices=False)[2][0]
+        b2 = _nonzero(np.linalg.svd(centred, full_matrices=False)[2][0])
         beta2 = b2 @ b2
         u2, w2 = centred @ b2, kres @ b2
         centred = beta2 * centred - np.outer(u2, b2)
@@ -101,6 +101,15 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
     direction = [_exact(x) for x in b]
     return Proof("subcubic", Fraction(count, V ** K), {"eupu": eupu, "attn": attn, "err": err},
                  {"direction": direction, **extra, "cases": cases})
+
+
+def _nonzero(b: np.ndarray) -> np.ndarray:
+    """The checker needs b.b > 0; any direction is sound, a zero one is replaced by a unit vector."""
+    if b @ b > 0:
+        return b
+    out = np.zeros_like(b)
+    out[0] = 1.0
+    return out
 
 
 def _dpen(D: np.ndarray, how: str) -> np.ndarray:
