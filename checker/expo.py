@@ -131,3 +131,13 @@ def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 
             return -1
         p *= 2
     raise Undecided("sign of a sum of exponentials undecided at the precision cap")
+
+
+Obligation = list  # [(coefficient, argument), ...] as Fractions: sum c * exp(a / sqrt(d)) > 0
+
+
+def holds(terms: Obligation, d: int) -> bool:
+    """Whether sum c * exp(a / sqrt(d)) > 0, exactly, for rational c and a."""
+    cden = math.lcm(*(c.denominator for c, _ in terms))
+    aden = math.lcm(*(a.denominator for _, a in terms))
+    return sign_sum_exp([int(c * cden) for c, _ in terms], [int(a * aden) for _, a in terms], 0, d, aden) > 0

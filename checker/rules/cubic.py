@@ -134,30 +134,28 @@ class _Tables:
         return decided >= n or _enough(rest, n - decided)
 
     def _exact(self, q: int, m: int, c: int, x: int | None) -> bool:
-        """The same inequality decided exactly: a sum of rationals times exponentials, per position."""
-        p, K = self.p, self.p.k
-        e = min(p.direct.e, p.ov.e)
-        D = lambda a, j: int(p.direct.n[a, j]) << (p.direct.e - e)
-        O = lambda t, i, j: int(p.ov.n[t, i, j]) << (p.ov.e - e)
-        V = p.d_vocab
+        return all(expo.holds(ob, self.p.d_head) for ob in self.obligations(q, m, c, x))
+
+    def obligations(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
+        """The inequality for value x (None for c = 0), one per position of x, as exact obligations
+        sum coeff * exp(arg / sqrt(d_head)) > 0 (args relative to the query's top score)."""
+        p, K, V = self.p, self.p.k, self.p.d_vocab
+        D = lambda a, j: p.direct.fraction((a, j))
+        O = lambda t, i, j: p.ov.fraction((t, i, j))
         good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
         good = min(D(q, m) - D(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
         if good <= 0:
-            return False
+            return [[(good, Fraction(0))]]  # cannot hold
         maxdd = max(D(q, j) - D(q, m) for j in range(V) if j != m)
         pen = lambda t, i: max(0, maxdd + max(O(t, i, j) - O(t, i, m) for j in range(V) if j != m))
-        score = lambda t, i: int(p.qk.n[q, t, i]) - self.tops[q]
+        score = lambda t, i: (int(p.qk.n[q, t, i]) - self.tops[q]) * Fraction(2) ** p.qk.e
         smallest = sorted(range(K - 1), key=lambda i: score(m, i))[:K - 1 - c]
         terms = [(good, score(m, i)) for i in smallest] + ([(good, score(m, K - 1))] if q == m else [])
         if q < m:
             terms.append((-pen(q, K - 1), score(q, K - 1)))
-        positions = range(K - 1) if x is not None else [None]
-        for i in positions:
-            extra = [] if i is None else [(-c * pen(x, i), score(x, i))]
-            coeffs, nums = zip(*(terms + extra))
-            if expo.sign_sum_exp(list(coeffs), list(nums), p.qk.e, p.d_head) <= 0:
-                return False
-        return True
+        if x is None:
+            return [terms]
+        return [terms + [(-c * pen(x, i), score(x, i))] for i in range(K - 1)]
 
 
 def _enough(passes, n: int) -> bool:

@@ -32,7 +32,7 @@ vectorised over all cases; any case the filter leaves undecided is decided exact
 from __future__ import annotations
 
 from fractions import Fraction
-from math import comb, lcm
+from math import comb
 
 import numpy as np
 
@@ -207,12 +207,16 @@ class _Tables:
 
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
         """The case's inequality decided exactly."""
+        ops.add(20)
+        return expo.holds(self.obligation(q, m, c, g), self.d)
+
+    def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
+        """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals."""
         K = self.K
         fr = lambda x, *idx: x.fraction(idx)
         good = -fr(self.dpen, q, m) + fr(self.gmin_all if q == m else self.gmin_nq, m)
-        ops.add(20)
         if good <= 0:
-            return False
+            return [(good, Fraction(0))]  # cannot hold
         n_g = K - 1 - c + (q == m)
         p_min = min(fr(self.eqkp, q, i) for i in range(K))
         terms = [(n_g * good, Fraction(0))]
@@ -228,14 +232,7 @@ class _Tables:
             a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
                    + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
             terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
-        return _sign(terms, self.d) > 0
-
-
-def _sign(terms: list[tuple[Fraction, Fraction]], d: int) -> int:
-    """Sign of sum coeff * exp(arg / sqrt(d)) for rational coefficients and arguments."""
-    cden = lcm(*(c.denominator for c, _ in terms))
-    aden = lcm(*(a.denominator for _, a in terms))
-    return expo.sign_sum_exp([int(c * cden) for c, _ in terms], [int(a * aden) for _, a in terms], 0, d, aden)
+        return terms
 
 
 def _dpen(D: Dyadic, how: str) -> Dyadic:
