@@ -112,11 +112,16 @@ class _Tables:
 
     def at_least(self, q: int, m: int, c: int, n: int, ops: Ops) -> bool:
         """Whether at least n values x < m pass (for c = 0: whether the single configuration does)."""
+        return len(self.passing(q, m, c, n, ops)) >= n
+
+    def passing(self, q: int, m: int, c: int, want: int, ops: Ops) -> list[int | None]:
+        """Values x < m that pass (None stands for the c = 0 configuration): all those the float
+        filter proves, then exactly decided ones until `want` are found."""
         xs = list(range(m)) if c else []
         K = self.p.k
         good = self.good_lo(q, m, ops)
         if not good > 0:  # W_min * good is only bounded below by w_lo * good when good >= 0
-            return _enough((self._exact(q, m, c, x) for x in (xs or [None])), n)
+            return _first((x for x in (xs or [None]) if self._exact(q, m, c, x)), want)
         w_lo = 0.0
         for v in sorted(self.e_lo[q, m, :K - 1])[:K - 1 - c] + ([self.e_lo[q, m, K - 1]] if q == m else []):
             w_lo = float(down(np.float64(w_lo) + v))  # the j-th smallest lower bound <= the j-th smallest value
@@ -124,14 +129,14 @@ class _Tables:
         base = float(down(down(np.float64(w_lo) * good) - qpen))
         ops.add(2 * K + 4)
         if c == 0:
-            return base > 0 or self._exact(q, m, c, None)
+            return [None] if base > 0 or self._exact(q, m, c, None) else []
         pos = list(range(K - 1))
         worst = up(self.e_hi[q, xs][:, pos] * self.pen_hi(q, m, xs, pos)).max(axis=1)  # [x]
         lhs = down(base - up(c * worst))
         ops.add(5 * len(xs) * (K - 1))
-        decided = int((lhs > 0).sum())
-        rest = (self._exact(q, m, c, x) for x, ok in zip(xs, lhs > 0) if not ok)
-        return decided >= n or _enough(rest, n - decided)
+        decided = [x for x, ok in zip(xs, lhs > 0) if ok]
+        rest = (x for x, ok in zip(xs, lhs > 0) if not ok and self._exact(q, m, c, x))
+        return decided + _first(rest, want - len(decided))
 
     def _exact(self, q: int, m: int, c: int, x: int | None) -> bool:
         return all(expo.holds(ob, self.p.d_head) for ob in self.obligations(q, m, c, x))
@@ -158,13 +163,16 @@ class _Tables:
         return [terms + [(-c * pen(x, i), score(x, i))] for i in range(K - 1)]
 
 
-def _enough(passes, n: int) -> bool:
-    """Whether at least n of the lazily decided values pass (stops as soon as that is known)."""
-    for ok in passes:
-        n -= bool(ok)
-        if n <= 0:
-            return True
-    return n <= 0
+def _first(values, n: int) -> list:
+    """Up to n items of a lazy iterator (stops as soon as n are found)."""
+    out: list = []
+    if n <= 0:
+        return out
+    for v in values:
+        out.append(v)
+        if len(out) >= n:
+            break
+    return out
 
 
 EXP_OPS = 64
