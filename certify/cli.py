@@ -16,7 +16,16 @@ def main(argv: list[str] | None = None) -> int:
     _train_parser(sub.add_parser("train", help="train a model with the paper's recipe"))
     _run_parser(sub.add_parser("run", help="prove bounds, write certificates, check them"))
     from checker.cli import add_arguments
-    add_arguments(sub.add_parser("check", help="check a certificate with the independent checker"))
+    chk = sub.add_parser("check", help="check certificates with the independent checker")
+    add_arguments(chk)
+    chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
+    _smt_options(chk)
+    exp = sub.add_parser("export", help="export a certificate's obligations")
+    exp.add_argument("format", choices=["smt"])
+    exp.add_argument("certificate")
+    exp.add_argument("-o", "--out", required=True, help="output directory for .smt2 files")
+    exp.add_argument("--weights")
+    _smt_options(exp)
     z = sub.add_parser("zoo", help="list the shipped models")
     z.add_argument("--add", action="store_true", help="(maintainers) train --k/--d-vocab/--seeds into the zoo")
     z.add_argument("--k", type=int, default=4)
@@ -158,9 +167,44 @@ def _print_table(label: str, rows: list) -> None:
     print(f"certificates in {Path(rows[0][4]).parent}/" if rows else "no certificates written")
 
 
+def _smt_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smt-sample", type=int, default=200, metavar="N",
+                   help="brute force: random inputs re-checked besides the near-ties (default 200)")
+    p.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from checker.cli import run
-    return run(args)
+    status = run(args)
+    if not args.smt:
+        return status
+    from exporters.smt import recheck
+    for cert in args.certificates:
+        try:
+            summary, note = recheck(cert, args.smt, args.weights, args.smt_sample, int(args.smt_timeout * 1000))
+        except (ValueError, OSError) as e:
+            print(f"SMT ({args.smt}) {cert}: could not export obligations: {e}")
+            status = max(status, 1)
+            continue
+        print(f"SMT ({args.smt}) {cert}: {summary.obligations} obligations, {summary.unsat} unsat, "
+              f"{len(summary.sat)} sat, {len(summary.unknown)} unknown, {summary.seconds:.1f} s; {note}")
+        accepted = status == 0
+        if summary.sat and accepted:
+            print(f"DISAGREEMENT: the checker accepted but {args.smt} refutes {summary.sat[:5]}")
+            status = 1
+        elif not summary.sat and not summary.unknown and not accepted:
+            print(f"DISAGREEMENT: the checker rejected but {args.smt} confirms every obligation")
+            status = max(status, 1)
+        elif summary.unknown:
+            print(f"not confirmed by {args.smt} (timeout or unknown): {summary.unknown[:5]}")
+    return status
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from exporters.smt import export
+    n, note = export(args.certificate, args.out, args.weights, args.smt_sample)
+    print(f"wrote {n} SMT-LIB2 obligations to {args.out}/ ({note}); unsat = holds")
+    return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -170,5 +214,5 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"import": cmd_import, "train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
+COMMANDS = {"export": cmd_export, "import": cmd_import, "train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
             "strategies": cmd_strategies}
