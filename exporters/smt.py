@@ -40,8 +40,8 @@ PRECISION = 64  # bits of the rational enclosure of each exponent
 @dataclass(frozen=True)
 class Obligation:
     name: str
-    terms: list  # [(coeff, arg)], Fractions
-    holds: bool  # True: sum > 0 is claimed; False: sum <= 0 is claimed (a brute-force input counted wrong)
+    sums: list   # [[(coeff, arg), ...], ...] Fractions: every sum > 0 (or, if not holds, the one sum <= 0)
+    holds: bool  # False for a brute-force input counted wrong
 
 
 def obligations(cert_path: str, weights: str | None = None, sample: int = 200,
@@ -69,16 +69,17 @@ def _subcubic(cert, w) -> Iterator[Obligation]:
     t = subcubic._Tables(w, subcubic._direction(cert.evidence["direction"], w.d_head), b2,
                          cert.parameters, Ops())
     for q, m, c, g in subcubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
-        yield Obligation(f"case_q{q}_m{m}_c{c}_g{g}", t.obligation(q, m, c, g), True)
+        yield Obligation(f"case_q{q}_m{m}_c{c}_g{g}", [t.obligation(q, m, c, g)], True)
 
 
 def _cubic(cert, w) -> Iterator[Obligation]:
     from checker.rules import cubic
     t = cubic._Tables(exact_paths(w), Ops())
     for q, m, c, n in cubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
-        for x in t.passing(q, m, c, n, Ops())[:n]:
-            for i, ob in enumerate(t.obligations(q, m, c, x)):
-                yield Obligation(f"case_q{q}_m{m}_c{c}_x{x}_pos{i}", ob, True)
+        xs = t.passing(q, m, c, n, Ops())[:n]
+        xs += [x for x in range(m) if x not in xs][:n - len(xs)]  # a false count: these get refuted
+        sums = [ob for x in xs for ob in t.obligations(q, m, c, x)]
+        yield Obligation(f"case_q{q}_m{m}_c{c}_n{n}", sums, True)
 
 
 def _brute_force(w, sample: int, seed: int) -> Iterator[Obligation]:
@@ -93,10 +94,9 @@ def _brute_force(w, sample: int, seed: int) -> Iterator[Obligation]:
         correct = all(expo.holds(g, p.d_head) for g in gaps)
         name = "input_" + "_".join(map(str, toks))
         if correct:
-            yield from (Obligation(f"{name}_vs{j}", g, True) for j, g in enumerate(gaps))
+            yield Obligation(f"{name}_correct", gaps, True)
         else:
-            worst = next(g for g in gaps if not expo.holds(g, p.d_head))
-            yield Obligation(f"{name}_wrong", worst, False)
+            yield Obligation(f"{name}_wrong", [next(g for g in gaps if not expo.holds(g, p.d_head))], False)
 
 
 def _gap_terms(p, toks, m: int, j: int) -> list:
@@ -125,22 +125,32 @@ def _near_ties(p, count: int) -> set[tuple[int, ...]]:
 
 
 def to_smtlib(ob: Obligation, d: int) -> str:
-    lines = [f"; obligation {ob.name}: sum_k c_k * exp(a_k / sqrt({d})) {'>' if ob.holds else '<='} 0",
+    """One exponential variable per distinct argument, with the facts the sums' signs need."""
+    claim = "every sum > 0" if ob.holds else "the sum <= 0"
+    lines = [f"; obligation {ob.name}: sums of c_k * exp(a_k / sqrt({d})); claim: {claim}",
              "; unsat means the obligation holds", "(set-logic QF_NRA)",
              "(declare-const s Real)", "(assert (> s 0.0))", f"(assert (= (* s s) {_num(Fraction(d))}))"]
-    total = []
-    for k, (coef, arg) in enumerate(ob.terms):
-        lo, hi = _arg_bounds(arg, d)
-        want_lower = (coef > 0) == ob.holds  # which side of exp makes the goal hardest
-        lines += [f"(declare-const y{k} Real)", f"(assert (= (* y{k} s) {_num(arg)}))",
+    args = sorted({a for terms in ob.sums for _, a in terms})
+    index = {a: k for k, a in enumerate(args)}
+    sides = {(a, (coef > 0) == ob.holds) for terms in ob.sums for coef, a in terms}  # True: need a lower bound
+    for a, k in index.items():
+        lo, hi = _arg_bounds(a, d)
+        lines += [f"(declare-const y{k} Real)", f"(assert (= (* y{k} s) {_num(a)}))",
                   f"(declare-const e{k} Real)", f"(assert (> e{k} 0.0))"]
-        if want_lower:
+        if (a, True) in sides:
             lines.append(f"(assert (=> (>= y{k} {_num(lo)}) (>= e{k} {_exp_lower(lo)})))")
-        else:
+        if (a, False) in sides:
             lines.append(f"(assert (=> (<= y{k} {_num(hi)}) (<= e{k} {_exp_upper(hi)})))")
-        total.append(f"(* {_num(coef)} e{k})")
-    body = f"(+ {' '.join(total)})" if len(total) > 1 else total[0]
-    lines += [f"(assert {'(<= ' if ob.holds else '(> '}{body} 0.0))", "(check-sat)", ""]
+    bodies = []
+    for terms in ob.sums:
+        parts = [f"(* {_num(coef)} e{index[a]})" for coef, a in terms]
+        bodies.append(f"(+ {' '.join(parts)})" if len(parts) > 1 else parts[0])
+    if ob.holds:
+        negated = [f"(<= {b} 0.0)" for b in bodies]
+        lines.append(f"(assert (or {' '.join(negated)}))" if len(negated) > 1 else f"(assert {negated[0]})")
+    else:
+        lines.append(f"(assert (> {bodies[0]} 0.0))")
+    lines += ["(check-sat)", ""]
     return "\n".join(lines)
 
 

@@ -81,6 +81,7 @@ class _Tables:
         self.d_lo, self.d_hi = enclose_ints(p.direct.n, p.direct.e)
         self.o_lo, self.o_hi = enclose_ints(p.ov.n, p.ov.e)
         self.tops = [max(p.qk.n[q].ravel()) for q in range(V)]
+        self._cache_key: tuple[int, int] | None = None
         shifted = p.qk.n - np.array(self.tops, dtype=object)[:, None, None]   # <= 0, exact
         s_lo, s_hi = enclose_ints(shifted, p.qk.e)
         self.e_lo, self.e_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))  # [q, t, i]
@@ -138,21 +139,34 @@ class _Tables:
         rest = (x for x, ok in zip(xs, lhs > 0) if not ok and self._exact(q, m, c, x))
         return decided + _first(rest, want - len(decided))
 
+    def _exact_terms(self, q: int, m: int):
+        """Exact good(q, m) and pen(t, i) for this (q, m), computed once per pair."""
+        if self._cache_key != (q, m):
+            p, K, V = self.p, self.p.k, self.p.d_vocab
+            D = lambda a, j: p.direct.fraction((a, j))
+            O = lambda t, i, j: p.ov.fraction((t, i, j))
+            good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
+            good = min(D(q, m) - D(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
+            maxdd = max(D(q, j) - D(q, m) for j in range(V) if j != m)
+            pens: dict[tuple[int, int], Fraction] = {}
+
+            def pen(t: int, i: int) -> Fraction:
+                if (t, i) not in pens:
+                    pens[t, i] = max(0, maxdd + max(O(t, i, j) - O(t, i, m) for j in range(V) if j != m))
+                return pens[t, i]
+            self._cache_key, self._cache = (q, m), (good, pen)
+        return self._cache
+
     def _exact(self, q: int, m: int, c: int, x: int | None) -> bool:
         return all(expo.holds(ob, self.p.d_head) for ob in self.obligations(q, m, c, x))
 
     def obligations(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
         """The inequality for value x (None for c = 0), one per position of x, as exact obligations
         sum coeff * exp(arg / sqrt(d_head)) > 0 (args relative to the query's top score)."""
-        p, K, V = self.p, self.p.k, self.p.d_vocab
-        D = lambda a, j: p.direct.fraction((a, j))
-        O = lambda t, i, j: p.ov.fraction((t, i, j))
-        good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-        good = min(D(q, m) - D(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
+        p, K = self.p, self.p.k
+        good, pen = self._exact_terms(q, m)
         if good <= 0:
             return [[(good, Fraction(0))]]  # cannot hold
-        maxdd = max(D(q, j) - D(q, m) for j in range(V) if j != m)
-        pen = lambda t, i: max(0, maxdd + max(O(t, i, j) - O(t, i, m) for j in range(V) if j != m))
         score = lambda t, i: (int(p.qk.n[q, t, i]) - self.tops[q]) * Fraction(2) ** p.qk.e
         smallest = sorted(range(K - 1), key=lambda i: score(m, i))[:K - 1 - c]
         terms = [(good, score(m, i)) for i in smallest] + ([(good, score(m, K - 1))] if q == m else [])

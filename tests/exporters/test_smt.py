@@ -1,0 +1,96 @@
+"""SMT re-check: honest certificates are confirmed by z3 and cvc5, forged ones refuted."""
+from __future__ import annotations
+
+import json
+import re
+import pytest
+
+from certify.certificate import certificate_dict, write_certificate
+from certify.model import Config
+from certify.paths import load_float_model
+from certify.strategies import brute_force, cubic, subcubic
+from certify.train import train
+from certify.weights import save_model
+from checker.check import check_file
+from exporters.smt import export, recheck
+
+SOLVERS = ["z3", "cvc5"]
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smt")
+    model, _ = train(Config(3, 7, 8, 4), 3, steps=400, progress=False)
+    digest = save_model(model, root / "m.safetensors")
+    fm = load_float_model(root / "m.safetensors")
+    out = {}
+    for proof in (cubic.prove(fm), subcubic.prove_variant(fm, "exact", "rank2-query", "maxdiff"),
+                  brute_force.prove(fm)):
+        path = root / f"{proof.strategy}.json"
+        write_certificate(path, certificate_dict(proof, 3, 7, digest, "m.safetensors"))
+        assert check_file(str(path)).verdict == "accepted"
+        out[proof.strategy] = path
+    return out
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("strategy", ["cubic", "subcubic", "brute-force"])
+def test_honest_certificates_are_confirmed(certs, solver, strategy):
+    summary, note = recheck(str(certs[strategy]), solver, sample=10, progress=False)
+    assert summary.obligations > 0 and summary.unsat == summary.obligations, summary
+    assert ("SAMPLE" in note) == (strategy == "brute-force")
+
+
+def _forge(path, tmp_path, edit) -> str:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    out = tmp_path / "forged.json"
+    out.write_text(json.dumps(doc))
+    (tmp_path / "m.safetensors").write_bytes((path.parent / "m.safetensors").read_bytes())
+    return str(out)
+
+
+def _forged_subcubic(certs, tmp_path) -> str:
+    """Shrink gaps until the checker rejects: a forged but well-formed certificate."""
+    doc = json.loads(certs["subcubic"].read_text())
+    for k, (q, m, c, g) in enumerate(doc["evidence"]["cases"]):
+        if c >= 1 and g > 1:
+            def edit(d, k=k):
+                d["evidence"]["cases"][k][3] = 1
+            forged = _forge(certs["subcubic"], tmp_path, edit)
+            if check_file(forged).verdict == "rejected":
+                return forged
+    pytest.skip("no gap could be forged on this model")
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_forged_subcubic_is_refuted(certs, tmp_path, solver):
+    summary, _ = recheck(_forged_subcubic(certs, tmp_path), solver, progress=False)
+    assert summary.sat, summary
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_forged_cubic_count_is_refuted(certs, tmp_path, solver):
+    doc = json.loads(certs["cubic"].read_text())
+    k = next(k for k, (q, m, c, n) in enumerate(doc["evidence"]["cases"]) if c >= 1 and n < m)
+
+    def edit(d):
+        d["evidence"]["cases"][k][3] += 1
+    forged = _forge(certs["cubic"], tmp_path, edit)
+    assert check_file(forged).verdict == "rejected"
+    summary, _ = recheck(forged, solver, progress=False)
+    assert summary.sat, summary
+
+
+def test_export_writes_readable_files(certs, tmp_path):
+    n, note = export(str(certs["subcubic"]), str(tmp_path / "out"))
+    files = sorted((tmp_path / "out").glob("*.smt2"))
+    assert len(files) == n > 0
+    text = files[0].read_text()
+    assert "(set-logic QF_NRA)" in text and "(check-sat)" in text
+    assert not re.search(r"\d[eE][-+]?\d", text)  # exact rationals only, no float literals
+
+
+def test_unknown_solver_is_a_clear_error(certs):
+    with pytest.raises(ValueError, match="unknown solver"):
+        recheck(str(certs["subcubic"]), "yices", progress=False)
