@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (FileNotFoundError, ValueError, KeyError) as e:
+    except OSError as e:  # unreadable inputs, read-only or full output directories
+        print(f"certify: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except (ValueError, KeyError) as e:
         print(f"certify: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
