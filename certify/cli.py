@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from fractions import Fraction
@@ -33,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     z.add_argument("--seeds", type=_int_list, default=[])
     z.add_argument("--steps", type=int, default=3000)
     sub.add_parser("strategies", help="list the proof strategies")
+    sw = sub.add_parser("sweep", help="prove and check many models x strategies on Dask (resumable)")
+    sw.add_argument("--models", default="zoo:k4", help="zoo:k4, zoo:all, or comma-separated names/paths")
+    sw.add_argument("--strategies", default="cubic,subcubic", help="'all' or a comma-separated list")
+    sw.add_argument("--out", required=True)
+    sw.add_argument("--limit-models", type=int, metavar="N", help="only the first N models")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")
+    sw.add_argument("--workers", type=int, help="LocalCluster workers (default: the machine's cores)")
+    rp = sub.add_parser("report", help="figure and table from a sweep directory")
+    rp.add_argument("dir")
     imp = sub.add_parser("import", help="import a torch / TransformerLens state dict (.pt) as safetensors")
     imp.add_argument("source", help="state dict file (.pt), loaded with weights_only=True")
     imp.add_argument("--out", required=True, help="output .safetensors path")
@@ -217,5 +227,46 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export": cmd_export, "import": cmd_import, "train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from certify.strategies import all_strategies
+    from certify.sweep import sweep
+    models = _sweep_models(args.models)[: args.limit_models]
+    names = list(all_strategies()) if args.strategies == "all" else \
+        [s.strip() for s in re.split(r",(?![a-z0-9-]+=)", args.strategies) if s.strip()]  # variants hold commas
+    unknown = [n for n in names if n not in all_strategies()]
+    if unknown:
+        raise KeyError(f"unknown strategies {unknown}; `certify strategies` lists them")
+    table = sweep(models, names, args.out, args.scheduler, args.workers)
+    from certify.sweep import read_table
+    rows = read_table(args.out)
+    failed = [r for r in rows if r["status"] != "accepted"]
+    print(f"{len(rows)} pairs in {table}; {len(failed)} not accepted")
+    for r in failed[:10]:
+        print(f"  {r['model']} {r['strategy']}: {r['status']}: {r['error'][:200]}")
+    return 1 if failed else 0
+
+
+def _sweep_models(spec: str) -> list[tuple[str, str, str | None, str | None]]:
+    if spec.startswith("zoo:"):
+        which = spec[4:]
+        chosen = [e for e in zoo.entries() if which == "all" or f"k{e.k}" == which]
+        if not chosen:
+            raise ValueError(f"no zoo models match {spec!r}")
+        return [(e.name, str(e.path), e.name, e.accuracy) for e in chosen]
+    out = []
+    for item in (s.strip() for s in spec.split(",") if s.strip()):
+        path, name = zoo.resolve(item)
+        entry = zoo.lookup(name) if name else None
+        out.append((name or Path(path).stem, str(path), name, entry.accuracy if entry else None))
+    return out
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from certify.report import report
+    figure, table = report(args.dir)
+    print(Path(table).read_text() + f"\nfigure: {figure}\ntable:  {table}")
+    return 0
+
+
+COMMANDS = {"report": cmd_report, "sweep": cmd_sweep, "export": cmd_export, "import": cmd_import, "train": cmd_train, "run": cmd_run, "check": cmd_check, "zoo": cmd_zoo,
             "strategies": cmd_strategies}

@@ -1,0 +1,119 @@
+"""Sweeps: prove + check every (model, strategy) pair on Dask, resumably, into one results table.
+
+Each pair writes its certificate and a one-row result file atomically; a pair whose result file
+exists is skipped, so an interrupted sweep resumes where it stopped and leaves no partial files.
+A failing pair is recorded (status "failed" with the error) and the sweep goes on.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+from fractions import Fraction
+from pathlib import Path
+
+from certify.weights import atomic_write_bytes
+
+COLUMNS = ["model", "strategy", "status", "bound", "bound_decimal", "exact_accuracy", "normalized",
+           "ops", "prove_s", "check_s", "certificate", "certificate_sha256", "error"]
+
+
+def pair_id(model: str, strategy: str) -> str:
+    return f"{model}.{strategy.replace(':', '_').replace(',', '_').replace('=', '-')}"
+
+
+def run_pair(model: str, weights: str, zoo_name: str | None, exact: str | None, strategy: str,
+             out: str) -> dict:
+    """Prove, write, check one pair; never raises (failures become rows)."""
+    from checker.check import check_file
+    from certify.certificate import certificate_dict, model_reference, write_certificate
+    from certify.paths import load_float_model
+    from certify.strategies import get
+    from certify.weights import sha256_file
+    row = {c: "" for c in COLUMNS} | {"model": model, "strategy": strategy}
+    cert_path = Path(out) / "certs" / f"{pair_id(model, strategy)}.json"
+    try:
+        fm = load_float_model(weights)
+        strat = get(strategy)
+        skip = strat.applies(fm)
+        if skip:
+            raise ValueError(skip)
+        t0 = time.perf_counter()
+        proof = strat.prove(fm)
+        prove_s = time.perf_counter() - t0
+        write_certificate(cert_path, certificate_dict(proof, fm.k, fm.d_vocab, sha256_file(weights),
+                                                      model_reference(weights, cert_path, zoo_name)))
+        result = check_file(str(cert_path))
+        row |= {"status": result.verdict, "bound": f"{proof.bound.numerator}/{proof.bound.denominator}",
+                "bound_decimal": f"{float(proof.bound):.6f}", "ops": result.ops,
+                "prove_s": f"{prove_s:.3f}", "check_s": f"{result.seconds:.3f}",
+                "certificate": str(cert_path.relative_to(out)),
+                "certificate_sha256": hashlib.sha256(cert_path.read_bytes()).hexdigest(),
+                "error": "" if result.verdict == "accepted" else result.reason}
+        if exact:
+            row["exact_accuracy"] = exact
+            row["normalized"] = f"{float(proof.bound / Fraction(exact)):.6f}"
+    except Exception as e:  # recorded, the sweep goes on
+        row |= {"status": "failed", "error": f"{type(e).__name__}: {e}"[:500]}
+        traceback.print_exc(file=sys.stderr)
+    atomic_write_bytes(_row_path(out, model, strategy), json.dumps(row, sort_keys=True).encode())
+    return row
+
+
+def _row_path(out: str | Path, model: str, strategy: str) -> Path:
+    return Path(out) / "rows" / f"{pair_id(model, strategy)}.json"
+
+
+def sweep(models: list[tuple[str, str, str | None, str | None]], strategies: list[str], out: str,
+          scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> Path:
+    """models: (label, weights path, zoo name or None, exact accuracy or None). Returns the table."""
+    from dask.distributed import Client, LocalCluster, as_completed
+    pairs = [(m, s) for m in models for s in strategies if not _row_path(out, m[0], s).exists()]
+    done = len(models) * len(strategies) - len(pairs)
+    if pairs:
+        cluster = None if scheduler else LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                                      threads_per_worker=1, processes=True,
+                                                      dashboard_address=None)
+        client = Client(scheduler or cluster)
+        bar = _bar(len(models) * len(strategies), done) if progress else None
+        try:
+            futures = [client.submit(run_pair, m[0], str(m[1]), m[2], m[3], s, out, pure=False)
+                       for m, s in pairs]
+            for fut in as_completed(futures):
+                row = fut.result()
+                if bar is not None:
+                    bar.set_postfix_str(f"{row['model']} {row['strategy'][:30]} {row['status']}", refresh=False)
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return write_table(out)
+
+
+def write_table(out: str | Path) -> Path:
+    rows = [json.loads(p.read_text()) for p in sorted((Path(out) / "rows").glob("*.json"))]
+    path = Path(out) / "results.csv"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+    return path
+
+
+def read_table(out: str | Path) -> list[dict]:
+    with open(Path(out) / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _bar(total: int, initial: int):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc="sweep", file=sys.stderr, unit="pair", mininterval=0.5)
