@@ -5,7 +5,6 @@ import argparse
 import re
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 from certify import zoo
@@ -28,11 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--weights")
     _smt_options(exp)
     z = sub.add_parser("zoo", help="list the shipped models")
-    z.add_argument("--add", action="store_true", help="(maintainers) train --k/--d-vocab/--seeds into the zoo")
-    z.add_argument("--k", type=int, default=4)
-    z.add_argument("--d-vocab", type=int, default=64)
-    z.add_argument("--seeds", type=_int_list, default=[])
-    z.add_argument("--steps", type=int, default=3000)
     sub.add_parser("strategies", help="list the proof strategies")
     sw = sub.add_parser("sweep", help="prove and check many models x strategies on Dask (resumable)")
     sw.add_argument("--models", default="zoo:k4", help="zoo:k4, zoo:all, or comma-separated names/paths")
@@ -71,7 +65,11 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--d-head", type=int, default=32)
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--out", required=True, help="output .safetensors path")
+    p.add_argument("--out", help="output .safetensors path (one --seed)")
+    p.add_argument("--seeds", help="comma-separated seeds, or 'paper' for the paper's 151: train in "
+                   "parallel on Dask into the shipped zoo (resumable)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --seeds: an existing Dask scheduler")
+    p.add_argument("--workers", type=int, help="with --seeds: LocalCluster workers")
 
 
 def _run_parser(p: argparse.ArgumentParser) -> None:
@@ -81,6 +79,14 @@ def _run_parser(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.seeds:
+        from certify.seeds import PAPER_SEEDS
+        seeds = list(PAPER_SEEDS) if args.seeds == "paper" else _int_list(args.seeds)
+        trained = zoo.train_many(args.k, args.d_vocab, seeds, args.steps, args.scheduler, args.workers)
+        print(f"trained {len(trained)} models into {zoo.ZOO_DIR} ({len(seeds) - len(trained)} already there)")
+        return 0
+    if not args.out:
+        raise ValueError("--out is required (or --seeds to train into the zoo)")
     from certify.model import Config
     from certify.train import RECIPE, sampled_accuracy, train
     from certify.weights import save_model
@@ -94,8 +100,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:
-    if args.add:
-        return _zoo_add(args.k, args.d_vocab, args.seeds, args.steps)
     print(f"{'name':<16} {'k':>3} {'vocab':>5} {'seed':>6} {'exact accuracy':>16}  sha256")
     for e in zoo.entries():
         default = "  (default)" if e.name == zoo.DEFAULT_MODEL else ""
@@ -103,30 +107,6 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         shown = "not enumerable" if acc is None else f"{float(acc):.6f}"
         print(f"{e.name:<16} {e.k:>3} {e.d_vocab:>5} {e.seed:>6} {shown:>16}  "
               f"{e.sha256[:16]}…{default}")
-    return 0
-
-
-def _zoo_add(k: int, d_vocab: int, seeds: list[int], steps: int) -> int:
-    from checker.ops import Ops
-    from checker.paths import exact_paths
-    from checker.rules.brute_force import count_correct
-    from checker.safetensors import read_weights
-    from certify.model import Config
-    from certify.train import RECIPE, train
-    from certify.weights import save_model
-    items = {e.name: e for e in zoo.entries()}
-    for seed in seeds:
-        name = zoo.zoo_name(k, d_vocab, seed)
-        model, _ = train(Config(k, d_vocab), seed, steps=steps)
-        path = zoo.ZOO_DIR / f"{name}.safetensors"
-        digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
-        acc = None
-        if d_vocab ** k <= 1 << 31:
-            acc_f = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
-            acc = f"{acc_f.numerator}/{acc_f.denominator}"
-        items[name] = zoo.ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
-        zoo.save_manifest(list(items.values()))
-        print(f"{name}: accuracy {acc}", flush=True)
     return 0
 
 

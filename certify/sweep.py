@@ -72,30 +72,39 @@ def _row_path(out: str | Path, model: str, strategy: str) -> Path:
 def sweep(models: list[tuple[str, str, str | None, str | None]], strategies: list[str], out: str,
           scheduler: str | None = None, workers: int | None = None, progress: bool = True) -> Path:
     """models: (label, weights path, zoo name or None, exact accuracy or None). Returns the table."""
-    from dask.distributed import Client, LocalCluster, as_completed
     pairs = [(m, s) for m in models for s in strategies if not _row_path(out, m[0], s).exists()]
-    done = len(models) * len(strategies) - len(pairs)
-    if pairs:
-        cluster = None if scheduler else LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                                      threads_per_worker=1, processes=True,
-                                                      dashboard_address=None)
-        client = Client(scheduler or cluster)
-        bar = _bar(len(models) * len(strategies), done) if progress else None
-        try:
-            futures = [client.submit(run_pair, m[0], str(m[1]), m[2], m[3], s, out, pure=False)
-                       for m, s in pairs]
-            for fut in as_completed(futures):
-                row = fut.result()
-                if bar is not None:
-                    bar.set_postfix_str(f"{row['model']} {row['strategy'][:30]} {row['status']}", refresh=False)
-                    bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    tasks = [(m[0], str(m[1]), m[2], m[3], s, out) for m, s in pairs]
+    run_all(run_pair, tasks, lambda row: f"{row['model']} {row['strategy'][:30]} {row['status']}",
+            scheduler, workers, "sweep", len(models) * len(strategies) if progress else None)
     return write_table(out)
+
+
+def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: int | None, desc: str,
+            total: int | None) -> list:
+    """Run fn(*task) for every task on Dask (an existing scheduler, or a LocalCluster of
+    single-threaded worker processes); results in completion order, with a progress bar and ETA."""
+    if not tasks:
+        return []
+    from dask.distributed import Client, LocalCluster, as_completed
+    cluster = None if scheduler else LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                                  threads_per_worker=1, processes=True,
+                                                  dashboard_address=None)
+    client = Client(scheduler or cluster)
+    bar = _bar(total, total - len(tasks), desc) if total is not None else None
+    results = []
+    try:
+        for fut in as_completed([client.submit(fn, *task, pure=False) for task in tasks]):
+            results.append(fut.result())
+            if bar is not None:
+                bar.set_postfix_str(describe(results[-1]), refresh=False)
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return results
 
 
 def write_table(out: str | Path) -> Path:
@@ -114,6 +123,6 @@ def read_table(out: str | Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _bar(total: int, initial: int):
+def _bar(total: int, initial: int, desc: str):
     from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc="sweep", file=sys.stderr, unit="pair", mininterval=0.5)
+    return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, mininterval=0.5)

@@ -62,3 +62,39 @@ def save_manifest(items: list[ZooEntry]) -> None:
 
 def accuracy(entry: ZooEntry) -> Fraction | None:
     return None if entry.accuracy is None else Fraction(entry.accuracy)
+
+
+def train_entry(k: int, d_vocab: int, seed: int, steps: int) -> ZooEntry:
+    """Train with the paper's recipe into the zoo folder; exact accuracy by the checker's brute force."""
+    from checker.ops import Ops
+    from checker.paths import exact_paths
+    from checker.rules.brute_force import MAX_INPUTS, count_correct
+    from checker.safetensors import read_weights
+    from certify.model import Config
+    from certify.train import RECIPE, train
+    from certify.weights import save_model
+    name = zoo_name(k, d_vocab, seed)
+    model, _ = train(Config(k, d_vocab), seed, steps=steps, progress=False)
+    path = ZOO_DIR / f"{name}.safetensors"
+    digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
+    acc = None
+    if d_vocab ** k <= MAX_INPUTS:
+        exact = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
+        acc = f"{exact.numerator}/{exact.denominator}"
+    return ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
+
+
+def train_many(k: int, d_vocab: int, seeds: list[int], steps: int, scheduler: str | None = None,
+               workers: int | None = None) -> list[ZooEntry]:
+    """Train seeds in parallel on Dask; seeds already in the manifest are skipped (resumable).
+    Only this process writes the manifest, after each model."""
+    from certify.sweep import run_all
+    done = {e.seed for e in entries() if (e.k, e.d_vocab) == (k, d_vocab) and e.path.exists()}
+    items = {e.name: e for e in entries()}
+
+    def describe(entry: ZooEntry) -> str:
+        items[entry.name] = entry
+        save_manifest(list(items.values()))
+        return f"{entry.name} {entry.accuracy}"
+    todo = [(k, d_vocab, s, steps) for s in seeds if s not in done]
+    return run_all(train_entry, todo, describe, scheduler, workers, "train", len(seeds))
