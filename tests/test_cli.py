@@ -182,3 +182,24 @@ def test_run_unknown_strategy_exits_2(trained, tmp_path):
     p = run(CERTIFY + ["run", "--model", str(trained[0]), "--strategy", "nope", "--out", str(tmp_path)],
             cwd=tmp_path)
     assert p.returncode == 2
+
+
+def test_check_writes_junit_report(tmp_path):
+    import xml.etree.ElementTree as ET
+    from certify import zoo as _zoo
+    from certify.certificate import certificate_dict, write_certificate
+    from certify.paths import load_float_model
+    from certify.strategies import cubic
+    from certify.weights import sha256_file
+    entry = _zoo.lookup(_zoo.DEFAULT_MODEL)
+    proof = cubic.prove(load_float_model(entry.path))
+    good = tmp_path / "good.json"
+    write_certificate(good, certificate_dict(proof, 4, 64, sha256_file(entry.path), f"zoo:{entry.name}"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    report = tmp_path / "report.xml"
+    result = subprocess.run(CERTIFY + ["check", str(good), str(bad), "--min-accuracy", "0.9", "--junit", str(report)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    suite = ET.parse(report).getroot()
+    assert suite.get("tests") == "2" and suite.get("errors") == "1" and suite.get("failures") == "0"

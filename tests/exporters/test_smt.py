@@ -94,3 +94,26 @@ def test_export_writes_readable_files(certs, tmp_path):
 def test_unknown_solver_is_a_clear_error(certs):
     with pytest.raises(ValueError, match="unknown solver"):
         recheck(str(certs["subcubic"]), "yices", progress=False)
+
+
+@pytest.mark.parametrize("solver,module", [("z3", "z3"), ("cvc5", "cvc5")])
+def test_unavailable_solver_is_a_clear_error(certs, monkeypatch, solver, module):
+    import builtins
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == module:
+            raise ImportError(f"No module named {module!r}")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ValueError, match="not installed"):
+        recheck(str(certs["subcubic"]), solver, progress=False)
+
+
+def test_cli_check_with_smt_reports_agreement(certs):
+    import subprocess
+    import sys
+    cli = [sys.executable, "-c", "import sys; from certify.cli import main; sys.exit(main())"]
+    result = subprocess.run(cli + ["check", str(certs["subcubic"]), "--smt", "z3"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 sat" in result.stdout and "complete re-check" in result.stdout and "Traceback" not in result.stderr
