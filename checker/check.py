@@ -25,7 +25,7 @@ EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
 @dataclass(frozen=True)
 class Result:
     verdict: str
-    bound: Fraction | None
+    bound: Fraction | None  # set iff the certificate's claim was verified (even if below --min-accuracy)
     reason: str
     strategy: str | None
     seconds: float

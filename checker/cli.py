@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return max(r.exit_code for r in check_all(args))
+
+
+def check_all(args: argparse.Namespace) -> list[Result]:
+    """Check, print and (with --junit) report every certificate; the results in order."""
     results = []
     for cert in args.certificates:
         try:
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         results.append(result)
     if args.junit:
         write_junit(args.junit, list(zip(args.certificates, results)))
-    return max(r.exit_code for r in results)
+    return results
 
 
 def write_junit(path: str, results: list[tuple[str, Result]]) -> None:

@@ -19,7 +19,7 @@ from certify.strategies.base import Proof, Strategy
 
 EUPU = ("exact", "max-diff", "global-max-diff")
 ATTN = ("mean-query", "plain", "rank2-query")
-ERR = ("maxdiff", "global-maxdiff")
+ERR = ("maxdiff", "global-maxdiff", "l2", "min-maxdiff-l2")
 MARGIN = 1e-9
 
 
@@ -48,9 +48,10 @@ def prove_variant(m: FloatModel, eupu: str, attn: str, err: str) -> Proof:
         centred = beta2 * centred - np.outer(u2, b2)
         u, beta = u * beta2, beta * beta2
         extra = {"direction2": [_exact(x) for x in b2]}
-    spread = np.abs(centred) @ (kres.max(0) - kres.min(0))
-    if err == "global-maxdiff":
-        spread = np.full(V, spread.max())
+    maxdiff = np.abs(centred) @ (kres.max(0) - kres.min(0))
+    l2 = np.linalg.norm(centred, axis=1) * np.linalg.norm(2 * kres - (kres.max(0) + kres.min(0)), axis=1).max()
+    spread = {"maxdiff": maxdiff, "global-maxdiff": np.full(V, maxdiff.max()), "l2": l2,
+              "min-maxdiff-l2": np.minimum(maxdiff, l2)}[err] * (1 + 1e-12)  # the checker rounds sqrt up
     OU = t["blocks.0.attn.W_O"][0] @ t["unembed.W_U"]
     evou = E @ t["blocks.0.attn.W_V"][0] @ OU
     pvou = (P @ t["blocks.0.attn.W_V"][0] + t["blocks.0.attn.b_V"][0]) @ OU

@@ -14,7 +14,7 @@ is correct if  good > 0  and  n_G * good - qpen * r_q - c * PEN * r_x > 0,  wher
     so beta beta2 EQKE[q, t] = beta2 u[q] v[t] + u2[q] w2[t] + qres[q].Kres[t], and the u2 w2 term is
     bounded like the v term (prefix max/min of w2), the residual by qres in place of Q[q] - o b.
     |(Q[q] - o b).(Kres[x] - Kres[m])| <= sum_k |Q[q,k] - o b_k| * (max_t Kres[t,k] - min_t Kres[t,k])
-    = spread[q] (err=maxdiff; err=global-maxdiff uses max_q spread[q]). Hence for x <= m - g
+    = spread[q] (err=maxdiff; other err options in _spread). Hence for x <= m - g
         EQKE[q, x] - EQKE[q, m] <= A = (max_{x <= m-g} u[q] (v[x] - v[m]) + spread[q]) / beta
     and score(q, x, i) - score(q, m, i') <= (A + max_{i < K-1} EQKP[q, i] - min_i EQKP[q, i]) / sqrt(d_head),
     so r_x = exp of that; r_q likewise with x = q, position K-1. EQKP = Q (W_pos W_K + b_K)^T, exact.
@@ -46,7 +46,7 @@ from checker.safetensors import Weights
 
 EUPU = ("exact", "max-diff", "global-max-diff")
 ATTN = ("mean-query", "plain", "rank2-query")
-ERR = ("maxdiff", "global-maxdiff")
+ERR = ("maxdiff", "global-maxdiff", "l2", "min-maxdiff-l2")
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
@@ -125,8 +125,7 @@ class _Tables:
         self.u = _scale(u, beta2)
         self.w2max = Dyadic(np.maximum.accumulate(self.w2.n), self.w2.e)
         self.w2min = Dyadic(np.minimum.accumulate(self.w2.n), self.w2.e)
-        spread = (Dyadic(np.abs(qres.n), qres.e) @ _t(_rows(spread_k, 1)))[:, 0]
-        self.spread = Dyadic(np.full(V, spread.n.max(), dtype=object), spread.e) if par["err"] == "global-maxdiff" else spread
+        self.spread = _spread(qres, kres, spread_k, par["err"])
         self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
         self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
         OU = t["blocks.0.attn.W_O"][0] @ t["unembed.W_U"]
@@ -148,7 +147,7 @@ class _Tables:
         self.gmin_nq = Dyadic(good_ov[:, :K - 1].min(axis=1) if K > 1 else np.full(V, None), e)
         self.gmin_all = Dyadic(good_ov.min(axis=1), e)
         ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 6 * V * V + 2 * V * K * V
-                + (4 * V * d if b2 is not None else 0))
+                + (4 * V * d if b2 is not None else 0) + (3 * V * d if par["err"] in ERR[2:] else 0))
 
     def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
         """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
@@ -233,6 +232,37 @@ class _Tables:
                    + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
             terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
         return terms
+
+
+def _spread(qres: Dyadic, kres: Dyadic, spread_k: Dyadic, how: str) -> Dyadic:
+    """Upper bounds of |qres[q].(Kres[x] - Kres[m])| for all x, m, per query q:
+    maxdiff  sum_k |qres[q,k]| (max_t Kres[t,k] - min_t Kres[t,k]),  global-maxdiff its max over q,
+    l2       |qres[q]|_2 * max_t |2 Kres[t] - (max_t' + min_t') Kres|_2   (Cauchy-Schwarz about the
+             centre c of the bounding box: |Kres[x] - Kres[m]| <= 2 max_t |Kres[t] - c|),
+    min-maxdiff-l2 the smaller of the two; square roots are rounded up (_sqrt_up)."""
+    maxdiff = (Dyadic(np.abs(qres.n), qres.e) @ _t(_rows(spread_k, 1)))[:, 0]
+    if how == "maxdiff":
+        return maxdiff
+    if how == "global-maxdiff":
+        return Dyadic(np.full(len(maxdiff.n), maxdiff.n.max(), dtype=object), maxdiff.e)
+    centre = Dyadic(kres.n.max(axis=0) + kres.n.min(axis=0), kres.e)
+    dev = Dyadic(2 * kres.n, kres.e) - _rows(centre, len(kres.n))
+    radius = _sqrt_up(Dyadic(np.array([max((dev.n * dev.n).sum(axis=1))], dtype=object), 2 * dev.e))
+    norms = _sqrt_up(Dyadic((qres.n * qres.n).sum(axis=1), 2 * qres.e))
+    l2 = Dyadic(norms.n * radius.n[0], norms.e + radius.e)
+    if how == "l2":
+        return l2
+    e = min(l2.e, maxdiff.e)
+    return Dyadic(np.minimum(l2.align(e), maxdiff.align(e)), e)
+
+
+def _sqrt_up(x: Dyadic, bits: int = 40) -> Dyadic:
+    """Dyadic upper bounds of sqrt(x) for x >= 0: (isqrt(n 4^bits) + 1) 2^(e/2 - bits), e made even."""
+    from math import isqrt
+    n, e = (x.n, x.e) if x.e % 2 == 0 else (x.n * 2, x.e - 1)
+    out = np.empty(len(n), dtype=object)
+    out[:] = [isqrt(int(v) << (2 * bits)) + 1 for v in n]
+    return Dyadic(out, e // 2 - bits)
 
 
 def _dpen(D: Dyadic, how: str) -> Dyadic:
