@@ -190,7 +190,7 @@ def _smt_recheck(args: argparse.Namespace, cert: str, claim_verified: bool) -> i
         print(f"DISAGREEMENT: the checker verified the claim but {args.smt} refutes {summary.sat[:5]}")
         return 1
     if not summary.sat and not claim_verified:
-        print(f"note: every exported obligation holds; the checker's refusal concerns what they add up to")
+        print("note: every exported obligation holds; the checker's refusal concerns what they add up to")
     if summary.unknown:
         print(f"not confirmed by {args.smt} (timeout or unknown): {summary.unknown[:5]}")
     return 0
