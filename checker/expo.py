@@ -4,7 +4,6 @@ sign of sum_i c_i * exp(x_i). No floating point anywhere: every rounding is dire
 from __future__ import annotations
 
 import math
-import sys
 from math import isqrt
 
 MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed
@@ -70,36 +69,6 @@ def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1) -> tuple[int, 
     if num >= 0:
         return exp_fixed(m, p, upper=False), exp_fixed(m + 1, p, upper=True)
     return exp_fixed(-m - 1, p, upper=False), exp_fixed(-m, p, upper=True)
-
-
-def exp_float_enclosure(num: int, e: int, d: int, den: int = 1) -> tuple[float, float]:
-    """Float64 (lo, hi) around exp(num * 2**e / (den * sqrt(d))), about 53 bits of relative precision.
-
-    The fixed-point precision grows until the lower bound has 56 significant bits, or until the
-    value is below float64's range anyway (lo = 0 is then still a valid lower bound).
-    """
-    p = 64
-    while True:
-        lo, hi = exp_enclosure(num, e, d, p, den)
-        if lo.bit_length() >= 56 or p > 1200:
-            break
-        p += 64 - lo.bit_length()
-    return _float_down(lo, p), _float_up(hi, p)
-
-
-def _float_down(n: int, p: int) -> float:
-    """A float <= n / 2**p: the correctly rounded quotient stepped one ulp down."""
-    try:
-        return math.nextafter(n / (1 << p), -math.inf)
-    except OverflowError:
-        return sys.float_info.max
-
-
-def _float_up(n: int, p: int) -> float:
-    try:
-        return math.nextafter(n / (1 << p), math.inf)
-    except OverflowError:
-        return math.inf
 
 
 def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 1) -> int:

@@ -15,3 +15,6 @@ class Ops:
 
     def add(self, n: int) -> None:
         self.count += int(n)
+
+
+EXP_OPS = 64  # ops counted per exp enclosure (a degree-18 Horner evaluation plus range reduction)

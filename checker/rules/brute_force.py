@@ -23,12 +23,11 @@ import numpy as np
 from checker import expo
 from checker.certificate import Certificate, fields
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, mul_lower, mul_upper, up
-from checker.ops import Ops
+from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths, exact_paths
 from checker.rules import Reject
 from checker.safetensors import Weights
 
-EXP_OPS = 64  # counted per exp enclosure (series terms and squarings)
 CHUNK = 1 << 18
 MAX_INPUTS = 1 << 31
 

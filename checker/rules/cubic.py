@@ -34,7 +34,7 @@ import numpy as np
 from checker import expo
 from checker.certificate import Certificate, CertificateError, fields
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, up
-from checker.ops import Ops
+from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths, exact_paths
 from checker.rules import Reject
 from checker.safetensors import Weights
@@ -188,5 +188,3 @@ def _first(values, n: int) -> list:
             break
     return out
 
-
-EXP_OPS = 64

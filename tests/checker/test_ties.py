@@ -176,17 +176,6 @@ def test_exp_enclosure_edge_arguments():
         assert 0 <= lo <= hi
 
 
-def test_exp_float_enclosure_brackets():
-    rng = random.Random(5)
-    for _ in range(200):
-        num, e, d = rng.randint(-(1 << 50), 1 << 20), -40, rng.choice([1, 4, 8])
-        lo, hi = expo.exp_float_enclosure(num, e, d)
-        with mpmath.workdps(200):
-            x = _exact_exp(num, e, d, 0)
-            assert mpmath.mpf(lo) <= x <= mpmath.mpf(hi)
-        assert lo < hi
-
-
 def test_sign_sum_exp_exact_cancellation_is_zero():
     # equal arguments merge: 3 e^x - 1 e^x - 2 e^x == 0 exactly
     assert expo.sign_sum_exp([3, -1, -2], [7, 7, 7], -3, 4) == 0
