@@ -91,7 +91,9 @@ def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:
 _LN2_DIGITS = 6931471805599453094172321214581765680755  # ln 2 to 40 decimals (truncated)
 _LN2 = (_enclose_fraction(_LN2_DIGITS, 10 ** 40)[0], _enclose_fraction(_LN2_DIGITS + 1, 10 ** 40)[1])
 _INV_FACT = [_enclose_fraction(1, math.factorial(n)) for n in range(19)]
-_TAIL = 1e-20  # >= |r|^19/19! * e^|r| for |r| <= 0.36
+# Lagrange remainder of the degree-18 polynomial: |exp(r) - T_18(r)| <= |r|^19/19! * e^|r|, and for
+# |r| <= 0.36 (checked at run time) that is <= 0.36^19 / 19! * e^0.36 < 3.7e-9 / 1.2e17 * 1.5 < 5e-26.
+_TAIL = 1e-20
 
 
 def exp_bounds(x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

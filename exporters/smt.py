@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from math import factorial
 from pathlib import Path
@@ -209,8 +209,8 @@ def export(cert_path: str, out_dir: str, weights: str | None = None, sample: int
 class Summary:
     obligations: int = 0
     unsat: int = 0
-    sat: list = None
-    unknown: list = None
+    sat: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -219,7 +219,7 @@ def recheck(cert_path: str, solver: str, weights: str | None = None, sample: int
     """Run every obligation through z3 or cvc5; sat or unknown answers are listed by name."""
     run = _solver(solver)
     obs, d, note = obligations(cert_path, weights, sample)
-    summary = Summary(sat=[], unknown=[])
+    summary = Summary()
     start = time.perf_counter()
     bar = _bar(len(obs), f"{solver}") if progress else None
     for ob in obs:

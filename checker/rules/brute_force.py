@@ -10,8 +10,8 @@ Three stages, each sound by itself, the later ones only for inputs the earlier l
     bounds proves every gap positive at once (the min of a sum is >= the sum of the mins).
  2. per-j float64 intervals: all lower bounds > 0 -> correct; some upper bound <= 0 -> wrong.
  3. exact sign of the remaining gaps (expo.sign_sum_exp, Lindemann-Weierstrass).
-Stages 1-2 use float64 enclosures rounded outward by one ulp (interval.py); exp is enclosed by
-integer arithmetic (expo.py). Only V*V*K distinct scores and V*K*V OV rows exist, so exp and the
+Stages 1-2 use float64 enclosures rounded outward by one ulp, exp enclosed by
+interval.exp_bounds; stage 3 encloses exp with integer arithmetic (expo.py). Only V*V*K distinct scores and V*K*V OV rows exist, so exp and the
 path terms are computed per distinct value, then summed per input.
 """
 from __future__ import annotations

@@ -157,7 +157,8 @@ class _Tables:
         f = lambda x: iv.enclose_ints(x.n, x.e)
         at = lambda x, *idx: (x[0][idx], x[1][idx])
         with np.errstate(all="ignore"):
-            good = iv.add(iv.sub((0.0, 0.0), at(f(self.dpen), q, m)),
+            dpen = at(f(self.dpen), q, m)  # enclosed once, used by good, qpen and pen
+            good = iv.add(iv.sub((0.0, 0.0), dpen),
                           _where(same, at(f(self.gmin_all), m), at(f(self.gmin_nq), np.where(same, 0, m))))
             n_g = (K - 1 - c + same).astype(np.float64)
             lhs = iv.mul((n_g, n_g), good)
@@ -167,7 +168,6 @@ class _Tables:
             u, v, spread = f(self.u), f(self.v), f(self.spread)
             eqkp = f(self.eqkp)
             p_min = (eqkp[0].min(axis=1), eqkp[1].min(axis=1))
-            dpen = at(f(self.dpen), q, m)
             zero = np.zeros(len(q))
             # query term (q < m)
             qpen = iv.add(iv.add(dpen, at(f(self.eterm), q, m)), at(f(self.pterm), K - 1, m))
