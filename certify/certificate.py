@@ -14,7 +14,7 @@ def certificate_dict(proof: Proof, k: int, d_vocab: int, sha256: str, model_ref:
     return {
         "format": "certify-certificate",
         "version": 1,
-        "claim": {"task": "max-of-k", "k": k, "d_vocab": d_vocab, "semantics": "exact-real",
+        "claim": {"task": "max-of-k", "k": k, "d_vocab": d_vocab, "semantics": proof.semantics,
                   "accuracy_lower_bound": fraction_str(proof.bound)},
         "model": {"sha256": sha256, "path": model_ref},
         "strategy": {"name": proof.strategy, "parameters": proof.parameters},

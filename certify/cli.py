@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import time
@@ -76,6 +77,9 @@ def _run_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=zoo.DEFAULT_MODEL, help="zoo name or .safetensors path")
     p.add_argument("--strategy", action="append", help="strategy name (repeatable); default: all")
     p.add_argument("--out", default="certs", help="directory for the certificates")
+    p.add_argument("--semantics", choices=["exact-real", "float32"], default="exact-real",
+                   help="what the claim is about: the exact real model (default), or also every "
+                   "float32 execution (brute-force and cubic; docs/semantics.md)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -124,14 +128,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from certify.strategies import all_strategies, get
     from certify.weights import sha256_file
     weights, name = zoo.resolve(args.model)
-    model = load_float_model(weights)
+    model = dataclasses.replace(load_float_model(weights), semantics=args.semantics)
     digest = sha256_file(weights)
     label = name or Path(weights).stem
     chosen = [get(s) for s in args.strategy] if args.strategy else \
         [s for s in all_strategies().values() if s.default]
     rows, status = [], 0
     for strategy in chosen:
-        skip = strategy.applies(model)
+        skip = strategy.applies(model) or (None if args.semantics in strategy.semantics else
+                                           f"claims {', '.join(strategy.semantics)} semantics only")
         if skip:
             print(f"{strategy.name}: skipped: {skip}")
             continue

@@ -12,12 +12,16 @@ import numpy as np
 from safetensors.numpy import load_file
 
 
+SAFETY = 1 + 2.0 ** -20
+
+
 @dataclass(frozen=True)
 class FloatModel:
     k: int
     d_vocab: int
     d_head: int
     t: dict[str, np.ndarray]  # float64 copies of the TransformerLens tensors
+    semantics: str = "exact-real"  # or "float32": what the proofs' claims are about
 
     @property
     def resid(self) -> np.ndarray:
@@ -38,6 +42,24 @@ class FloatModel:
     def direct(self) -> np.ndarray:
         U = self.t["unembed.W_U"]
         return self.resid[:, -1] @ U + self.t["blocks.0.attn.b_O"] @ U + self.t["unembed.b_U"]
+
+    def direct_win_rival(self) -> tuple[np.ndarray, np.ndarray]:
+        """The direct path as the answer's logit and as a rival logit count it (checker/paths.py):
+        both DIRECT for exact-real; DIRECT -/+ E for float32, E bounding the float32 logit error."""
+        D = self.direct()
+        if self.semantics == "exact-real":
+            return D, D
+        E = self.float32_slack()
+        return D - E, D + E
+
+    def float32_slack(self) -> np.ndarray:
+        """The checker's float32 error bound (checker/float32.py, which specifies that semantics),
+        enlarged by 2**-20 so that this float64 evaluation never claims more than the checker proves."""
+        from checker.float32 import Float32Error, logit_error
+        try:
+            return logit_error(self.t, np.abs(self.ov()).max(axis=(0, 1)) * SAFETY) * SAFETY
+        except Float32Error as e:
+            raise ValueError(f"no float32 claim is possible: {e}") from None
 
 
 def load_float_model(path: str | Path) -> FloatModel:

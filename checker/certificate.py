@@ -13,6 +13,7 @@ from typing import Any
 
 FORMAT = "certify-certificate"
 VERSION = 1
+SEMANTICS = ("exact-real", "float32")  # docs/semantics.md
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 400
@@ -66,7 +67,7 @@ def _certificate(doc: Any) -> Certificate:
     claim = fields(top["claim"], "claim", {"task", "k", "d_vocab", "semantics", "accuracy_lower_bound"})
     if claim["task"] != "max-of-k":
         raise CertificateError(f"unsupported task {claim['task']!r}")
-    if claim["semantics"] != "exact-real":
+    if claim["semantics"] not in SEMANTICS:
         raise CertificateError(f"unsupported semantics {claim['semantics']!r}")
     bound = rational(claim["accuracy_lower_bound"], "claim.accuracy_lower_bound")
     if not 0 <= bound <= 1:

@@ -27,6 +27,11 @@ class Paths:
     qk: Dyadic      # [V, V, K]   query token, key token, key position
     ov: Dyadic      # [V, K, V]   key token, key position, output logit
     direct: Dyadic  # [V, V]      query token, output logit
+    win: Dyadic     # [V, V]      the direct path as the answer's logit uses it (see below)
+    rival: Dyadic   # [V, V]      ... and as a rival logit uses it
+    # Rules compare logit_m - logit_j via win[q, m] - rival[q, j]. Under exact-real semantics both
+    # are DIRECT; under float32 they are DIRECT - E and DIRECT + E (checker/float32.py), which makes
+    # every gap smaller by the float32 error bound E[q, m] + E[q, j].
 
 
 def exact_paths(w: Weights) -> Paths:
@@ -47,7 +52,7 @@ def exact_paths(w: Weights) -> Paths:
     return Paths(K, V, w.d_head,
                  Dyadic(qk.n.reshape(V, V, K), qk.e),
                  Dyadic(ov.n.reshape(V, K, V), ov.e),
-                 direct)
+                 direct, direct, direct)
 
 
 def _broadcast_add(E: Dyadic, P: Dyadic) -> Dyadic:

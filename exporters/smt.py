@@ -31,7 +31,7 @@ from checker import expo
 from checker.certificate import parse_certificate
 from checker.check import resolve_model_path
 from checker.ops import Ops
-from checker.paths import exact_paths
+from checker.rules import semantic_paths
 from checker.safetensors import read_weights
 
 PRECISION = 64  # bits of the rational enclosure of each exponent
@@ -56,7 +56,7 @@ def obligations(cert_path: str, weights: str | None = None, sample: int = 200,
     if cert.strategy == "cubic":
         return list(_cubic(cert, w)), w.d_head, "all obligations (complete re-check)"
     if cert.strategy == "brute-force":
-        obs = list(_brute_force(w, sample, seed))
+        obs = list(_brute_force(cert, w, sample, seed))
         return obs, w.d_head, (f"SAMPLE ONLY: {len(obs)} inputs (near-ties plus {sample} seeded random) "
                                f"of {w.d_vocab ** w.k}")
     raise ValueError(f"no SMT export for strategy {cert.strategy!r}")
@@ -74,7 +74,7 @@ def _subcubic(cert, w) -> Iterator[Obligation]:
 
 def _cubic(cert, w) -> Iterator[Obligation]:
     from checker.rules import cubic
-    t = cubic._Tables(exact_paths(w), Ops())
+    t = cubic._Tables(semantic_paths(cert, w, Ops()), Ops())
     for q, m, c, n in cubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
         xs = t.passing(q, m, c, n, Ops())[:n]
         xs += [x for x in range(m) if x not in xs][:n - len(xs)]  # a false count: these get refuted
@@ -82,8 +82,8 @@ def _cubic(cert, w) -> Iterator[Obligation]:
         yield Obligation(f"case_q{q}_m{m}_c{c}_n{n}", sums, True)
 
 
-def _brute_force(w, sample: int, seed: int) -> Iterator[Obligation]:
-    p = exact_paths(w)
+def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:
+    p = semantic_paths(cert, w, Ops())
     V, K = w.d_vocab, w.k
     rng = random.Random(seed)
     picked = {tuple(rng.randrange(V) for _ in range(K)) for _ in range(sample)}
@@ -101,7 +101,7 @@ def _brute_force(w, sample: int, seed: int) -> Iterator[Obligation]:
 
 def _gap_terms(p, toks, m: int, j: int) -> list:
     q = toks[-1]
-    return [(p.direct.fraction((q, m)) - p.direct.fraction((q, j)) + p.ov.fraction((t, i, m)) - p.ov.fraction((t, i, j)),
+    return [(p.win.fraction((q, m)) - p.rival.fraction((q, j)) + p.ov.fraction((t, i, m)) - p.ov.fraction((t, i, j)),
              Fraction(int(p.qk.n[q, t, i])) * Fraction(2) ** p.qk.e) for i, t in enumerate(toks)]
 
 

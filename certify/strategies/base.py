@@ -14,6 +14,7 @@ class Proof:
     bound: Fraction
     parameters: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    semantics: str = "exact-real"              # docs/semantics.md
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Strategy:
     prove: Callable[[FloatModel], Proof]
     default: bool = True                       # run by `certify run` with no --strategy
     applies: Callable[[FloatModel], str | None] = lambda m: None  # reason it cannot run, if any
+    semantics: tuple[str, ...] = ("exact-real",)  # the claims it can make
 
 
 def fraction_str(x: Fraction) -> str:

@@ -30,16 +30,17 @@ def prove(m: FloatModel) -> Proof:
     reason = too_large(m)
     if reason:
         raise ValueError(reason)
-    qk, ov, direct = m.qk() / np.sqrt(m.d_head), m.ov(), m.direct()
+    qk, ov = m.qk() / np.sqrt(m.d_head), m.ov()
+    win, rival = m.direct_win_rival()
     V, K = m.d_vocab, m.k
     correct = 0
     for q in range(V):
         for start in range(0, V ** (K - 1), CHUNK):
             toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-            correct += _count(m, toks, qk[q], ov, direct[q])
+            correct += _count(m, toks, qk[q], ov, (win[q], rival[q]))
     total = V ** K
     return Proof("brute-force", Fraction(correct, total), {},
-                 {"correct_inputs": correct, "total_inputs": total})
+                 {"correct_inputs": correct, "total_inputs": total}, m.semantics)
 
 
 def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
@@ -48,23 +49,27 @@ def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
     return np.stack(digits + [np.full_like(idx, q)], axis=1)
 
 
-def _count(m: FloatModel, toks: np.ndarray, qk_q: np.ndarray, ov: np.ndarray, direct_q: np.ndarray) -> int:
+def _count(m: FloatModel, toks: np.ndarray, qk_q: np.ndarray, ov: np.ndarray, direct_q: tuple) -> int:
+    """Inputs whose gaps win[m] - rival[j] + attention part are all > 0 (direct_q = (win, rival))."""
     pos = np.arange(toks.shape[1])
     s = qk_q[toks, pos]
     a = np.exp(s - s.max(axis=1, keepdims=True))
     a /= a.sum(axis=1, keepdims=True)
-    logits = direct_q + np.einsum("nk,nkv->nv", a, ov[toks, pos])
+    attn = np.einsum("nk,nkv->nv", a, ov[toks, pos])
+    logits = direct_q[1] + attn
     mx = toks.max(axis=1)
-    right = logits[np.arange(len(toks)), mx]
-    logits[np.arange(len(toks)), mx] = -np.inf
+    rows = np.arange(len(toks))
+    right = direct_q[0][mx] + attn[rows, mx]
+    logits[rows, mx] = -np.inf
     margin = right - logits.max(axis=1)
     scale = np.abs(right) + 1.0
     near = np.abs(margin) < NEAR * scale
-    return int((margin[~near] > 0).sum()) + sum(_exact_correct(m, t) for t in toks[near])
+    slack = (direct_q[1] - direct_q[0]) / 2
+    return int((margin[~near] > 0).sum()) + sum(_exact_correct(m, t, slack) for t in toks[near])
 
 
-def _exact_correct(m: FloatModel, toks: np.ndarray) -> bool:
-    """Recompute one input at 60 digits through the whole model."""
+def _exact_correct(m: FloatModel, toks: np.ndarray, slack: np.ndarray) -> bool:
+    """Recompute one input at 60 digits through the whole model; gaps must exceed slack[m] + slack[j]."""
     with mpmath.workdps(60):
         t = {k: mpmath.matrix(v.reshape(-1, v.shape[-1]).tolist()) for k, v in m.t.items()}
         res = [t["embed.W_E"][int(x), :] + t["pos_embed.W_pos"][i, :] for i, x in enumerate(toks)]
@@ -77,9 +82,10 @@ def _exact_correct(m: FloatModel, toks: np.ndarray) -> bool:
                  for wi, r in zip(w, res)), mpmath.zeros(1, m.d_head))
         logits = (res[-1] + z * t["blocks.0.attn.W_O"] + t["blocks.0.attn.b_O"]) * t["unembed.W_U"] + t["unembed.b_U"]
         best = int(max(toks))
-        return all(logits[best] - logits[j] > mpmath.mpf(10) ** -40
+        return all(logits[best] - logits[j] - mpmath.mpf(slack[best]) - mpmath.mpf(slack[j]) > mpmath.mpf(10) ** -40
                    for j in range(m.d_vocab) if j != best)
 
 
 STRATEGY = Strategy("brute-force", "O(d_vocab^K * K * d_vocab)",
-                    "evaluate every input; the bound is the exact accuracy", prove, applies=too_large)
+                    "evaluate every input; the bound is the exact accuracy", prove, applies=too_large,
+                    semantics=("exact-real", "float32"))

@@ -22,9 +22,9 @@ def prove(m: FloatModel) -> Proof:
     V, K = m.d_vocab, m.k
     qk = m.qk() / np.sqrt(m.d_head)
     e = np.exp(qk - qk.max(axis=(1, 2), keepdims=True))                 # [q, t, i]
-    D, OV = m.direct(), m.ov()
+    D, OV = m.direct_win_rival(), m.ov()                                 # (win, rival) direct paths
     diag = np.arange(V)
-    dd = D[:, None, :] - D[:, :, None]                                   # [q, m, j] = D[q,j] - D[q,m]
+    dd = D[1][:, None, :] - D[0][:, :, None]                             # [q, m, j] = rival[q,j] - win[q,m]
     dd[:, diag, diag] = -np.inf
     maxdd = dd.max(axis=2)
     maxovd = np.empty((V, K, V))                                         # [x, i, m]
@@ -38,12 +38,12 @@ def prove(m: FloatModel) -> Proof:
             for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd):
                 cases.append([q, mx, c, len(xs)])
                 count += comb(K - 1, c) * len(xs) ** c
-    return Proof("cubic", Fraction(count, V ** K), {}, {"cases": cases})
+    return Proof("cubic", Fraction(count, V ** K), {}, {"cases": cases}, m.semantics)
 
 
 def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
     pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-    gap = (D[q, m] - D[q])[None, :] + OV[m, pos, m][:, None] - OV[m, pos]
+    gap = (D[0][q, m] - D[1][q])[None, :] + OV[m, pos, m][:, None] - OV[m, pos]
     gap[:, m] = np.inf
     good = gap.min()
     if good <= 0:
@@ -66,4 +66,5 @@ def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
 
 
 STRATEGY = Strategy("cubic", "O(d_vocab^3 K)",
-                    "cases (query, max, copies); pessimal attention; convexity counting", prove)
+                    "cases (query, max, copies); pessimal attention; convexity counting", prove,
+                    semantics=("exact-real", "float32"))

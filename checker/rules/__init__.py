@@ -6,6 +6,7 @@ from typing import Callable
 
 from checker.certificate import Certificate
 from checker.ops import Ops
+from checker.paths import Paths, exact_paths
 from checker.safetensors import Weights
 
 
@@ -14,6 +15,17 @@ class Reject(Exception):
 
 
 Rule = Callable[[Certificate, Weights, Ops], Fraction]
+
+
+def semantic_paths(cert: Certificate, w: Weights, ops: Ops) -> Paths:
+    """The exact path terms, with the direct path widened by the float32 error bound if claimed."""
+    from checker.float32 import Float32Error, float32_paths
+    if cert.semantics == "exact-real":
+        return exact_paths(w)
+    try:
+        return float32_paths(w, ops)
+    except Float32Error as e:
+        raise Reject(str(e)) from None
 
 
 def rule_for(name: str) -> Rule | None:

@@ -24,8 +24,8 @@ from checker import expo
 from checker.certificate import Certificate, fields
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, mul_lower, mul_upper, up
 from checker.ops import EXP_OPS, Ops
-from checker.paths import Paths, exact_paths
-from checker.rules import Reject
+from checker.paths import Paths
+from checker.rules import Reject, semantic_paths
 from checker.safetensors import Weights
 
 CHUNK = 1 << 18
@@ -40,7 +40,7 @@ def count_correct(p: Paths, ops: Ops) -> int:
     V, K = p.d_vocab, p.k
     if V ** K > MAX_INPUTS:
         raise TooLarge(f"brute force would enumerate {V ** K:,} inputs (limit {MAX_INPUTS:,})")
-    d = enclose_ints(p.direct.n, p.direct.e)
+    win, rival = enclose_ints(p.win.n, p.win.e), enclose_ints(p.rival.n, p.rival.e)
     o = enclose_ints(p.ov.n, p.ov.e)
     tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
     s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
@@ -51,7 +51,7 @@ def count_correct(p: Paths, ops: Ops) -> int:
         ov_gap = down(o[0][:, :, :, None] - o[1][:, :, None, :])      # [t, i, m, j], the same for every q
         ops.add(ov_gap.size)
         for q in range(V):
-            dq = (d[0][q], d[1][q])
+            dq = ((win[0][q], win[1][q]), (rival[0][q], rival[1][q]))
             correct += _count_query(p, q, dq, o, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
     return correct
 
@@ -70,9 +70,11 @@ def _count_query(p: Paths, q: int, dq: tuple, o: tuple, ov_gap: np.ndarray, w: t
 
 
 def _gap_lower(dq: tuple, ov_gap: np.ndarray, ops: Ops) -> np.ndarray:
-    """Lower bounds of C[t, i, m, j] for this query; +inf on j == m so it never decides."""
-    V = dq[0].shape[0]
-    dd_lo = down(dq[0][:, None] - dq[1][None, :])              # [m, j]
+    """Lower bounds of C[t, i, m, j] for this query; +inf on j == m so it never decides.
+    dq = (win, rival) enclosures of the query's direct path (paths.Paths)."""
+    (win_lo, _), (_, rival_hi) = dq
+    V = win_lo.shape[0]
+    dd_lo = down(win_lo[:, None] - rival_hi[None, :])          # [m, j]
     c_lo = down(dd_lo + ov_gap)
     diag = np.arange(V)
     c_lo[:, :, diag, diag] = np.inf
@@ -82,8 +84,9 @@ def _gap_lower(dq: tuple, ov_gap: np.ndarray, ops: Ops) -> np.ndarray:
 
 def _gap_upper(dq: tuple, o: tuple, toks: np.ndarray, m: np.ndarray, ops: Ops) -> np.ndarray:
     """Upper bounds of C[i, j] for the given inputs [n, K, V]; +inf on j == m."""
+    (_, win_hi), (rival_lo, _) = dq
     pos = np.arange(toks.shape[1])
-    dd_hi = up(dq[1][m][:, None] - dq[0][None, :])             # [n, j]
+    dd_hi = up(win_hi[m][:, None] - rival_lo[None, :])         # [n, j]
     own = o[1][toks, pos, m[:, None]]                           # [n, K]
     c_hi = up(dd_hi[:, None, :] + up(own[:, :, None] - o[0][toks, pos]))
     c_hi[np.arange(len(m)), :, m] = np.inf
@@ -138,8 +141,8 @@ def _per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, c_lo: np.ndarr
 
 
 def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int, ops: Ops) -> int:
-    e = min(p.direct.e, p.ov.e)
-    dd = (p.direct.n[q, m] - p.direct.n[q, j]) << (p.direct.e - e)
+    e = min(p.win.e, p.ov.e)
+    dd = (p.win.n[q, m] - p.rival.n[q, j]) << (p.win.e - e)
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
     nums = [int(p.qk.n[q, t, i]) - top for i, t in enumerate(toks)]
     ops.add(4 * len(toks))
@@ -162,22 +165,30 @@ def _sum_up(x: np.ndarray) -> np.ndarray:
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    """Brute force: the bound is (exactly counted correct inputs) / d_vocab**K.
+    """Brute force: the bound is (counted correct inputs) / d_vocab**K.
 
-    Soundness: count_correct decides the sign of every logit gap of every input exactly (see the
-    module docstring), so the count is the exact accuracy's numerator; the evidence must state
-    exactly this count, so a wrong count is refused rather than silently corrected.
+    Soundness: count_correct decides the sign of every (adjusted) logit gap of every input exactly
+    (see the module docstring). Under exact-real semantics the count is the exact accuracy's
+    numerator and the evidence must state exactly it: a wrong count is refused, not corrected.
+    Under float32 every gap is first lowered by the float32 error bound (semantic_paths), so the
+    count is of inputs that the exact model and every conforming float32 execution classify
+    correctly; the evidence may state any number up to it (the prover's own error bound may be
+    more conservative than the checker's).
     """
     fields(cert.parameters, "strategy.parameters", set())
     ev = fields(cert.evidence, "evidence", {"correct_inputs", "total_inputs"})
     total = w.d_vocab ** w.k
     if ev["total_inputs"] != total or type(ev["total_inputs"]) is not int:
         raise Reject(f"evidence.total_inputs is {ev['total_inputs']!r}, the model has {total} inputs")
+    claimed = ev["correct_inputs"]
+    if type(claimed) is not int or claimed < 0:
+        raise Reject(f"evidence.correct_inputs is {claimed!r}, not a count")
     try:
-        correct = count_correct(exact_paths(w), ops)
+        correct = count_correct(semantic_paths(cert, w, ops), ops)
     except TooLarge as e:
         raise Reject(str(e)) from None
-    if ev["correct_inputs"] != correct or type(ev["correct_inputs"]) is not int:
-        raise Reject(f"evidence.correct_inputs is {ev['correct_inputs']!r}, "
-                     f"but exactly {correct} inputs are classified correctly")
+    exact = cert.semantics == "exact-real"
+    if claimed > correct or (exact and claimed != correct):
+        raise Reject(f"evidence.correct_inputs is {claimed}, but {'exactly' if exact else 'at most'} "
+                     f"{correct} inputs are classified correctly under {cert.semantics} semantics")
     return Fraction(correct, total)

@@ -35,14 +35,14 @@ from checker import expo
 from checker.certificate import Certificate, CertificateError, fields
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, up
 from checker.ops import EXP_OPS, Ops
-from checker.paths import Paths, exact_paths
-from checker.rules import Reject
+from checker.paths import Paths
+from checker.rules import Reject, semantic_paths
 from checker.safetensors import Weights
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     fields(cert.parameters, "strategy.parameters", set())
     cases = _cases(fields(cert.evidence, "evidence", {"cases"})["cases"], w.k, w.d_vocab)
-    p = exact_paths(w)
+    p = semantic_paths(cert, w, ops)
     tables = _Tables(p, ops)
     count = 0
     for q, m, c, n in cases:
@@ -78,7 +78,8 @@ class _Tables:
     def __init__(self, p: Paths, ops: Ops) -> None:
         self.p = p
         V, K = p.d_vocab, p.k
-        self.d_lo, self.d_hi = enclose_ints(p.direct.n, p.direct.e)
+        self.win_lo, _ = enclose_ints(p.win.n, p.win.e)        # the answer's direct path
+        _, self.rival_hi = enclose_ints(p.rival.n, p.rival.e)  # a rival's (paths.Paths)
         self.o_lo, self.o_hi = enclose_ints(p.ov.n, p.ov.e)
         self.tops = [max(p.qk.n[q].ravel()) for q in range(V)]
         self._cache_key: tuple[int, int] | None = None
@@ -87,7 +88,7 @@ class _Tables:
         self.e_lo, self.e_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))  # [q, t, i]
         diag = np.arange(V)
         with np.errstate(over="ignore", invalid="ignore"):
-            dd = up(self.d_hi[:, None, :] - self.d_lo[:, :, None])             # [q, m, j]
+            dd = up(self.rival_hi[:, None, :] - self.win_lo[:, :, None])       # [q, m, j]
             dd[:, diag, diag] = -np.inf
             self.maxdd = dd.max(axis=2)                                       # [q, m]
             self.maxovd = np.empty((V, K, V))                                 # [x, i, m]
@@ -100,7 +101,7 @@ class _Tables:
     def good_lo(self, q: int, m: int, ops: Ops) -> float:
         K = self.p.k
         pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-        dd = down(self.d_lo[q, m] - self.d_hi[q])                             # [j]
+        dd = down(self.win_lo[q, m] - self.rival_hi[q])                       # [j]
         ovd = down(self.o_lo[m, pos, m][:, None] - self.o_hi[m, pos])         # [i, j]
         g = down(dd[None, :] + ovd)
         g[:, m] = np.inf
@@ -143,11 +144,12 @@ class _Tables:
         """Exact good(q, m) and pen(t, i) for this (q, m), computed once per pair."""
         if self._cache_key != (q, m):
             p, K, V = self.p, self.p.k, self.p.d_vocab
-            D = lambda a, j: p.direct.fraction((a, j))
+            win = lambda a, j: p.win.fraction((a, j))
+            rival = lambda a, j: p.rival.fraction((a, j))
             O = lambda t, i, j: p.ov.fraction((t, i, j))
             good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-            good = min(D(q, m) - D(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
-            maxdd = max(D(q, j) - D(q, m) for j in range(V) if j != m)
+            good = min(win(q, m) - rival(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
+            maxdd = max(rival(q, j) - win(q, m) for j in range(V) if j != m)
             pens: dict[tuple[int, int], Fraction] = {}
 
             def pen(t: int, i: int) -> Fraction:

@@ -101,7 +101,7 @@ MUTATIONS = {
     "format": (_set("format", "certify-certificat"), ERROR),
     "strategy name": (_set("strategy.name", "brute_force"), ERROR),
     "strategy name case": (_set("strategy.name", "Brute-Force"), ERROR),
-    "semantics": (_set("claim.semantics", "float32"), ERROR),
+    "semantics": (_set("claim.semantics", "float16"), ERROR),
     "task": (_set("claim.task", "max-of-k2"), ERROR),
     "sha256 uppercase": (_set("model.sha256", lambda s: s.upper()), ERROR),
     "sha256 short": (_set("model.sha256", lambda s: s[:-1]), ERROR),

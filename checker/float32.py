@@ -1,0 +1,186 @@
+"""A rigorous bound on how far a float32 execution of the model can move each logit.
+
+The "float32" semantics (docs/semantics.md) counts an input only if every float32 execution
+conforming to the error model below classifies it correctly. With E[q, j] >= |L32_j - L_j| for every
+input whose query token is q (L the exact logits, L32 any conforming float32 evaluation),
+    L_m - L_j > E[q, m] + E[q, j]   for all j != m   implies   L32_m > L32_j for all j != m,
+and also L_m > L_j. So the rules decide the exact-real question with the direct path replaced by
+DIRECT - E for the answer m and DIRECT + E for every rival j (Paths.win / Paths.rival).
+
+Error model (u = 2**-24, eta = 2**-149, gamma(n) = n u / (1 - n u)), the standard one of Higham's
+"Accuracy and Stability of Numerical Algorithms", ch. 2-3, extended by gradual underflow:
+  * each product and quotient is fl(x op y) = (x op y)(1 + d) + h, |d| <= u, |h| <= eta/2;
+    additions have no h (Hauser: a subnormal sum is exact); no overflow (checked below);
+  * a dot product of n terms (a bias counting as one), in any order, with or without FMA:
+    |fl(x.y) - x.y| <= gamma(n) sum |x_k y_k| + n eta;
+  * scaling by 1/sqrt(d_head) (via a rounded sqrt, optionally a rounded reciprocal): relative gamma(3);
+  * softmax with the maximum subtracted: a_i = fl(exp32(fl(s_i - M)) / fl(sum_l exp32(...))), where
+    |exp32(x) - e^x| <= EXP_REL e^x + eta for x <= 0.
+Every quantity below is a float64 upper bound computed with upward rounding (interval.up) on
+non-negative operands, so each step over-approximates its exact real counterpart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from checker.dyadic import Dyadic
+from checker.interval import down, enclose_ints, inv_sqrt, up
+from checker.ops import Ops
+from checker.paths import Paths, exact_paths
+from checker.safetensors import Weights
+
+U = 2.0 ** -24
+ETA = 2.0 ** -149
+EXP_REL = 2.0 ** -21          # 4 float32 ulps at 1: generous for glibc, SLEEF, PyTorch's vector exp
+SOFT_ABS = 2.0 ** -146        # absolute softmax slack from underflow (<= 6 eta, see attention_error)
+MAX_MAGNITUDE = 2.0 ** 126    # every bounded intermediate must stay below float32 overflow
+
+
+class Float32Error(Exception):
+    """The error bound cannot be established (overflow risk or a too-wide score range)."""
+
+
+def gamma(n: int) -> float:
+    return float(up(n * U / down(1 - n * U)))
+
+
+class _Work:
+    """Upward-rounded arithmetic on non-negative float64 arrays, counting ops and recording every
+    magnitude bound so that float32 overflow can be excluded at the end."""
+
+    def __init__(self, ops: Ops) -> None:
+        self.ops, self.seen = ops, []
+
+    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Upper bound of the exact a @ b: float64 summation of non-negative terms has relative
+        error <= gamma64(n) < (n+1) 2**-50 in any order, plus n 2**-1074 for underflowed products."""
+        n = a.shape[-1]
+        with np.errstate(over="ignore"):
+            out = up(up(a @ b + n * 2.0 ** -1074) * (1 + (n + 1) * 2.0 ** -50))
+        self.ops.add(2 * out.size * n)
+        return out
+
+    def sum(self, *xs) -> np.ndarray:
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = up(np.add(acc, x))
+            self.ops.add(np.size(acc))
+        return acc
+
+    def mul(self, a, b) -> np.ndarray:
+        out = up(np.multiply(a, b))
+        self.ops.add(np.size(out))
+        return out
+
+    def bounds(self, a: np.ndarray, e: np.ndarray) -> "_Bounds":
+        b = _Bounds(a, e, self.sum(a, e))
+        self.note(b.m)
+        return b
+
+    def note(self, magnitude: np.ndarray) -> None:
+        self.seen.append(float(np.max(magnitude, initial=0.0)))
+
+    def affine(self, x: "_Bounds", W: np.ndarray, b: np.ndarray) -> "_Bounds":
+        """y = x W + b: |y32 - y| <= e_x |W| + gamma(n+1) (|x32| |W| + |b|) + (n+1) eta."""
+        n = W.shape[0] + 1
+        aW, ab = np.abs(W), np.abs(b)
+        size = self.sum(self.dot(x.m, aW), ab)
+        self.note(size)  # every partial sum of the dot product stays below this
+        e = self.sum(self.dot(x.e, aW), self.mul(gamma(n), size), n * ETA)
+        return self.bounds(self.sum(self.dot(x.a, aW), ab), e)
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    a: np.ndarray   # >= |x| for the exact intermediate x
+    e: np.ndarray   # >= |x32 - x|
+    m: np.ndarray   # >= |x32|, = up(a + e)
+
+
+def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:
+    """alpha with |a32_i - a_i| <= alpha a_i + SOFT_ABS at every position, given score errors
+    <= es and a spread (max - min of the float32 scores) <= spread, per query.
+
+    With s32 = s + D, |D| <= es: softmax(s32)_i / a_i lies in [e^(-2 es), e^(2 es)]. The argument
+    fl(s32_i - M) is off by <= u |s32_i - M| <= u spread, and exp32 adds its relative error, so each
+    exponential is e^(s32_i - M) r_i (+- eta) with r_i in [rho_lo, rho_hi]; the sum of K positive
+    terms has relative error gamma(K-1), the division u (+ eta/2). Since the largest term is e^0 = 1,
+    the sum is >= 1, which turns the absolute eta terms into <= 6 eta <= SOFT_ABS. Uses
+    e^x <= 1/(1-x) and e^-x >= 1-x for 0 <= x < 1 (no exp needed).
+    """
+    x = up(U * spread)
+    if not (np.all(x <= 0.25) and np.all(es <= 0.125)):
+        raise Float32Error("the scores span too wide a range for the float32 error model")
+    g = gamma(k - 1) if k > 1 else 0.0
+    rho_hi = up((1 + EXP_REL) / down(1 - x))
+    rho_lo = down((1 - EXP_REL) * down(1 - x))
+    grow = up(1 / down(1 - 2 * es))                              # >= e^(2 es)
+    shrink = down(1 - 2 * es)                                    # <= e^(-2 es)
+    hi = up(grow * up(up(rho_hi * (1 + U)) / down(down(rho_lo - k * ETA) * (1 - g))))
+    lo = down(shrink * down(down(rho_lo * (1 - U)) / up(up(rho_hi + k * ETA) * (1 + g))))
+    return np.maximum(up(hi - 1), up(1 - lo))
+
+
+def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | None = None) -> np.ndarray:
+    """E[q, j] >= |L32_j - L_j| for every input with query token q (float64 [V, V]).
+
+    t: the TransformerLens tensors (float32, or exact float64 copies); ov_abs_max[j] >=
+    max_{t, i} |OV[t, i, j]| (the path term of checker/paths.py). Raises Float32Error when an
+    intermediate could overflow float32 or the softmax bound does not apply.
+    """
+    f = {name: np.asarray(a, dtype=np.float64) for name, a in t.items()}
+    w = _Work(ops or Ops())
+    E, P = f["embed.W_E"], f["pos_embed.W_pos"]
+    V, K, dh = E.shape[0], P.shape[0], f["blocks.0.attn.W_Q"].shape[-1]
+    ra = up(np.abs(E[:, None, :] + P[None, :, :]))               # [V, K, d_model] >= |W_E[t] + W_pos[i]|
+    resid = w.bounds(ra, w.mul(U, ra))                           # one float32 addition
+    last = w.bounds(resid.a[:, K - 1], resid.e[:, K - 1])        # [V, d_model], the query position
+    qv = w.affine(last, f["blocks.0.attn.W_Q"][0], f["blocks.0.attn.b_Q"][0])       # [V, dh]
+    key = w.affine(resid, f["blocks.0.attn.W_K"][0], f["blocks.0.attn.b_K"][0])     # [V, K, dh]
+    val = w.affine(resid, f["blocks.0.attn.W_V"][0], f["blocks.0.attn.b_V"][0])
+    # s = (q . k) c with c = 1/sqrt(d_head); s32 = fl(q32 . k32) c (1 + gamma(3)) (+ eta), so
+    # |s32 - s| <= c [(|q32 - q| |k32| + |q| |k32 - k| + gamma(dh) |q32| |k32| + dh eta)(1 + gamma(3))
+    #                 + |q| |k| gamma(3)] + eta
+    km, ke, ka = (x.reshape(V * K, dh).T for x in (key.m, key.e, key.a))
+    c = float(inv_sqrt(dh)[1])
+    mags = w.dot(qv.m, km)
+    w.note(mags)
+    dot_err = w.sum(w.dot(qv.e, km), w.dot(qv.a, ke), w.mul(gamma(dh), mags), dh * ETA)
+    size = w.dot(qv.a, ka)                                       # >= |q . k|, [V, V*K]
+    es = w.sum(w.mul(c, w.sum(w.mul(dot_err, 1 + gamma(3)), w.mul(size, gamma(3)))), ETA)
+    es_q = es.max(axis=1)                                        # per query: the worst key
+    spread = w.mul(2, w.sum(w.mul(c, size.max(axis=1)), es_q))   # >= max s32 - min s32
+    w.note(spread)
+    alpha = attention_error(es_q, spread, K)                     # [V]
+    # z32 - z = sum_i (a32_i - a_i) v_i + sum_i a32_i (v32_i - v_i) + (z32 - sum_i a32_i v32_i). The first
+    # part reaches the logits as sum_i (a32_i - a_i) OV[t_i, i] exactly (its later roundings are in the
+    # roundings of z32's propagation), so it is bounded by (alpha + K SOFT_ABS) max |OV| at the end;
+    # the rest is <= (1 + alpha + K SOFT_ABS) max e_v + gamma(K) (1 + alpha + K SOFT_ABS) max |v32| + K eta.
+    vm, ve, va = (x.reshape(V * K, dh).max(axis=0) for x in (val.m, val.e, val.a))
+    weight = w.sum(alpha, K * SOFT_ABS)[:, None]                 # [V, 1] >= sum_i |a32_i - a_i|
+    mass = w.sum(1.0, weight)                                    # >= sum_i a32_i
+    z_rest = w.sum(w.mul(mass, ve), w.mul(w.mul(gamma(K), mass), vm), K * ETA)
+    z_mag = w.sum(va, w.mul(weight, vm), z_rest)                 # >= |z32|
+    w.note(z_mag)
+    z = _Bounds(np.broadcast_to(va, z_rest.shape), z_rest, z_mag)
+    out = w.affine(z, f["blocks.0.attn.W_O"][0], f["blocks.0.attn.b_O"])           # [V, d_model]
+    fa = w.sum(last.a, out.a)                                    # resid + attention: one addition
+    fe = w.sum(last.e, out.e, w.mul(U, w.sum(fa, last.e, out.e)))
+    logits = w.affine(w.bounds(fa, fe), f["unembed.W_U"], f["unembed.b_U"])
+    total = w.sum(logits.e, w.mul(weight, np.asarray(ov_abs_max, dtype=np.float64)[None, :]))
+    if not (np.all(np.isfinite(total)) and all(s < MAX_MAGNITUDE for s in w.seen)):
+        raise Float32Error("a float32 intermediate could overflow; no float32 claim is possible")
+    return total
+
+
+def float32_paths(w: Weights, ops: Ops) -> Paths:
+    """Exact paths with win = DIRECT - E and rival = DIRECT + E, E = logit_error (exactly: E is a
+    float64 array, hence dyadic)."""
+    p = exact_paths(w)
+    lo, hi = enclose_ints(p.ov.n, p.ov.e)
+    ov_abs_max = np.maximum(-lo, hi).max(axis=(0, 1))            # >= max_{t, i} |OV[t, i, j]|
+    ops.add(2 * lo.size)
+    slack = Dyadic.from_floats(logit_error(w.tensors, ov_abs_max, ops))
+    return replace(p, win=p.direct - slack, rival=p.direct + slack)
