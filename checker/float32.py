@@ -54,13 +54,14 @@ class _Work:
         self.ops, self.seen = ops, []
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Upper bound of the exact a @ b: float64 summation of non-negative terms has relative
-        error <= gamma64(n) < (n+1) 2**-50 in any order, plus n 2**-1074 for underflowed products."""
-        n = a.shape[-1]
-        with np.errstate(over="ignore"):
-            out = up(up(a @ b + n * 2.0 ** -1074) * (1 + (n + 1) * 2.0 ** -50))
-        self.ops.add(2 * out.size * n)
-        return out
+        """Upper bound of the exact a @ b for non-negative a [..., n] and b [n, p]: one contraction
+        index at a time, each product and partial sum rounded upward (element-wise: no BLAS)."""
+        acc = np.zeros(a.shape[:-1] + b.shape[1:])
+        with np.errstate(over="ignore"):  # inf stays an upper bound and fails the final check
+            for k in range(a.shape[-1]):
+                acc = up(acc + up(a[..., k, None] * b[k]))
+        self.ops.add(2 * acc.size * a.shape[-1])
+        return acc
 
     def sum(self, *xs) -> np.ndarray:
         acc = xs[0]
