@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +23,11 @@ from checker.safetensors import WeightsError, read_weights
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
 EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
+EXIT_TIME_LIMIT = 3  # verdict error, but its own exit code: the check did not finish in time
+
+
+class TimeLimitExceeded(Exception):
+    """The check ran past its --time-limit; it fails closed (verdict error, exit code 3)."""
 
 
 @dataclass(frozen=True)
@@ -30,37 +38,65 @@ class Result:
     strategy: str | None
     seconds: float
     ops: int
+    timed_out: bool = False
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
+        return EXIT_TIME_LIMIT if self.timed_out else EXIT_CODES[self.verdict]
 
 
 def check_file(cert_path: str, weights: str | None = None,
-               min_accuracy: Fraction | None = None) -> Result:
+               min_accuracy: Fraction | None = None, time_limit: float | None = None) -> Result:
+    """Check one certificate; with time_limit (seconds) the whole check, parsing included, must
+    finish in time or the verdict is error with exit code 3 (see _deadline)."""
     start = time.perf_counter()
     ops = Ops()
-    strategy = None
+    cert = None
 
-    def result(verdict: str, reason: str, bound: Fraction | None = None) -> Result:
-        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count)
+    def result(verdict: str, reason: str, bound: Fraction | None = None, timed_out: bool = False) -> Result:
+        strategy = cert.strategy if cert is not None else None
+        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count, timed_out)
 
     try:
-        cert = parse_certificate(_read(cert_path))
-    except CertificateError as e:
-        return result(ERROR, str(e))
-    strategy = cert.strategy
-    try:
-        bound = _verify(cert, weights or resolve_model_path(cert.model_path, cert_path), ops)
+        with _deadline(time_limit):
+            cert = parse_certificate(_read(cert_path))
+            bound = _verify(cert, weights or resolve_model_path(cert.model_path, cert_path), ops)
+    except TimeLimitExceeded as e:
+        return result(ERROR, str(e), timed_out=True)
     except (Reject, WeightsError, Undecided, FloatEnvironmentError) as e:
         return result(REJECTED, str(e))
-    except CertificateError as e:  # a rule found its parameters or evidence malformed
+    except CertificateError as e:  # unreadable certificate, or a rule found its evidence malformed
         return result(ERROR, str(e))
     if min_accuracy is not None and cert.bound < min_accuracy:
         return result(REJECTED, f"certified bound {_show(cert.bound)} is below the required "
                       f"{_show(min_accuracy)}", cert.bound)
     return result(ACCEPTED, f"claim holds: accuracy >= {_show(cert.bound)} (checker proved "
                   f">= {_show(bound)})", cert.bound)
+
+
+@contextmanager
+def _deadline(seconds: float | None):
+    """Raise TimeLimitExceeded in the block once `seconds` of wall time have passed.
+
+    SIGALRM (setitimer) interrupts the check between two Python bytecodes, so a single long numpy
+    call finishes first. Where SIGALRM is unavailable (Windows) or outside the main thread (signal
+    handlers can only be set there, e.g. on a Dask worker) the limit is not enforced.
+    """
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeLimitExceeded(f"time limit of {seconds:g} s exceeded: the check did not finish "
+                                f"(fails closed; nothing was established)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _verify(cert: Certificate, weights_path: str, ops: Ops) -> Fraction:

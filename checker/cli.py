@@ -1,6 +1,7 @@
 """Command line of the checker: `python -m checker CERT [--weights PATH] [--min-accuracy X] [--json]`.
 
-Exit codes: 0 accepted (and >= X if given), 1 rejected, 2 not a readable certificate.
+Exit codes: 0 accepted (and >= X if given), 1 rejected, 2 not a readable certificate,
+3 --time-limit exceeded (verdict error); with several certificates, the largest.
 """
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def parse_fraction(text: str) -> Fraction:
     return value
 
 
+def parse_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("certificates", nargs="+", metavar="CERT", help="certificate file(s) (JSON)")
     parser.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
@@ -30,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also reject if the certified bound is below X (e.g. 0.9 or 9/10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
     parser.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report, one test case per certificate")
+    parser.add_argument("--time-limit", type=parse_seconds, metavar="SECONDS",
+                        help="give up on a certificate after SECONDS of wall time: verdict error, exit code 3")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +54,7 @@ def check_all(args: argparse.Namespace) -> list[Result]:
     results = []
     for cert in args.certificates:
         try:
-            result = check_file(cert, args.weights, args.min_accuracy)
+            result = check_file(cert, args.weights, args.min_accuracy, args.time_limit)
         except Exception as e:  # fail closed, never a traceback
             result = Result(ERROR, None, f"internal checker error: {type(e).__name__}: {e}", None, 0.0, 0)
         print(render_json(result) if args.json else render_text(result), flush=True)
