@@ -175,3 +175,9 @@ def test_torch_agrees_on_every_input_a_float32_certificate_counts():
         counted = all(_exact_gap_sign(p, q, toks, m, j, top, ops) > 0 for j in range(V) if j != m)
         assert not counted, toks
     assert 0 < len(wrong) <= V ** K - count_correct(p, Ops())
+
+
+def test_smt_rechecks_float32_cubic_obligations(tmp_path, tiny_model, capsys):
+    cert = _run(tiny_model, tmp_path, "cubic")
+    assert main(["check", cert["_path"], "--smt", "z3"]) == 0
+    assert " 0 sat" in capsys.readouterr().out
