@@ -11,10 +11,12 @@ Error model (u = 2**-24, eta = 2**-149, gamma(n) = n u / (1 - n u)), the standar
 "Accuracy and Stability of Numerical Algorithms", ch. 2-3, extended by gradual underflow:
   * each product and quotient is fl(x op y) = (x op y)(1 + d) + h, |d| <= u, |h| <= eta/2;
     additions have no h (Hauser: a subnormal sum is exact); no overflow (checked below);
-  * a dot product of n terms (a bias counting as one), in any order, with or without FMA:
+  * a dot product of n terms (a bias, and for the attention output the residual, counting as one),
+    in any order, with or without FMA:
     |fl(x.y) - x.y| <= gamma(n) sum |x_k y_k| + n eta;
   * scaling by 1/sqrt(d_head) (via a rounded sqrt, optionally a rounded reciprocal): relative gamma(3);
-  * softmax with the maximum subtracted: a_i = fl(exp32(fl(s_i - M)) / fl(sum_l exp32(...))), where
+  * softmax with the maximum subtracted: a_i = fl(exp32(fl(s_i - M)) / fl(sum_l exp32(...))) (or times
+    a rounded reciprocal of the sum), where
     |exp32(x) - e^x| <= EXP_REL e^x + eta for x <= 0.
 Every quantity below is a float64 upper bound computed with upward rounding (interval.up) on
 non-negative operands, so each step over-approximates its exact real counterpart.
@@ -83,14 +85,16 @@ class _Work:
     def note(self, magnitude: np.ndarray) -> None:
         self.seen.append(float(np.max(magnitude, initial=0.0)))
 
-    def affine(self, x: "_Bounds", W: np.ndarray, b: np.ndarray) -> "_Bounds":
-        """y = x W + b: |y32 - y| <= e_x |W| + gamma(n+1) (|x32| |W| + |b|) + (n+1) eta."""
-        n = W.shape[0] + 1
+    def affine(self, x: "_Bounds", W: np.ndarray, b: np.ndarray, plus: "_Bounds | None" = None) -> "_Bounds":
+        """y = x W + b (+ plus), summed as one dot product of n terms in any order (b and plus
+        count one term each): |y32 - y| <= e_x |W| + e_plus + gamma(n) (|x32| |W| + |b| + |plus32|)
+        + n eta."""
+        n = W.shape[0] + 1 + (plus is not None)
         aW, ab = np.abs(W), np.abs(b)
-        size = self.sum(self.dot(x.m, aW), ab)
+        size = self.sum(self.dot(x.m, aW), ab, *([plus.m] if plus else []))
         self.note(size)  # every partial sum of the dot product stays below this
-        e = self.sum(self.dot(x.e, aW), self.mul(gamma(n), size), n * ETA)
-        return self.bounds(self.sum(self.dot(x.a, aW), ab), e)
+        e = self.sum(self.dot(x.e, aW), *([plus.e] if plus else []), self.mul(gamma(n), size), n * ETA)
+        return self.bounds(self.sum(self.dot(x.a, aW), ab, *([plus.a] if plus else [])), e)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,8 @@ def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:
     With s32 = s + D, |D| <= es: softmax(s32)_i / a_i lies in [e^(-2 es), e^(2 es)]. The argument
     fl(s32_i - M) is off by <= u |s32_i - M| <= u spread, and exp32 adds its relative error, so each
     exponential is e^(s32_i - M) r_i (+- eta) with r_i in [rho_lo, rho_hi]; the sum of K positive
-    terms has relative error gamma(K-1), the division u (+ eta/2). Since the largest term is e^0 = 1,
+    terms has relative error gamma(K-1), the division (or product with a rounded reciprocal)
+    gamma(2) (+ eta/2). Since the largest term is e^0 = 1,
     the sum is >= 1, which turns the absolute eta terms into <= 6 eta <= SOFT_ABS. Uses
     e^x <= 1/(1-x) and e^-x >= 1-x for 0 <= x < 1 (no exp needed).
     """
@@ -119,8 +124,8 @@ def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:
     rho_lo = down((1 - EXP_REL) * down(1 - x))
     grow = up(1 / down(1 - 2 * es))                              # >= e^(2 es)
     shrink = down(1 - 2 * es)                                    # <= e^(-2 es)
-    hi = up(grow * up(up(rho_hi * (1 + U)) / down(down(rho_lo - k * ETA) * (1 - g))))
-    lo = down(shrink * down(down(rho_lo * (1 - U)) / up(up(rho_hi + k * ETA) * (1 + g))))
+    hi = up(grow * up(up(rho_hi * (1 + gamma(2))) / down(down(rho_lo - k * ETA) * (1 - g))))
+    lo = down(shrink * down(down(rho_lo * (1 - gamma(2))) / up(up(rho_hi + k * ETA) * (1 + g))))
     return np.maximum(up(hi - 1), up(1 - lo))
 
 
@@ -166,10 +171,8 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     z_mag = w.sum(va, w.mul(weight, vm), z_rest)                 # >= |z32|
     w.note(z_mag)
     z = _Bounds(np.broadcast_to(va, z_rest.shape), z_rest, z_mag)
-    out = w.affine(z, f["blocks.0.attn.W_O"][0], f["blocks.0.attn.b_O"])           # [V, d_model]
-    fa = w.sum(last.a, out.a)                                    # resid + attention: one addition
-    fe = w.sum(last.e, out.e, w.mul(U, w.sum(fa, last.e, out.e)))
-    logits = w.affine(w.bounds(fa, fe), f["unembed.W_U"], f["unembed.b_U"])
+    out = w.affine(z, f["blocks.0.attn.W_O"][0], f["blocks.0.attn.b_O"], plus=last)  # resid + z W_O + b_O
+    logits = w.affine(out, f["unembed.W_U"], f["unembed.b_U"])
     total = w.sum(logits.e, w.mul(weight, np.asarray(ov_abs_max, dtype=np.float64)[None, :]))
     if not (np.all(np.isfinite(total)) and all(s < MAX_MAGNITUDE for s in w.seen)):
         raise Float32Error("a float32 intermediate could overflow; no float32 claim is possible")
