@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -74,9 +75,20 @@ def sweep(models: list[tuple[str, str, str | None, str | None]], strategies: lis
     """models: (label, weights path, zoo name or None, exact accuracy or None). Returns the table."""
     pairs = [(m, s) for m in models for s in strategies if not _row_path(out, m[0], s).exists()]
     tasks = [(m[0], str(m[1]), m[2], m[3], s, out) for m, s in pairs]
-    run_all(run_pair, tasks, lambda row: f"{row['model']} {row['strategy'][:30]} {row['status']}",
-            scheduler, workers, "sweep", len(models) * len(strategies) if progress else None)
+    _remove_temp_files(out)
+    try:
+        run_all(run_pair, tasks, lambda row: f"{row['model']} {row['strategy'][:30]} {row['status']}",
+                scheduler, workers, "sweep", len(models) * len(strategies) if progress else None)
+    finally:  # the workers are gone: a temporary file left by one killed mid-write is garbage
+        _remove_temp_files(out)
     return write_table(out)
+
+
+def _remove_temp_files(out: str | Path) -> None:
+    """Delete leftovers of atomic_write_bytes (".NAME.XXXX.tmp") from an interrupted run."""
+    for sub in ("certs", "rows"):
+        for tmp in (Path(out) / sub).glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: int | None, desc: str,
@@ -86,9 +98,14 @@ def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: in
     if not tasks:
         return []
     from dask.distributed import Client, LocalCluster, as_completed
-    cluster = None if scheduler else LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                                  threads_per_worker=1, processes=True,
-                                                  dashboard_address=None)
+    cluster = None
+    if not scheduler:  # worker processes inherit "ignore SIGINT": Ctrl-C reaches only this process,
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # which then shuts them down cleanly
+        try:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                   processes=True, dashboard_address=None)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     client = Client(scheduler or cluster)
     bar = _bar(total, total - len(tasks), desc) if total is not None else None
     results = []
