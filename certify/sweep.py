@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from fractions import Fraction
@@ -100,12 +101,14 @@ def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: in
     from dask.distributed import Client, LocalCluster, as_completed
     cluster = None
     if not scheduler:  # worker processes inherit "ignore SIGINT": Ctrl-C reaches only this process,
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # which then shuts them down cleanly
-        try:
+        main = threading.current_thread() is threading.main_thread()  # which shuts them down cleanly
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:  # (a Ctrl-C during these one or two seconds of start-up is ignored)
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                                    processes=True, dashboard_address=None)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if main:
+                signal.signal(signal.SIGINT, previous)
     client = Client(scheduler or cluster)
     bar = _bar(total, total - len(tasks), desc) if total is not None else None
     results = []
