@@ -42,22 +42,25 @@ from checker.certificate import Certificate, CertificateError, fields, rational
 from checker.dyadic import Dyadic
 from checker.ops import Ops
 from checker.rules import Reject
+from checker.rules import subcubic_bounds as sb
 from checker.safetensors import Weights
 
-EUPU = ("exact", "max-diff", "global-max-diff")
-ATTN = ("mean-query", "plain", "rank2-query")
-ERR = ("maxdiff", "global-maxdiff", "l2", "min-maxdiff-l2")
+PAPER_EUPU = ("mean-query-max-diff", "svd-query-max-diff", "factored-max-diff", "max-diff", "global-max-diff")
+PAPER_ATTN = ("mean-query", "plain")
+PAPER_ERR = ("svd", "maxdiff", "maxdiff-subproduct", "maxdiff-recursive", "mean-maxdiff",
+             "mean-maxdiff-subproduct", "mean-maxdiff-recursive", "mean-recursive-maxdiff-recursive",
+             "exact-eqke", "exact-maxdiff")
+EUPU = PAPER_EUPU + ("exact",)                                   # ours: exact
+ATTN = PAPER_ATTN + ("rank2-query",)                             # ours: rank2-query
+ERR = PAPER_ERR + ("global-maxdiff", "l2", "min-maxdiff-l2")     # ours: the last three
+FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options that form D
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"})
-    if par["eupu"] not in EUPU or par["attn"] not in ATTN or par["err"] not in ERR:
-        raise CertificateError(f"unknown subcubic variant {par!r:.120}")
-    rank2 = par["attn"] == "rank2-query"
-    ev = fields(cert.evidence, "evidence", {"direction", "cases"} | ({"direction2"} if rank2 else set()))
-    b2 = _direction(ev["direction2"], w.d_head) if rank2 else None
-    t = _Tables(w, _direction(ev["direction"], w.d_head), b2, par, ops)
-    cases = _cases(ev["cases"], w.k, w.d_vocab)
+    if cert.semantics != "exact-real":
+        raise Reject("subcubic certificates claim exact-real semantics only")
+    t = tables(cert, w, ops)
+    cases = _cases(cert.evidence["cases"], w.k, w.d_vocab)
     passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     count = 0
     for (q, m, c, g), ok in zip(cases, passed):
@@ -67,12 +70,25 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     return Fraction(count, w.d_vocab ** w.k)
 
 
-def _direction(raw: object, d: int) -> Dyadic:
+def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
+    """Validate the variant and its evidence fields; the tables for it (also used by exporters)."""
+    par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"})
+    if par["eupu"] not in EUPU or par["attn"] not in ATTN or par["err"] not in ERR:
+        raise CertificateError(f"unknown subcubic variant {par!r:.120}")
+    rank2, svdq = par["attn"] == "rank2-query", par["eupu"] == "svd-query-max-diff"
+    ev = fields(cert.evidence, "evidence", {"direction", "cases"} | ({"direction2"} if rank2 else set())
+                | ({"eupu_offset"} if svdq else set()))
+    b2 = _direction(ev["direction2"], w.d_head, "direction2") if rank2 else None
+    offset = _direction(ev["eupu_offset"], w.d_model, "eupu_offset") if svdq else None
+    return _Tables(w, _direction(ev["direction"], w.d_head), b2, par, ops, offset)
+
+
+def _direction(raw: object, d: int, name: str = "direction") -> Dyadic:
     if not isinstance(raw, list) or len(raw) != d:
-        raise CertificateError(f"evidence.direction must list {d} dyadic rationals")
-    vals = [rational(x, "evidence.direction") for x in raw]
+        raise CertificateError(f"evidence.{name} must list {d} dyadic rationals")
+    vals = [rational(x, f"evidence.{name}") for x in raw]
     if any(v.denominator & (v.denominator - 1) for v in vals):
-        raise CertificateError("evidence.direction entries must have power-of-two denominators")
+        raise CertificateError(f"evidence.{name} entries must have power-of-two denominators")
     e = -max(v.denominator.bit_length() - 1 for v in vals)
     n = np.empty(d, dtype=object)
     n[:] = [int(v * 2 ** -e) for v in vals]
@@ -97,43 +113,70 @@ def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
 class _Tables:
     """The per-token and per-(q, m) quantities of the module docstring, exactly (Dyadic)."""
 
-    def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops) -> None:
+    def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops,
+                 offset: Dyadic | None = None) -> None:
         t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
-        V, K, d = w.d_vocab, w.k, w.d_head
+        V, K, d, dm = w.d_vocab, w.k, w.d_head, w.d_model
         self.K, self.d = K, d
-        E, P = t["embed.W_E"], t["pos_embed.W_pos"]
-        last = E + _rows(P[K - 1], V)
-        Q = last @ t["blocks.0.attn.W_Q"][0] + _rows(t["blocks.0.attn.b_Q"][0], V)
-        Km = E @ t["blocks.0.attn.W_K"][0]
-        Pk = P @ t["blocks.0.attn.W_K"][0] + _rows(t["blocks.0.attn.b_K"][0], K)
-        self.eqkp = Q @ _t(Pk)                                                       # [q, i]
+        E, P, U = t["embed.W_E"], t["pos_embed.W_pos"], t["unembed.W_U"]
+        W_Q, W_K = t["blocks.0.attn.W_Q"][0], t["blocks.0.attn.W_K"][0]
+        last = E + sb.rows(P[K - 1], V)                                               # W_EP
+        Q = last @ W_Q + sb.rows(t["blocks.0.attn.b_Q"][0], V)
+        Km = E @ W_K
+        Pk = P @ W_K + sb.rows(t["blocks.0.attn.b_K"][0], K)
+        self.eqkp = Q @ sb.tr(Pk)                                                     # [q, i]
         beta = _norm2(b)
-        u = (Q @ _t(_rows(b, 1)))[:, 0]
-        self.v = (Km @ _t(_rows(b, 1)))[:, 0]
+        u = (Q @ sb.tr(sb.rows(b, 1)))[:, 0]
+        self.v = (Km @ sb.tr(sb.rows(b, 1)))[:, 0]
         kres = _scale(Km, beta) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
-        spread_k = Dyadic(kres.n.max(axis=0) - kres.n.min(axis=0), kres.e)
-        centred = Q if par["attn"] == "plain" else Q - _rows(b, V)
+        o = 0 if par["attn"] == "plain" else 1
+        centred = Q if o == 0 else Q - sb.rows(b, V)
+        # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
+        one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
+        eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
+        bq = t["blocks.0.attn.b_Q"][0] - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
+        eb = min(W_Q.e, bq.e)
+        wq = Dyadic(np.vstack([W_Q.align(eb), bq.align(eb)[None, :]]), eb)           # [W_Q; b_Q - o b]
+        wk2 = _scale(W_K, beta) - Dyadic(np.outer((W_K @ sb.tr(sb.rows(b, 1)))[:, 0].n, b.n),
+                                          W_K.e + b.e + b.e)                          # W_K (beta I - b b^T)
         if b2 is None:  # rank 1: no second term
             beta2, qres = Fraction(1), centred
             self.u2 = self.w2 = Dyadic(np.zeros(V, dtype=object), 0)
         else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
             beta2 = _norm2(b2)
-            self.u2 = (centred @ _t(_rows(b2, 1)))[:, 0]
-            self.w2 = (kres @ _t(_rows(b2, 1)))[:, 0]
+            self.u2 = (centred @ sb.tr(sb.rows(b2, 1)))[:, 0]
+            self.w2 = (kres @ sb.tr(sb.rows(b2, 1)))[:, 0]
             qres = _scale(centred, beta2) - Dyadic(np.outer(self.u2.n, b2.n), self.u2.e + b2.e)
+            wq = _scale(wq, beta2) - Dyadic(np.outer((wq @ sb.tr(sb.rows(b2, 1)))[:, 0].n, b2.n),
+                                            wq.e + b2.e + b2.e)                       # wq (beta2 I - b2 b2^T)
         self.beta = beta * beta2
         self.u = _scale(u, beta2)
         self.w2max = Dyadic(np.maximum.accumulate(self.w2.n), self.w2.e)
         self.w2min = Dyadic(np.minimum.accumulate(self.w2.n), self.w2.e)
-        self.spread = _spread(qres, kres, spread_k, par["err"])
         self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
         self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
-        OU = t["blocks.0.attn.W_O"][0] @ t["unembed.W_U"]
+        self.eqke = self.eqpref = None
+        if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
+            self.eqke = Q @ sb.tr(Km)
+            self.eqpref = Dyadic(np.maximum.accumulate(self.eqke.n, axis=1), self.eqke.e)
+            self.spread = Dyadic(np.zeros(V, dtype=object), 0)
+            ops.add(V * V * d + V * V)
+        else:
+            self.spread = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(E)], ops)
+        OU = t["blocks.0.attn.W_O"][0] @ U
         evou = E @ t["blocks.0.attn.W_V"][0] @ OU                                     # [x, j]
-        pvou = (P @ t["blocks.0.attn.W_V"][0] + _rows(t["blocks.0.attn.b_V"][0], K)) @ OU  # [i, j]
-        bias = (_rows(t["blocks.0.attn.b_O"], 1) @ t["unembed.W_U"])[0] + t["unembed.b_U"]
-        D = last @ t["unembed.W_U"] + _rows(bias, V)
-        self.dpen = _dpen(D, par["eupu"])
+        pvou = (P @ t["blocks.0.attn.W_V"][0] + sb.rows(t["blocks.0.attn.b_V"][0], K)) @ OU  # [i, j]
+        bias = (sb.rows(t["blocks.0.attn.b_O"], 1) @ U)[0] + t["unembed.b_U"]
+        if par["eupu"] in FROM_D:
+            self.dpen = sb.dpen_from_d(last @ U + sb.rows(bias, V), par["eupu"])
+            ops.add(V * V * dm + 3 * V * V)
+        else:
+            c = {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff": lambda: offset,
+                 "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[par["eupu"]]()
+            if c is None:
+                raise CertificateError("eupu=svd-query-max-diff needs evidence.eupu_offset")
+            self.dpen = sb.dpen_factored(last, U, bias, c)
+            ops.add(4 * V * dm + dm * V + 4 * V + V * V)
         self.eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)              # [x, m]
         self.pref = Dyadic(np.maximum.accumulate(self.eterm.n, axis=0), evou.e)
         self.pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)              # [i, m]
@@ -146,8 +189,8 @@ class _Tables:
         good_ov = own - ov.max(axis=2)
         self.gmin_nq = Dyadic(good_ov[:, :K - 1].min(axis=1) if K > 1 else np.full(V, None), e)
         self.gmin_all = Dyadic(good_ov.min(axis=1), e)
-        ops.add(2 * V * d * d + 3 * V * V * d + 6 * V * d + V * K * d + 6 * V * V + 2 * V * K * V
-                + (4 * V * d if b2 is not None else 0) + (3 * V * d if par["err"] in ERR[2:] else 0))
+        ops.add(2 * V * dm * d + 2 * V * V * dm + 6 * V * d + V * K * d + 3 * V * V + 2 * V * K * V + 3 * dm * d
+                + (4 * V * d if b2 is not None else 0))
 
     def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
         """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
@@ -173,23 +216,28 @@ class _Tables:
             qpen = iv.add(iv.add(dpen, at(f(self.eterm), q, m)), at(f(self.pterm), K - 1, m))
             qpen = (np.maximum(qpen[0], 0.0), np.maximum(qpen[1], 0.0))
             u2, w2 = f(self.u2), f(self.w2)
-            b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
-            b_q = iv.add(b_q, iv.mul(at(u2, q), iv.sub(at(w2, q), at(w2, m))))
-            b_q = iv.sub(iv.add(iv.div_pos(b_q, beta), at(eqkp, q, K - 1)), at(p_min, q))
+            mg = np.maximum(m - g, 0)
+            if self.eqke is not None:  # err=exact-eqke: the differences of EQKE itself
+                eq, eqp = f(self.eqke), f(self.eqpref)
+                b_q = iv.sub(at(eq, q, q), at(eq, q, m))
+                a_x = iv.sub(at(eqp, q, mg), at(eq, q, m))
+            else:
+                b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
+                b_q = iv.div_pos(iv.add(b_q, iv.mul(at(u2, q), iv.sub(at(w2, q), at(w2, m)))), beta)
+                positive_u = np.array([x >= 0 for x in self.u.n], dtype=bool)[q]
+                ext = _where(positive_u, at(f(self.vmax), mg), at(f(self.vmin), mg))
+                a_x = iv.add(iv.mul(at(u, q), iv.sub(ext, at(v, m))), at(spread, q))
+                positive_u2 = np.array([x >= 0 for x in self.u2.n], dtype=bool)[q]
+                ext2 = _where(positive_u2, at(f(self.w2max), mg), at(f(self.w2min), mg))
+                a_x = iv.div_pos(iv.add(a_x, iv.mul(at(u2, q), iv.sub(ext2, at(w2, m)))), beta)
+            b_q = iv.sub(iv.add(b_q, at(eqkp, q, K - 1)), at(p_min, q))
             qterm = self._pen_times_exp(qpen, iv.mul(b_q, rs))
             qterm = (np.where(same, zero, qterm[0]), np.where(same, zero, qterm[1]))
             # non-max term (c > 0)
-            mg = np.maximum(m - g, 0)
             pen = iv.add(iv.add(dpen, at(f(self.pref), mg, m)), at(f(self.ptmax), m))
             pen = (np.maximum(pen[0], 0.0), np.maximum(pen[1], 0.0))
-            positive_u = np.array([x >= 0 for x in self.u.n], dtype=bool)[q]
-            ext = _where(positive_u, at(f(self.vmax), mg), at(f(self.vmin), mg))
-            a_x = iv.add(iv.mul(at(u, q), iv.sub(ext, at(v, m))), at(spread, q))
-            positive_u2 = np.array([x >= 0 for x in self.u2.n], dtype=bool)[q]
-            ext2 = _where(positive_u2, at(f(self.w2max), mg), at(f(self.w2min), mg))
-            a_x = iv.add(a_x, iv.mul(at(u2, q), iv.sub(ext2, at(w2, m))))
             p_max = (eqkp[0][:, :K - 1].max(axis=1), eqkp[1][:, :K - 1].max(axis=1))
-            a_x = iv.sub(iv.add(iv.div_pos(a_x, beta), at(p_max, q)), at(p_min, q))
+            a_x = iv.sub(iv.add(a_x, at(p_max, q)), at(p_min, q))
             xterm = iv.mul((c.astype(np.float64),) * 2, self._pen_times_exp(pen, iv.mul(a_x, rs)))
             xterm = (np.where(c > 0, xterm[0], zero), np.where(c > 0, xterm[1], zero))
             low = iv.sub(iv.sub(lhs, qterm), xterm)[0]
@@ -221,68 +269,25 @@ class _Tables:
         terms = [(n_g * good, Fraction(0))]
         if q < m:
             qpen = max(0, fr(self.dpen, q, m) + fr(self.eterm, q, m) + fr(self.pterm, K - 1, m))
-            b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
-                   + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta
+            b_q = (fr(self.eqke, q, q) - fr(self.eqke, q, m) if self.eqke is not None else
+                   (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
+                    + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta)
             terms.append((-qpen, b_q + fr(self.eqkp, q, K - 1) - p_min))
         if c:
             pen = max(0, fr(self.dpen, q, m) + fr(self.pref, m - g, m) + fr(self.ptmax, m))
-            ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
-            ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
-            a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
-                   + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
+            if self.eqke is not None:
+                a_x = fr(self.eqpref, q, m - g) - fr(self.eqke, q, m)
+            else:
+                ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
+                ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
+                a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
+                       + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
             terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
         return terms
 
 
-def _spread(qres: Dyadic, kres: Dyadic, spread_k: Dyadic, how: str) -> Dyadic:
-    """Upper bounds of |qres[q].(Kres[x] - Kres[m])| for all x, m, per query q:
-    maxdiff  sum_k |qres[q,k]| (max_t Kres[t,k] - min_t Kres[t,k]),  global-maxdiff its max over q,
-    l2       |qres[q]|_2 * max_t |2 Kres[t] - (max_t' + min_t') Kres|_2   (Cauchy-Schwarz about the
-             centre c of the bounding box: |Kres[x] - Kres[m]| <= 2 max_t |Kres[t] - c|),
-    min-maxdiff-l2 the smaller of the two; square roots are rounded up (_sqrt_up)."""
-    maxdiff = (Dyadic(np.abs(qres.n), qres.e) @ _t(_rows(spread_k, 1)))[:, 0]
-    if how == "maxdiff":
-        return maxdiff
-    if how == "global-maxdiff":
-        return Dyadic(np.full(len(maxdiff.n), maxdiff.n.max(), dtype=object), maxdiff.e)
-    centre = Dyadic(kres.n.max(axis=0) + kres.n.min(axis=0), kres.e)
-    dev = Dyadic(2 * kres.n, kres.e) - _rows(centre, len(kres.n))
-    radius = _sqrt_up(Dyadic(np.array([max((dev.n * dev.n).sum(axis=1))], dtype=object), 2 * dev.e))
-    norms = _sqrt_up(Dyadic((qres.n * qres.n).sum(axis=1), 2 * qres.e))
-    l2 = Dyadic(norms.n * radius.n[0], norms.e + radius.e)
-    if how == "l2":
-        return l2
-    e = min(l2.e, maxdiff.e)
-    return Dyadic(np.minimum(l2.align(e), maxdiff.align(e)), e)
-
-
-def _sqrt_up(x: Dyadic, bits: int = 40) -> Dyadic:
-    """Dyadic upper bounds of sqrt(x) for x >= 0: (isqrt(n 4^bits) + 1) 2^(e/2 - bits), e made even."""
-    from math import isqrt
-    n, e = (x.n, x.e) if x.e % 2 == 0 else (x.n * 2, x.e - 1)
-    out = np.empty(len(n), dtype=object)
-    out[:] = [isqrt(int(v) << (2 * bits)) + 1 for v in n]
-    return Dyadic(out, e // 2 - bits)
-
-
-def _dpen(D: Dyadic, how: str) -> Dyadic:
-    """dpen[q, m] >= max_{j != m} D[q, j] - D[q, m], and -dpen[q, m] <= min_{j != m} D[q, m] - D[q, j]."""
-    n = D.n
-    if how == "exact":  # max over j != m is the row's best, or its second best where m is the best
-        out = np.empty_like(n)
-        for r, row in enumerate(n):
-            ranked = sorted(row, reverse=True)
-            best, second = ranked[0], ranked[min(1, len(ranked) - 1)]
-            out[r] = [(second if x == best else best) - x for x in row]
-        return Dyadic(out, D.e)
-    span = np.array([max(row) - min(row) for row in n], dtype=object)
-    if how == "global-max-diff":
-        span[:] = max(span)
-    return Dyadic(np.repeat(span[:, None], n.shape[1], axis=1), D.e)
-
-
 def _norm2(b: Dyadic) -> Fraction:
-    value = (_rows(b, 1) @ _t(_rows(b, 1))).fraction((0, 0))
+    value = (sb.rows(b, 1) @ sb.tr(sb.rows(b, 1))).fraction((0, 0))
     if value <= 0:
         raise Reject("a hint direction is zero")
     return value
@@ -292,14 +297,6 @@ def _scale(x: Dyadic, factor: Fraction) -> Dyadic:
     """x * factor for a dyadic factor (here a squared norm of a dyadic vector), exactly."""
     e = -(factor.denominator.bit_length() - 1)
     return Dyadic(x.n * int(factor * 2 ** -e), x.e + e)
-
-
-def _rows(x: Dyadic, n: int) -> Dyadic:
-    return Dyadic(np.tile(x.n.reshape(1, -1), (n, 1)), x.e)
-
-
-def _t(x: Dyadic) -> Dyadic:
-    return Dyadic(x.n.T, x.e)
 
 
 def _where(mask: np.ndarray, a: tuple, b: tuple) -> tuple:

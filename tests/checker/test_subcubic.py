@@ -1,5 +1,7 @@
-"""The subcubic rule: every variant sound on tiny models (vs exact enumeration) and agreeing with the
-prover, nudged certificates refused, and on the zoo tight enough and far cheaper than cubic."""
+"""The subcubic rule: every variant (the paper's 100 and ours, 234 in all) sound on tiny models (vs
+exact enumeration) and on the default zoo model, agreeing with the prover; the per-option bounds of
+subcubic_bounds checked against brute force on random matrices; nudged certificates refused; on the
+zoo tight enough and far cheaper than cubic."""
 from __future__ import annotations
 
 import copy
@@ -15,14 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import checker.rules.subcubic as subcubic_rule
+import checker.rules.subcubic_bounds as sb
 from certify import zoo
 from certify.certificate import certificate_dict, write_certificate
 from certify.model import Config
 from certify.paths import load_float_model
 from certify.strategies import cubic, subcubic
+from certify.strategies import subcubic_tables
 from certify.train import train
 from certify.weights import save_model
 from checker.certificate import Certificate, CertificateError
+from checker.dyadic import Dyadic
 from checker.check import check_file
 from checker.ops import Ops
 from checker.paths import exact_paths
@@ -32,7 +37,7 @@ from checker.safetensors import read_weights
 
 from conftest import model_state, random_state, write_state
 
-VARIANTS = list(itertools.product(subcubic.EUPU, subcubic.ATTN, subcubic.ERR))
+VARIANTS = subcubic.variants()
 
 
 def _tiny(tmp_path, k: int, v: int, seed: int, bias: bool = False) -> Path:
@@ -49,8 +54,8 @@ def _tiny(tmp_path, k: int, v: int, seed: int, bias: bool = False) -> Path:
     return path
 
 
-def _cert(w, path, parameters, evidence, bound=Fraction(0)) -> Certificate:
-    return Certificate(w.k, w.d_vocab, "exact-real", bound, w.sha256, str(path), "subcubic",
+def _cert(w, path, parameters, evidence, bound=Fraction(0), semantics="exact-real") -> Certificate:
+    return Certificate(w.k, w.d_vocab, semantics, bound, w.sha256, str(path), "subcubic",
                        parameters, evidence)
 
 
@@ -58,13 +63,15 @@ def _exact(w) -> Fraction:
     return Fraction(count_correct(exact_paths(w), Ops()), w.d_vocab ** w.k)
 
 
-def _all_variants_sound(path: Path) -> list[Fraction]:
-    """Every variant: the checker's bound equals the prover's and is <= the exact accuracy."""
+def _all_variants_sound(path: Path, variants=None, exact: Fraction | None = None) -> list[Fraction]:
+    """Every variant (or the given ones): the checker's bound equals the prover's and is <= the exact
+    accuracy; the prover's tables are shared across the variants, as in its search."""
     m, w = load_float_model(path), read_weights(str(path))
-    exact = _exact(w)
+    exact = _exact(w) if exact is None else exact
+    shared = subcubic_tables.shared(m)
     bounds = []
-    for eupu, attn, err in VARIANTS:
-        proof = subcubic.prove_variant(m, eupu, attn, err)
+    for eupu, attn, err in VARIANTS if variants is None else variants:
+        proof = subcubic.prove_variant(m, eupu, attn, err, shared=shared)
         assert proof.parameters == {"eupu": eupu, "attn": attn, "err": err}
         checked = subcubic_rule.rule(_cert(w, path, proof.parameters, proof.evidence), w, Ops())
         assert checked == proof.bound, (eupu, attn, err)
@@ -73,12 +80,26 @@ def _all_variants_sound(path: Path) -> list[Fraction]:
     return bounds
 
 
+def test_variant_family():
+    """The paper's 5 x 2 x 10 = 100 variants plus ours: 6 x 3 x 13 = 234; prover and checker agree
+    on the option names; the search excludes only the two exact-EQKE residuals."""
+    paper = [v for v in VARIANTS if subcubic.is_paper(*v)]
+    assert len(paper) == 100 and len(VARIANTS) == 234 == len(set(VARIANTS))
+    assert (subcubic.EUPU, subcubic.ATTN, subcubic.ERR) == \
+        (subcubic_rule.EUPU, subcubic_rule.ATTN, subcubic_rule.ERR)
+    assert {v[2] for v in VARIANTS} - {v[2] for v in subcubic.variants(subcubic_only=True)} == \
+        {"exact-eqke", "exact-maxdiff"}
+
+
 # ---------------------------------------------------------------- differential soundness
 
 @pytest.mark.parametrize("k,v,seed,bias", [
     (2, 5, 1, False), (3, 6, 2, False), (4, 8, 3, False), (3, 7, 4, True), (4, 6, 8, True)])
 def test_trained_every_variant_matches_prover_and_is_sound(tmp_path, k, v, seed, bias):
-    bounds = _all_variants_sound(_tiny(tmp_path, k, v, seed, bias))
+    """Each model a fifth of the variants (together all of them), plus the usual best two."""
+    idx = [(2, 5, 1), (3, 6, 2), (4, 8, 3), (3, 7, 4), (4, 6, 8)].index((k, v, seed))
+    part = VARIANTS[idx::5] + [("exact", "rank2-query", "l2"), ("exact", "mean-query", "maxdiff")]
+    bounds = _all_variants_sound(_tiny(tmp_path, k, v, seed, bias), part)
     assert max(bounds) > 0, "some variant should prove something (else the test is vacuous)"
 
 
@@ -86,8 +107,11 @@ def test_trained_every_variant_matches_prover_and_is_sound(tmp_path, k, v, seed,
     (2, 8, 1, 0.5, True), (3, 6, 2, 1.0, False), (4, 8, 4, 0.5, True), (4, 7, 3, 1.0, True),
     (3, 5, 1, 1.0, True), (2, 6, 5, 1.0, False)])
 def test_random_every_variant_matches_prover_and_is_sound(tmp_path, k, v, seed, scale, biases):
+    """Each model a sixth of the variants (together all of them), plus the usual best two."""
     state = random_state(Config(k, v, 8, 4), seed, scale=scale, biases=biases)
-    bounds = _all_variants_sound(write_state(state, tmp_path / "r.safetensors"))
+    idx = [(2, 8, 1), (3, 6, 2), (4, 8, 4), (4, 7, 3), (3, 5, 1), (2, 6, 5)].index((k, v, seed))
+    part = VARIANTS[idx::6] + [("exact", "rank2-query", "l2"), ("exact", "mean-query", "maxdiff")]
+    bounds = _all_variants_sound(write_state(state, tmp_path / "r.safetensors"), part)
     assert max(bounds) > 0, "some variant should prove something (else the test is vacuous)"
 
 
@@ -104,7 +128,30 @@ def test_property_random_weights_every_variant_sound(k, v, seed, scale, biases, 
     state["embed.W_E"] = (state["embed.W_E"] + boost * (np.arange(v)[:, None] / v) * U.sum(1)[None]).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_state(state, Path(tmp) / "h.safetensors")
-        _all_variants_sound(path)
+        _all_variants_sound(path, [VARIANTS[seed % len(VARIANTS)], VARIANTS[(seed // 7) % len(VARIANTS)]])
+
+
+@pytest.fixture(scope="module")
+def random_tiny(tmp_path_factory):
+    """A tiny model with random weights and biases, its exact accuracy by enumeration."""
+    state = random_state(Config(3, 7, 8, 4), 11, scale=1.0, biases=True)
+    path = write_state(state, tmp_path_factory.mktemp("rt") / "r.safetensors")
+    return path, _exact(read_weights(str(path)))
+
+
+@pytest.mark.parametrize("eupu", subcubic.EUPU)
+def test_random_tiny_model_every_variant(random_tiny, eupu):
+    """All 234 variants on one random-weight model (bounds may be 0 there, never unsound)."""
+    path, exact = random_tiny
+    _all_variants_sound(path, [v for v in VARIANTS if v[0] == eupu], exact)
+
+
+@pytest.mark.parametrize("eupu", subcubic.EUPU)
+def test_default_model_every_variant(eupu):
+    """All 234 variants on the default zoo model, split by direct-path option."""
+    entry = zoo.lookup(zoo.DEFAULT_MODEL)
+    bounds = _all_variants_sound(entry.path, [v for v in VARIANTS if v[0] == eupu], Fraction(entry.accuracy))
+    assert max(bounds) > 0
 
 
 # ---------------------------------------------------------------- the default zoo model
@@ -333,3 +380,161 @@ def test_prover_certificate_accepted_when_mean_query_is_zero(tmp_path):
     proof = subcubic.prove_variant(load_float_model(path), "exact", "mean-query", "maxdiff")
     assert proof.bound > 0
     assert subcubic_rule.rule(_cert(w, path, proof.parameters, proof.evidence), w, Ops()) == proof.bound
+
+
+# ---------------------------------------------------------------- the per-option bounds, directly
+
+def _dy(a: np.ndarray, e: int = -6) -> Dyadic:
+    out = np.empty(a.shape, dtype=object)
+    out[...] = [[int(x) for x in row] for row in a] if a.ndim == 2 else [int(x) for x in a]
+    return Dyadic(out, e)
+
+
+def _true_spans(*ms: Dyadic) -> np.ndarray:
+    prod = ms[0]
+    for m in ms[1:]:
+        prod = prod @ m
+    return np.array([float(Fraction(int(v)) * Fraction(2) ** prod.e) for v in prod.n.max(1) - prod.n.min(1)])
+
+
+def _floats(x: Dyadic) -> np.ndarray:
+    return np.array([float(Fraction(int(v)) * Fraction(2) ** x.e) for v in np.ravel(x.n)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), v=st.integers(2, 9), d=st.integers(1, 5), dm=st.integers(1, 5))
+def test_residual_bounds_cover_the_true_row_spans(seed, v, d, dm):
+    """Every err option's spread >= the exact row spans of the residual R = eq1 wq wk2^T E^T, on random
+    integer-valued (dyadic) factors; and the svd bound is at most d^(1/2k) looser than sqrt(2) sigma_1."""
+    rng = np.random.default_rng(seed)
+    eq1, wq = _dy(rng.integers(-40, 41, (v, dm + 1))), _dy(rng.integers(-40, 41, (dm + 1, d)))
+    wk2T, ET = _dy(rng.integers(-40, 41, (d, dm))), _dy(rng.integers(-40, 41, (dm, v)))
+    qres, kres = eq1 @ wq, sb.tr(wk2T @ ET)
+    true = _true_spans(qres, sb.tr(kres))
+    for err in [e for e in subcubic_rule.ERR if e != "exact-eqke"]:
+        got = _floats(sb.spread(err, qres, kres, [eq1, wq, wk2T, ET], Ops()))
+        assert (got >= true * (1 - 1e-12)).all(), err
+        if err == "exact-maxdiff":
+            assert np.allclose(got, true)
+    sigma = np.linalg.svd(_floats(qres).reshape(v, d) @ _floats(kres).reshape(v, d).T, compute_uv=False)[0]
+    svd = _floats(sb.spread("svd", qres, kres, [eq1, wq, wk2T, ET], Ops()))[0]
+    assert np.sqrt(2) * sigma * (1 - 1e-9) <= svd <= np.sqrt(2) * sigma * d ** (1 / (2 * sb.SVD_POWER)) * (1 + 1e-6) + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 31 - 1), v=st.integers(2, 9), dm=st.integers(1, 5))
+def test_factored_dpen_covers_the_direct_path(seed, v, dm):
+    """dpen_factored (any offset row c) >= max_{j != m} D[q, j] - D[q, m], and dpen_from_d exact is it."""
+    rng = np.random.default_rng(seed)
+    w_ep, U = _dy(rng.integers(-40, 41, (v, dm))), _dy(rng.integers(-40, 41, (dm, v)))
+    bias, c = _dy(rng.integers(-40, 41, v)), _dy(rng.integers(-40, 41, dm))
+    D = w_ep @ U + sb.rows(bias, v)
+    exact = sb.dpen_from_d(D, "exact")
+    Df = _floats(D).reshape(v, v)
+    want = np.array([[max(Df[q, j] for j in range(v) if j != m) - Df[q, m] if v > 1 else 0.0
+                      for m in range(v)] for q in range(v)])
+    assert np.allclose(_floats(exact).reshape(v, v), want)
+    for off in (c, sb.floor_mean(w_ep), Dyadic(np.zeros(dm, dtype=object), 0)):
+        got = _floats(sb.dpen_factored(w_ep, U, bias, off)).reshape(v, v)
+        assert (got >= want - 1e-12).all()
+    for how in ("max-diff", "global-max-diff"):
+        assert (_floats(sb.dpen_from_d(D, how)).reshape(v, v) >= want - 1e-12).all()
+
+
+@pytest.mark.parametrize("n,e,r", [(0, 0, 2), (1, 0, 2), (2, -1, 3), (12345, -7, 128), (10 ** 40, 13, 128),
+                                   (3, -200, 5), (7, 5, 1)])
+def test_root_up_is_an_upper_bound(n, e, r):
+    up = sb.root_up(n, e, r)
+    x = Fraction(n) * Fraction(2) ** e
+    assert up ** r >= x and up.denominator & (up.denominator - 1) == 0
+    assert float(up) <= float(x) ** (1 / r) * (1 + 1e-9) + 2.0 ** -39 * 2.0 ** (e / r)
+
+
+# ---------------------------------------------------------------- new evidence and variants, mutated
+
+@pytest.fixture(scope="module")
+def svdq(default):
+    """The default model's proof with eupu=svd-query-max-diff (the one with an eupu_offset hint)."""
+    entry, w, _ = default
+    return entry, w, subcubic.prove_variant(load_float_model(entry.path), "svd-query-max-diff", "mean-query",
+                                            "maxdiff-subproduct")
+
+
+def test_svd_query_offset_proof_checks(svdq):
+    entry, w, proof = svdq
+    assert len(proof.evidence["eupu_offset"]) == w.d_model
+    assert 0 < _rule(svdq) == proof.bound <= Fraction(entry.accuracy)
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(lambda ev: ev.pop("eupu_offset"), id="missing-eupu-offset"),
+    pytest.param(lambda ev: ev["eupu_offset"].__setitem__(0, "1/3"), id="eupu-offset-not-dyadic"),
+    pytest.param(lambda ev: ev["eupu_offset"].pop(), id="eupu-offset-short"),
+    pytest.param(lambda ev: ev["eupu_offset"].append(0), id="eupu-offset-long"),
+    pytest.param(lambda ev: ev.__setitem__("eupu_offset", 0), id="eupu-offset-not-a-list"),
+])
+def test_malformed_eupu_offset_is_refused(svdq, mutate):
+    ev = copy.deepcopy(svdq[2].evidence)
+    mutate(ev)
+    with pytest.raises(CertificateError):
+        _rule(svdq, evidence=ev)
+
+
+def test_eupu_offset_refused_for_other_variants(rank1, svdq):
+    ev = {**copy.deepcopy(rank1[2].evidence), "eupu_offset": svdq[2].evidence["eupu_offset"]}
+    with pytest.raises(CertificateError):
+        _rule(rank1, evidence=ev)
+
+
+@pytest.mark.parametrize("factor", [1 << 12, -(1 << 8), 0])
+def test_nudged_eupu_offset_rejected_or_still_sound(svdq, factor):
+    """Any offset is sound; a far-off one makes the claimed cases fail, so the certificate is rejected."""
+    entry, w, proof = svdq
+    ev = copy.deepcopy(proof.evidence)
+    ev["eupu_offset"] = [f"{(Fraction(x) * factor).numerator}/{(Fraction(x) * factor).denominator}"
+                         for x in ev["eupu_offset"]]
+    try:
+        bound = _rule(svdq, evidence=ev)
+    except Reject:
+        return
+    assert bound <= Fraction(entry.accuracy)
+    assert factor != 1 << 12, "a 4096-fold offset should break some claimed case"
+
+
+@pytest.mark.parametrize("variant", [("exact", "mean-query", "svd"), ("max-diff", "plain", "maxdiff-subproduct"),
+                                     ("mean-query-max-diff", "mean-query", "mean-maxdiff-subproduct"),
+                                     ("exact", "rank2-query", "mean-maxdiff-recursive"),
+                                     ("factored-max-diff", "plain", "mean-maxdiff"),
+                                     ("global-max-diff", "mean-query", "exact-eqke"),
+                                     ("exact", "plain", "exact-maxdiff")])
+def test_new_variant_gap_one_smaller_is_rejected(default, variant):
+    """For each new kind of bound: a claimed gap one too small (a case that fails) rejects."""
+    entry, w, _ = default
+    proof = subcubic.prove_variant(load_float_model(entry.path), *variant)
+    t = subcubic_rule.tables(_cert(w, entry.path, proof.parameters, proof.evidence), w, Ops())
+    bad = next((i for i, (q, m, c, g) in enumerate(proof.evidence["cases"])
+                if c > 0 and g > 1 and not t.case_holds(q, m, c, g - 1, Ops())), None)
+    assert bad is not None
+    ev = copy.deepcopy(proof.evidence)
+    ev["cases"][bad][3] -= 1
+    with pytest.raises(Reject):
+        _rule((entry, w, proof), evidence=ev)
+
+
+def test_float32_semantics_refused(default):
+    entry, w, proof = default
+    cert = _cert(w, entry.path, proof.parameters, proof.evidence, semantics="float32")
+    with pytest.raises(Reject, match="exact-real"):
+        subcubic_rule.rule(cert, w, Ops())
+
+
+def test_search_matches_full_enumeration_on_default(default):
+    """The pruned search picks a variant whose bound equals the best over all subcubic variants."""
+    entry, w, proof = default
+    m = load_float_model(entry.path)
+    shared = subcubic_tables.shared(m)
+    counts = subcubic.search_all(m, shared=shared)
+    best = max(c for c in counts.values() if c is not None)
+    assert proof.bound == Fraction(best, w.d_vocab ** w.k)
+    for v in [v for v, c in counts.items() if c is None][::9]:  # a sample of the skipped ones
+        assert subcubic.prove_variant(m, *v, shared=shared).bound <= proof.bound
