@@ -154,7 +154,7 @@ def spread(err: str, qres: Dyadic, kres: Dyadic, chain: list[Dyadic], ops: Ops) 
         return split_bound(qres, kT, True)
     if err.endswith("subproduct"):
         m1 = chain[1] @ chain[2]
-        ops.add(2 * (d + 1) * d * dm + 2 * V * d * dm + 3 * (6 * V * d))
+        ops.add(2 * (dm + 1) * d * dm + 2 * V * d * dm + 3 * (6 * V * d))
         return min_of(split_bound(chain[0], m1 @ chain[3], mean), split_bound(qres, kT, mean),
                       split_bound(qres @ chain[2], chain[3], mean))
     if err.endswith("recursive"):
