@@ -64,10 +64,7 @@ def obligations(cert_path: str, weights: str | None = None, sample: int = 200,
 
 def _subcubic(cert, w) -> Iterator[Obligation]:
     from checker.rules import subcubic
-    rank2 = cert.parameters.get("attn") == "rank2-query"
-    b2 = subcubic._direction(cert.evidence["direction2"], w.d_head) if rank2 else None
-    t = subcubic._Tables(w, subcubic._direction(cert.evidence["direction"], w.d_head), b2,
-                         cert.parameters, Ops())
+    t = subcubic.tables(cert, w, Ops())
     for q, m, c, g in subcubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
         yield Obligation(f"case_q{q}_m{m}_c{c}_g{g}", [t.obligation(q, m, c, g)], True)
 
