@@ -2,7 +2,7 @@
 
 Counting convention (docs/soundness.md): one op per scalar arithmetic operation or comparison the
 checker executes on numbers derived from the weights, whether in float64, on Python ints, or in an
-exp enclosure (counted as one op per series term or squaring). Outward-rounding steps (nextafter),
+integer exp enclosure (counted as one op per series term or squaring). Outward-rounding steps (nextafter),
 indexing, copying and parsing are not counted. The count depends only on the certificate and the
 weights, never on timing.
 """

@@ -146,7 +146,7 @@ def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
     nums = [int(p.qk.n[q, t, i]) - top for i, t in enumerate(toks)]
     ops.add(4 * len(toks))
-    return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head)
+    return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head, ops=ops)
 
 
 def _sum_down(x: np.ndarray) -> np.ndarray:

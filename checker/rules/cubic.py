@@ -123,7 +123,7 @@ class _Tables:
         K = self.p.k
         good = self.good_lo(q, m, ops)
         if not good > 0:  # W_min * good is only bounded below by w_lo * good when good >= 0
-            return _first((x for x in (xs or [None]) if self._exact(q, m, c, x)), want)
+            return _first((x for x in (xs or [None]) if self._exact(q, m, c, x, ops)), want)
         w_lo = 0.0
         for v in sorted(self.e_lo[q, m, :K - 1])[:K - 1 - c] + ([self.e_lo[q, m, K - 1]] if q == m else []):
             w_lo = float(down(np.float64(w_lo) + v))  # the j-th smallest lower bound <= the j-th smallest value
@@ -131,13 +131,13 @@ class _Tables:
         base = float(down(down(np.float64(w_lo) * good) - qpen))
         ops.add(2 * K + 4)
         if c == 0:
-            return [None] if base > 0 or self._exact(q, m, c, None) else []
+            return [None] if base > 0 or self._exact(q, m, c, None, ops) else []
         pos = list(range(K - 1))
         worst = up(self.e_hi[q, xs][:, pos] * self.pen_hi(q, m, xs, pos)).max(axis=1)  # [x]
         lhs = down(base - up(c * worst))
         ops.add(5 * len(xs) * (K - 1))
         decided = [x for x, ok in zip(xs, lhs > 0) if ok]
-        rest = (x for x, ok in zip(xs, lhs > 0) if not ok and self._exact(q, m, c, x))
+        rest = (x for x, ok in zip(xs, lhs > 0) if not ok and self._exact(q, m, c, x, ops))
         return decided + _first(rest, want - len(decided))
 
     def _exact_terms(self, q: int, m: int):
@@ -159,8 +159,8 @@ class _Tables:
             self._cache_key, self._cache = (q, m), (good, pen)
         return self._cache
 
-    def _exact(self, q: int, m: int, c: int, x: int | None) -> bool:
-        return all(expo.holds(ob, self.p.d_head) for ob in self.obligations(q, m, c, x))
+    def _exact(self, q: int, m: int, c: int, x: int | None, ops: Ops) -> bool:
+        return all(expo.holds(ob, self.p.d_head, ops) for ob in self.obligations(q, m, c, x))
 
     def obligations(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
         """The inequality for value x (None for c = 0), one per position of x, as exact obligations

@@ -255,7 +255,7 @@ class _Tables:
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
         """The case's inequality decided exactly."""
         ops.add(20)
-        return expo.holds(self.obligation(q, m, c, g), self.d)
+        return expo.holds(self.obligation(q, m, c, g), self.d, ops)
 
     def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
         """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals."""

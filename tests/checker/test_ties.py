@@ -224,3 +224,13 @@ def test_sign_sum_exp_matches_mpmath_random():
             assert abs(val) > mpmath.mpf(10) ** -150  # Lindemann-Weierstrass: really non-zero
             want = 1 if val > 0 else -1
         assert expo.sign_sum_exp(coeffs, nums, e, d) == want
+
+
+def test_exact_fallback_work_is_counted_and_grows_with_difficulty():
+    """Proof length includes the exact sign decisions: a sum close to zero needs more refinement."""
+    from checker.ops import Ops
+    easy, hard = Ops(), Ops()
+    # exp(0) - exp(-1/2) is far from zero; 2**200 - (2**200 + 1) exp(-2**-200) is about 2**-201
+    assert expo.sign_sum_exp([1, -1], [0, -1], -1, 1, ops=easy) == 1
+    assert expo.sign_sum_exp([1 << 200, -((1 << 200) + 1)], [0, -1], -200, 1, ops=hard) == 1
+    assert 0 < easy.count < hard.count
