@@ -78,9 +78,13 @@ def mul(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 
 def div_pos(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """a / b for b > 0 (b[0] > 0 required; checked by the caller)."""
-    corners = [a[0] / b[0], a[0] / b[1], a[1] / b[0], a[1] / b[1]]
-    return down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
+    """a / b for a divisor enclosed in b. Where b's lower end is not > 0 (the divisor's enclosure
+    may contain 0 or be NaN) or a corner is NaN (inf / inf), nothing is known: (-inf, inf)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        corners = [a[0] / b[0], a[0] / b[1], a[1] / b[0], a[1] / b[1]]
+        lo, hi = down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
+    ok = (b[0] > 0) & ~np.isnan(lo) & ~np.isnan(hi)
+    return np.where(ok, lo, NEG), np.where(ok, hi, POS)
 
 
 def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:

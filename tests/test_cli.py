@@ -203,3 +203,15 @@ def test_check_writes_junit_report(tmp_path):
     assert result.returncode == 2
     suite = ET.parse(report).getroot()
     assert suite.get("tests") == "2" and suite.get("errors") == "1" and suite.get("failures") == "0"
+
+
+def test_single_position_model_runs_brute_force_and_skips_compact_strategies(tmp_path, capsys):
+    """K = 1 has no non-query positions: brute force certifies it, the compact strategies say why not."""
+    from certify.cli import main
+    from certify.model import Config
+    from conftest import random_state, write_state
+    model = write_state(random_state(Config(k=1, d_vocab=4, d_model=4, d_head=4), 0), tmp_path / "k1.safetensors")
+    assert main(["run", "--model", str(model), "--out", str(tmp_path / "certs")]) == 0
+    out = capsys.readouterr().out
+    assert "cubic: skipped: needs K >= 2" in out and "subcubic: skipped: needs K >= 2" in out
+    assert "accepted" in out

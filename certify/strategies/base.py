@@ -28,5 +28,10 @@ class Strategy:
     semantics: tuple[str, ...] = ("exact-real",)  # the claims it can make
 
 
+def needs_two_positions(m: FloatModel) -> str | None:
+    """The compact strategies reason about non-query positions, so they need K >= 2."""
+    return None if m.k >= 2 else f"needs K >= 2 (this model has K = {m.k})"
+
+
 def fraction_str(x: Fraction) -> str:
     return f"{x.numerator}/{x.denominator}"

@@ -13,7 +13,7 @@ from math import comb
 import numpy as np
 
 from certify.paths import FloatModel
-from certify.strategies.base import Proof, Strategy
+from certify.strategies.base import Proof, Strategy, needs_two_positions
 
 MARGIN = 1e-9
 
@@ -67,4 +67,4 @@ def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
 
 STRATEGY = Strategy("cubic", "O(d_vocab^3 K)",
                     "cases (query, max, copies); pessimal attention; convexity counting", prove,
-                    semantics=("exact-real", "float32"))
+                    applies=needs_two_positions, semantics=("exact-real", "float32"))

@@ -20,7 +20,7 @@ import numpy as np
 
 from certify.paths import FloatModel
 from certify.strategies import subcubic_tables as st
-from certify.strategies.base import Proof, Strategy
+from certify.strategies.base import Proof, Strategy, needs_two_positions
 
 PAPER_EUPU = ("mean-query-max-diff", "svd-query-max-diff", "factored-max-diff", "max-diff", "global-max-diff")
 OUR_EUPU = ("exact",)
@@ -223,7 +223,8 @@ def _describe(e: str, a: str, r: str) -> str:
 
 STRATEGIES = [Strategy("subcubic", "O(V^2 (d + K))",
                        "best subcubic-cost variant, chosen by search (excludes the exact-EQKE residuals)",
-                       prove_best)] + [
+                       prove_best, applies=needs_two_positions)] + [
     Strategy(variant_name(e, a, r), "O(V^2 (d + K))" + (" + EQKE" if r in CUBIC_ERR else ""),
-             _describe(e, a, r), lambda m, e=e, a=a, r=r: prove_variant(m, e, a, r), default=False)
+             _describe(e, a, r), lambda m, e=e, a=a, r=r: prove_variant(m, e, a, r), default=False,
+             applies=needs_two_positions)
     for e, a, r in variants()]

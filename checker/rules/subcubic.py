@@ -59,6 +59,8 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     if cert.semantics != "exact-real":
         raise Reject("subcubic certificates claim exact-real semantics only")
+    if w.k < 2:
+        raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
     t = tables(cert, w, ops)
     cases = _cases(cert.evidence["cases"], w.k, w.d_vocab)
     passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
@@ -173,8 +175,6 @@ class _Tables:
         else:
             c = {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff": lambda: offset,
                  "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[par["eupu"]]()
-            if c is None:
-                raise CertificateError("eupu=svd-query-max-diff needs evidence.eupu_offset")
             self.dpen = sb.dpen_factored(last, U, bias, c)
             ops.add(4 * V * dm + dm * V + 4 * V + V * V)
         self.eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)              # [x, m]
@@ -246,8 +246,9 @@ class _Tables:
 
     @staticmethod
     def _pen_times_exp(pen: tuple, arg: tuple) -> tuple:
-        """pen * exp(arg) with pen >= 0; arguments beyond the filter's range give +inf (undecided)."""
-        big = arg[1] > 700
+        """pen * exp(arg) with pen >= 0; arguments beyond the filter's range, or NaN, give +inf
+        (undecided)."""
+        big = ~((arg[1] <= 700) & (arg[0] <= arg[1]))
         lo, hi = iv.exp_bounds(np.where(big, 0.0, arg[0]), np.where(big, 0.0, arg[1]))
         prod = iv.mul(pen, (lo, hi))
         return prod[0], np.where(big, np.inf, prod[1])

@@ -538,3 +538,26 @@ def test_search_matches_full_enumeration_on_default(default):
     assert proof.bound == Fraction(best, w.d_vocab ** w.k)
     for v in [v for v, c in counts.items() if c is None][::9]:  # a sample of the skipped ones
         assert subcubic.prove_variant(m, *v, shared=shared).bound <= proof.bound
+
+
+@pytest.mark.parametrize("shift", [540, 1100])
+def test_direction_with_huge_denominator_never_lets_the_filter_accept_a_false_case(shift):
+    """Regression (review finding): a direction whose squared norm's denominator overflows float64
+    once made beta's enclosure reach below 0, and div_pos then dropped the EQKE term. With W_Q
+    negated the model gets input (30, 30, 30, 23) wrong; case (23, 30, 0, 0) covers it."""
+    import json
+    from checker.certificate import parse_certificate
+    from checker.safetensors import Weights
+    w0 = read_weights(str(zoo.ZOO_DIR / "k4-v64-s123.safetensors"))
+    t = dict(w0.tensors)
+    for name in ("blocks.0.attn.W_Q", "blocks.0.attn.b_Q"):
+        t[name] = (-t[name]).astype(np.float32)
+    w = Weights("0" * 64, t, w0.k, w0.d_vocab, w0.d_model, w0.d_head)
+    doc = {"format": "certify-certificate", "version": 1,
+           "claim": {"task": "max-of-k", "k": 4, "d_vocab": 64, "semantics": "exact-real",
+                     "accuracy_lower_bound": 0},
+           "model": {"sha256": "0" * 64, "path": "x"},
+           "strategy": {"name": "subcubic", "parameters": {"eupu": "exact", "attn": "plain", "err": "maxdiff"}},
+           "evidence": {"direction": [f"1/{2 ** shift}"] * w.d_head, "cases": [[23, 30, 0, 0]]}}
+    with pytest.raises(Reject):
+        subcubic_rule.rule(parse_certificate(json.dumps(doc).encode()), w, Ops())
