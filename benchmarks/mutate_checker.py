@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per mutant (a timeout counts as killed)")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     ap.add_argument("--json", metavar="OUT", help="write every mutant and its outcome as JSON")
+    ap.add_argument("--rerun", metavar="JSON", help="re-run only the survivors of an earlier --json run "
+                    "(same --rev and sample); its killed mutants count as killed (tests were only added)")
     args = ap.parse_args(argv)
     rev = None if args.worktree else args.rev
     copy = make_copy(rev, args.overlay)
@@ -200,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         files = args.files or sorted(str(p.relative_to(copy)) for p in (copy / "checker").rglob("*.py"))
         mutants = [m for f in files for m in mutants_of(copy, f)][::args.sample or 1][:args.limit]
+        if args.rerun:
+            old = {(m["file"], m["start"], m["replacement"]): m["status"]
+                   for m in json.loads(Path(args.rerun).read_text())["mutants"]}
+            for m in mutants:
+                m.status = old[m.file, m.start, m.replacement] if old[m.file, m.start, m.replacement] != "survived" else ""
         if args.list:
             for m in mutants:
                 print(f"{m.file}:{m.line}: {m.description}   => {m.replacement}")
@@ -215,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
                 return run_mutant(m, c, args.timeout)
             finally:
                 copies.put(c)
+        todo = [m for m in mutants if not m.status]
         with ThreadPoolExecutor(args.jobs) as pool:
-            for i, m in enumerate(pool.map(work, mutants), 1):
-                print(f"[{i}/{len(mutants)}] {m.status:8} {m.seconds:5.1f}s {m.file}:{m.line}: {m.description}", flush=True)
+            for i, m in enumerate(pool.map(work, todo), 1):
+                print(f"[{i}/{len(todo)}] {m.status:8} {m.seconds:5.1f}s {m.file}:{m.line}: {m.description}", flush=True)
     finally:
         while not copies.empty():
             shutil.rmtree(copies.get(), ignore_errors=True)
