@@ -45,6 +45,9 @@ class Float32Error(Exception):
 
 
 def gamma(n: int) -> float:
+    """n u / (1 - n u), rounded up; the bound needs n u < 1 and the softmax argument gamma <= 1/3."""
+    if n * U > 0.25:
+        raise Float32Error(f"a sum of {n} terms is too long for the float32 error model")
     return float(up(n * U / down(1 - n * U)))
 
 
@@ -168,9 +171,9 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     weight = w.sum(alpha, K * SOFT_ABS)[:, None]                 # [V, 1] >= sum_i |a32_i - a_i|
     mass = w.sum(1.0, weight)                                    # >= sum_i a32_i
     z_rest = w.sum(w.mul(mass, ve), w.mul(w.mul(gamma(K), mass), vm), K * ETA)
-    z_mag = w.sum(va, w.mul(weight, vm), z_rest)                 # >= |z32|
-    w.note(z_mag)
-    z = _Bounds(np.broadcast_to(va, z_rest.shape), z_rest, z_mag)
+    # magnitude va + weight max|v| >= |z| + |sum_i (a32_i - a_i) v_i|, so later steps' rounding terms
+    # (which use a + e >= |x32|) see the whole of z32; only the error part leaves that term out
+    z = w.bounds(w.sum(va, w.mul(weight, vm)), z_rest)
     out = w.affine(z, f["blocks.0.attn.W_O"][0], f["blocks.0.attn.b_O"], plus=last)  # resid + z W_O + b_O
     logits = w.affine(out, f["unembed.W_U"], f["unembed.b_U"])
     total = w.sum(logits.e, w.mul(weight, np.asarray(ov_abs_max, dtype=np.float64)[None, :]))

@@ -63,7 +63,7 @@ ALPHA_ABS = F(1, 2 ** 46)   # alpha = hi - 1 in float64: a few ulps of 1, absolu
 # full error is kept for the later rounding terms; the checker keeps it only for out's own rounding.
 # The reference follows the checker here (and test_logit_rounding_keeps_full_error checks the
 # documented, larger bound); set True once checker/float32.py includes that term.
-CHECKER_KEEPS_FULL_Z_IN_OUT = False
+CHECKER_KEEPS_FULL_Z_IN_OUT = True
 
 SHAPES = {  # TransformerLens names (docs/semantics.md, "The weights as numbers")
     "embed.W_E": lambda V, K, dm, dh: (V, dm),
@@ -333,8 +333,6 @@ def test_overflow_threshold():
         checker_E(big, [0.0] * 3)
 
 
-@pytest.mark.xfail(strict=True, reason="checker/float32.py: the logits' rounding term bounds |out32| by "
-                   "A_out + R_out, without sum_i (a32_i - a_i) v_i W_O (see CHECKER_KEEPS_FULL_Z_IN_OUT)")
 @pytest.mark.parametrize("name", ["V3K2", "V4K2large"])
 def test_logit_rounding_keeps_full_error(name):
     """The documented argument: |out32| <= M_out + weight max|v| |W_O| feeds the logits' gamma term."""
@@ -348,9 +346,6 @@ def test_logit_rounding_keeps_full_error(name):
     assert all(F(float(got[q, j])) >= E_ref[q][j] for q in range(V) for j in range(V))
 
 
-@pytest.mark.xfail(strict=True, reason="checker/float32.py: gamma(n) = n u / (1 - n u) needs n u < 1 "
-                   "(Higham); for n > 2^24 (d_model, d_head or K that large) it returns a negative number "
-                   "and nothing refuses such a model")
 def test_gamma_precondition():
     from checker.float32 import gamma as checker_gamma
     for n in (2 ** 24 + 1, 2 ** 24 + 2, 2 ** 25):
