@@ -41,7 +41,10 @@ RELEVANT = {"interval.py": [T + "interval.py", TIES, CERT, ADV, BF], "expo.py": 
             "certificate.py": [CERT, T + "weights.py"], "check.py": [CERT, T + "weights.py"], "cli.py": [CERT],
             "ops.py": [CERT, T + "subcubic.py"], "__main__.py": [CERT], "__init__.py": [CERT],
             "float32.py": [T + "float32_reference.py", "tests/certify/test_float32_semantics.py", BF],
-            "brute_force.py": [TIES, CERT, BF], "cubic.py": [T + "cubic.py"], "subcubic.py": [T + "subcubic.py"]}
+            "brute_force.py": [TIES, CERT, BF],
+            "cubic.py": [T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
+            "subcubic.py": [T + "rule_exact_paths.py", T + "subcubic.py"],
+            "subcubic_bounds.py": [T + "rule_exact_paths.py", T + "subcubic.py"]}
 CMP_SWAPS = {ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE),
              ast.GtE: (ast.Gt, ast.Lt), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,),
              ast.IsNot: (ast.Is,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,)}
