@@ -561,3 +561,17 @@ def test_direction_with_huge_denominator_never_lets_the_filter_accept_a_false_ca
            "evidence": {"direction": [f"1/{2 ** shift}"] * w.d_head, "cases": [[23, 30, 0, 0]]}}
     with pytest.raises(Reject):
         subcubic_rule.rule(parse_certificate(json.dumps(doc).encode()), w, Ops())
+
+
+@pytest.mark.parametrize("e", range(-9, 9))
+def test_sqrt_up_and_root_up_are_upper_bounds_and_tight(e):
+    """sqrt_up / root_up (the l2 and svd residual bounds) for every exponent parity and residue:
+    an upper bound (a mutated parity test once halved the exponent of an odd one the wrong way)."""
+    for n in (1, 2, 3, 7, 10 ** 6 + 3, 2 ** 61 - 1):
+        x = Fraction(n) * Fraction(2) ** e
+        s = sb.sqrt_up(Dyadic(np.array([n], dtype=object), e))
+        v = Fraction(int(s.n[0])) * Fraction(2) ** s.e
+        assert v * v >= x and v * v <= x * (1 + Fraction(1, 2 ** 30))
+        for r in (2, 3, 4, 128):
+            root = sb.root_up(n, e, r)
+            assert root ** r >= x and root ** r <= x * (1 + Fraction(r, 2 ** 30))
