@@ -182,12 +182,16 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     return total
 
 
+def ov_abs_max(p: Paths, ops: Ops) -> np.ndarray:
+    """[j] >= max_{t, i} |OV[t, i, j]|, from the enclosure of the exact OV path term."""
+    lo, hi = enclose_ints(p.ov.n, p.ov.e)
+    ops.add(2 * lo.size)
+    return np.maximum(-lo, hi).max(axis=(0, 1))
+
+
 def float32_paths(w: Weights, ops: Ops) -> Paths:
     """Exact paths with win = DIRECT - E and rival = DIRECT + E, E = logit_error (exactly: E is a
     float64 array, hence dyadic)."""
     p = exact_paths(w)
-    lo, hi = enclose_ints(p.ov.n, p.ov.e)
-    ov_abs_max = np.maximum(-lo, hi).max(axis=(0, 1))            # >= max_{t, i} |OV[t, i, j]|
-    ops.add(2 * lo.size)
-    slack = Dyadic.from_floats(logit_error(w.tensors, ov_abs_max, ops))
+    slack = Dyadic.from_floats(logit_error(w.tensors, ov_abs_max(p, ops), ops))
     return replace(p, win=p.direct - slack, rival=p.direct + slack)

@@ -14,19 +14,12 @@ import torch
 from certify.cli import main
 from certify.model import Config, MaxOfK
 from checker.check import check_file
-from checker.float32 import Float32Error, float32_paths, logit_error
-from checker.interval import enclose_ints
+from checker.float32 import Float32Error, float32_paths, logit_error, ov_abs_max
 from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules.brute_force import _exact_gap_sign, count_correct
 from checker.safetensors import read_weights
 from conftest import ZOO, config_of, random_state, write_state
-
-
-def _ov_abs_max(w) -> np.ndarray:
-    p = exact_paths(w)
-    lo, hi = enclose_ints(p.ov.n, p.ov.e)
-    return np.maximum(-lo, hi).max(axis=(0, 1))
 
 
 def _exact_logits(state: dict[str, np.ndarray], toks: tuple[int, ...]) -> list:
@@ -84,7 +77,7 @@ def test_error_bound_covers_float32_executions(tmp_path, seed, scale):
     """|float32 logit - exact logit| <= E[q, j] for torch and a sequential summation, every input."""
     state = random_state(Config(k=3, d_vocab=4, d_model=8, d_head=4), seed, scale=scale, biases=True)
     w = read_weights(str(write_state(state, tmp_path / "m.safetensors")))
-    E = logit_error(w.tensors, _ov_abs_max(w))
+    E = logit_error(w.tensors, ov_abs_max(exact_paths(w), Ops()))
     toks = np.array(list(itertools.product(range(4), repeat=3)))
     torch_l = _torch_logits(state, toks)
     worst = 0.0
