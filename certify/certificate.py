@@ -1,9 +1,12 @@
-"""Writing certificates (format version 1, docs/certificate.md): deterministic bytes, atomic write."""
+"""Writing certificates (format version 1, docs/certificate.md): deterministic bytes, a file name
+per claim (model, strategy or variant, semantics), and publication that never races or overwrites."""
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from certify import __version__
 from certify.strategies.base import Proof, fraction_str
@@ -32,6 +35,85 @@ def model_reference(weights: str | Path, cert_path: str | Path, zoo_name: str | 
 
 def write_certificate(path: str | Path, cert: dict) -> None:
     atomic_write_bytes(path, (dumps(cert) + "\n").encode())
+
+
+class CertificateExists(ValueError):
+    """The target file holds a different certificate; it is never replaced silently."""
+
+
+def file_name(label: str, strategy: str, semantics: str) -> str:
+    """`MODEL.STRATEGY.json`, `.float32.json` for float32 claims; a subcubic variant's three options
+    are joined by `_` (which no option name contains), so different claims never share a name."""
+    slug = strategy.replace(":", "_").replace(",", "_")
+    slug = "_".join(part.partition("=")[2] or part for part in slug.split("_"))
+    return f"{label}.{slug}{'' if semantics == 'exact-real' else '.' + semantics}.json"
+
+
+def refuse_other_claim(path: Path, sha256: str, strategy: str, semantics: str) -> None:
+    """Before proving: fail fast if `path` already holds a certificate about other weights, another
+    strategy or semantics (e.g. two models with the same file stem written into one folder)."""
+    try:
+        old = json.loads(path.read_bytes())
+        same = (old["model"]["sha256"], old["strategy"]["name"], old["claim"]["semantics"]) == \
+            (sha256, strategy, semantics)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        same = False
+    if not same:
+        raise CertificateExists(f"{path} already holds a different certificate (other weights, "
+                                "strategy or semantics, or not a certificate); pass --force to "
+                                "replace it, or choose another --out")
+
+
+T = TypeVar("T")
+
+
+def publish(path: Path, cert: dict, check: Callable[[Path], T], force: bool = False) -> T:
+    """Write `cert` to a temporary file beside `path`, run `check` on it there (model paths are
+    relative to the folder, so they resolve the same), then give it its name atomically:
+    os.link fails if the name exists, so of two runs racing for one name exactly one creates it.
+    An existing identical file is kept (same claim, same bytes); a different one is an error
+    unless `force` (then os.replace). An interrupted check leaves no file behind."""
+    data = (dumps(cert) + "\n").encode()
+    if path.is_dir():
+        raise CertificateExists(f"{path} is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+        result = check(tmp)
+        if force:
+            os.replace(tmp, path)
+            return result
+        try:
+            _create_exclusively(tmp, path, data)
+        except FileExistsError:
+            if path.read_bytes() != data:
+                raise CertificateExists(f"{path} already holds a different certificate (written "
+                                        "meanwhile, or by another prover version); pass --force to "
+                                        "replace it, or choose another --out") from None
+        return result
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _create_exclusively(tmp: Path, path: Path, data: bytes) -> None:
+    """Give `tmp`'s content the name `path`, raising FileExistsError if the name is taken."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system: an exclusive create (O_EXCL) instead
+        with open(path, "xb") as f:
+            f.write(data)
 
 
 def dumps(value: object, indent: str = "") -> str:

@@ -2,95 +2,170 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import os
 import re
 import sys
+import threading
 import time
+from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
-from certify import zoo
+from certify import __version__, zoo
+
+CHECK_EXIT_CODES = """exit codes: 0 accepted (and the bound is at least --min-accuracy), 1 rejected (the claim is
+not established for these weights, or the bound is below --min-accuracy), 2 error (not a readable
+certificate, unknown strategy, bad command line), 3 --time-limit ran out; with several
+certificates, the largest."""
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Show an option's default where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text \
+                and action.option_strings and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="certify", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    _train_parser(sub.add_parser("train", help="train a model with the paper's recipe"))
-    _run_parser(sub.add_parser("run", help="prove bounds, write certificates, check them"))
-    from checker.cli import add_arguments
-    chk = sub.add_parser("check", help="check certificates with the independent checker")
-    add_arguments(chk)
-    chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
-    _smt_options(chk)
-    exp = sub.add_parser("export", help="export a certificate's obligations")
-    exp.add_argument("format", choices=["smt"])
-    exp.add_argument("certificate")
-    exp.add_argument("-o", "--out", required=True, help="output directory for .smt2 files")
-    exp.add_argument("--weights")
-    _smt_options(exp)
-    z = sub.add_parser("zoo", help="list the shipped models")
-    sub.add_parser("strategies", help="list the proof strategies")
-    sw = sub.add_parser("sweep", help="prove and check many models x strategies on Dask (resumable)")
-    sw.add_argument("--models", default="zoo:k4", help="zoo:k4, zoo:all, or comma-separated names/paths")
-    sw.add_argument("--strategies", default="cubic,subcubic", help="'all' or a comma-separated list")
-    sw.add_argument("--out", required=True)
-    sw.add_argument("--limit-models", type=int, metavar="N", help="only the first N models")
-    sw.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")
-    sw.add_argument("--workers", type=int, help="LocalCluster workers (default: the machine's cores)")
-    rp = sub.add_parser("report", help="figure and table from a sweep directory")
-    rp.add_argument("dir")
-    imp = sub.add_parser("import", help="import a torch / TransformerLens state dict (.pt) as safetensors")
-    imp.add_argument("source", help="state dict file (.pt), loaded with weights_only=True")
-    imp.add_argument("--out", required=True, help="output .safetensors path")
-    args = parser.parse_args(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version: 0; a bad command line: 2
+        return 0 if e.code in (0, None) else 2
     try:
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `certify ... | head`: the reader is gone, so is our output
+        _silence_stdout()
+        return 141
     except OSError as e:  # unreadable inputs, read-only or full output directories
         print(f"certify: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except (ValueError, KeyError) as e:
-        print(f"certify: error: {e}", file=sys.stderr)
+        print(f"certify: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        print(f"certify: error: {args.command} needs {e.name}, which is not installed"
+              + (": pip install 'certify[train]' (see README)" if e.name == "torch" else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("certify: interrupted", file=sys.stderr)
         return 130
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="certify", description=__doc__, formatter_class=_Formatter)
+    parser.add_argument("--version", action="version", version=f"certify {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, **kw)
+    _train_parser(command("train", "train a model with the paper's recipe (needs torch: certify[train])"))
+    _run_parser(command("run", "prove bounds, write certificates, check them"))
+    from checker.cli import add_arguments
+    chk = command("check", "check certificates with the independent checker", epilog=CHECK_EXIT_CODES)
+    add_arguments(chk)
+    chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
+    _smt_sample_option(chk)
+    chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
+    exp = command("export", "export a certificate's obligations as SMT-LIB2 files")
+    exp.add_argument("format", choices=["smt"])
+    exp.add_argument("certificate")
+    exp.add_argument("-o", "--out", required=True, help="output directory for .smt2 files")
+    exp.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
+    _smt_sample_option(exp)
+    command("zoo", "list the shipped models")
+    command("strategies", "list the proof strategies")
+    sw = command("sweep", "prove and check many models x strategies on Dask (resumable)")
+    sw.add_argument("--models", default="zoo:k4",
+                    help="zoo:k4, zoo:all, a folder of models (e.g. from train --seeds), or comma-separated names/paths")
+    sw.add_argument("--strategies", default="cubic,subcubic", help="'all' or a comma-separated list")
+    sw.add_argument("--out", required=True, help="sweep folder (results.csv, certs/, rows/)")
+    sw.add_argument("--limit-models", type=int, metavar="N", help="only the first N models")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")
+    sw.add_argument("--workers", type=int, help="LocalCluster workers (default: the machine's cores)")
+    rp = command("report", "figure and table from a sweep directory")
+    rp.add_argument("dir")
+    imp = command("import", "import a torch / TransformerLens state dict (.pt) as safetensors (needs torch)")
+    imp.add_argument("source", help="state dict file (.pt), loaded with weights_only=True")
+    imp.add_argument("--out", required=True, help="output .safetensors path")
+    return parser
+
+
 def _int_list(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x.strip()]
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds: not a comma-separated list of integers (or 'paper'): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _train_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--k", type=int, default=4)
-    p.add_argument("--d-vocab", type=int, default=64)
-    p.add_argument("--d-model", type=int, default=32)
-    p.add_argument("--d-head", type=int, default=32)
-    p.add_argument("--seed", type=int, default=123)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--out", help="output .safetensors path (one --seed)")
+    p.add_argument("--k", type=_positive, default=4, help="sequence length K")
+    p.add_argument("--d-vocab", type=_positive, default=64, help="vocabulary size")
+    p.add_argument("--d-model", type=_positive, default=32, help="residual stream width")
+    p.add_argument("--d-head", type=_positive, default=32, help="attention head width")
+    p.add_argument("--seed", type=int, default=123, help="training seed (one model)")
+    p.add_argument("--steps", type=_positive, default=3000, help="AdamW steps of batch 128")
+    p.add_argument("--out", help="output .safetensors file; with --seeds, the output folder "
+                   f"(default there: {DEFAULT_SEEDS_DIR}/)")
     p.add_argument("--seeds", help="comma-separated seeds, or 'paper' for the paper's 151: train in "
-                   "parallel on Dask into the shipped zoo (resumable)")
+                   "parallel on Dask into the --out folder, with a manifest.json of exact accuracies (resumable)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --seeds: an existing Dask scheduler")
     p.add_argument("--workers", type=int, help="with --seeds: LocalCluster workers")
 
 
+DEFAULT_SEEDS_DIR = "models"
+
+
 def _run_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=zoo.DEFAULT_MODEL, help="zoo name or .safetensors path")
-    p.add_argument("--strategy", action="append", help="strategy name (repeatable); default: all")
-    p.add_argument("--out", default="certs", help="directory for the certificates")
+    p.add_argument("--strategy", action="append", metavar="S",
+                   help="strategy name, repeatable, or 'all' for every strategy (`certify strategies`); "
+                   "default: the default ones, brute-force, cubic and subcubic")
+    p.add_argument("--out", default="certs", help="folder for the certificates")
     p.add_argument("--semantics", choices=["exact-real", "float32"], default="exact-real",
-                   help="what the claim is about: the exact real model (default), or also every "
-                   "float32 execution (brute-force and cubic; docs/semantics.md)")
+                   help="what the claim is about: the exact real model, or also every float32 "
+                   "execution (brute-force and cubic; docs/semantics.md)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing certificate file that holds a different certificate")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     if args.seeds:
         from certify.seeds import PAPER_SEEDS
         seeds = list(PAPER_SEEDS) if args.seeds == "paper" else _int_list(args.seeds)
-        trained = zoo.train_many(args.k, args.d_vocab, seeds, args.steps, args.scheduler, args.workers)
-        print(f"trained {len(trained)} models into {zoo.ZOO_DIR} ({len(seeds) - len(trained)} already there)")
+        folder = Path(args.out or DEFAULT_SEEDS_DIR)
+        if folder.suffix == ".safetensors" or folder.is_file():
+            raise ValueError(f"with --seeds, --out is a folder, not {folder}")
+        trained = zoo.train_many(args.k, args.d_vocab, seeds, args.steps, args.scheduler, args.workers, folder)
+        print(f"trained {len(trained)} models into {folder}/ ({len(seeds) - len(trained)} already there); "
+              f"manifest {folder / 'manifest.json'}")
         return 0
     if not args.out:
-        raise ValueError("--out is required (or --seeds to train into the zoo)")
+        raise ValueError("--out FILE.safetensors is required (or --seeds to train several models)")
+    if Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give the .safetensors file to write")
     from certify.model import Config
     from certify.train import RECIPE, sampled_accuracy, train
     from certify.weights import save_model
@@ -115,60 +190,140 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
+    from certify.api import short_name
     from certify.strategies import all_strategies
-    for s in all_strategies().values():
-        print(f"{s.name:<28} {s.cost:<32} {s.summary}")
+    table = list(all_strategies().values())
+    name_w = min(NAME_WIDTH, max(len(short_name(s.name)) for s in table))
+    cost_w = max(len(s.cost) for s in table)
+    for s in table:
+        print(f"{_name_cell(short_name(s.name), name_w)}  {s.cost:<{cost_w}}  {s.summary}")
+    if any(short_name(s.name) != s.name for s in table):
+        print(f"\nsubcubic:EUPU/ATTN/ERR is short for subcubic:eupu=EUPU,attn=ATTN,err=ERR; both are accepted",
+              file=sys.stderr)
     return 0
 
 
+NAME_WIDTH = 40  # longer strategy names get a line of their own, so the columns stay aligned
+
+
+def _name_cell(name: str, width: int) -> str:
+    return f"{name:<{width}}" if len(name) <= width else f"{name}\n{'':<{width}}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from checker.check import check_file
-    from certify.certificate import certificate_dict, model_reference, write_certificate
-    from certify.paths import load_float_model
-    from certify.strategies import all_strategies, get
-    from certify.weights import sha256_file
-    weights, name = zoo.resolve(args.model)
-    model = dataclasses.replace(load_float_model(weights), semantics=args.semantics)
-    digest = sha256_file(weights)
-    label = name or Path(weights).stem
-    chosen = [get(s) for s in args.strategy] if args.strategy else \
-        [s for s in all_strategies().values() if s.default]
-    rows, status = [], 0
-    for strategy in chosen:
-        skip = strategy.applies(model) or (None if args.semantics in strategy.semantics else
-                                           f"claims {', '.join(strategy.semantics)} semantics only")
-        if skip:
-            print(f"{strategy.name}: skipped: {skip}")
+    from certify import api
+    out = _out_folder(args.out)
+    model = api.load(args.model)
+    chosen = _chosen_strategies(args.strategy)
+    table = _RunTable(model, [s.name for s in chosen])
+    status, written = 0, 0
+    for strat in chosen:
+        reason = api.skip_reason(model, strat, args.semantics)
+        if reason:
+            table.skipped(strat.name, reason)
             continue
-        t0 = time.perf_counter()
-        proof = strategy.prove(model)
-        prove_s = time.perf_counter() - t0
-        cert_path = Path(args.out) / f"{label}.{strategy.name.replace(':', '_')}.json"
-        write_certificate(cert_path, certificate_dict(proof, model.k, model.d_vocab, digest,
-                                                      model_reference(weights, cert_path, name)))
-        result = check_file(str(cert_path))
-        status = max(status, result.exit_code)
-        rows.append((strategy.name, proof.bound, prove_s, result, cert_path))
-    _print_table(label, rows)
+        with _ticker(api.short_name(strat.name)) as phase:
+            run = api.prove(model, strat.name, semantics=args.semantics, out=out, force=args.force,
+                            on_phase=phase)
+        table.row(run)
+        status, written = max(status, run.result.exit_code), written + 1
+    if not written:
+        print("no certificates written: no chosen strategy applies to this model", flush=True)
+        return 2
+    print(f"certificates in {out}/", flush=True)
     return status
 
 
-def _print_table(label: str, rows: list) -> None:
-    print(f"\nmodel {label}")
-    print(f"{'strategy':<28} {'bound':>22} {'decimal':>9} {'prove s':>8} {'check s':>8} {'ops':>14}  verdict")
-    for name, bound, prove_s, r, path in rows:
-        frac = f"{bound.numerator}/{bound.denominator}"
-        print(f"{name:<28} {frac:>22} {float(bound):>9.6f} {prove_s:>8.2f} {r.seconds:>8.2f} "
-              f"{r.ops:>14,}  {r.verdict}")
+def _out_folder(out: str) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {out} is a file; --out names the folder for the certificates")
+    if path.suffix == ".json":
+        raise ValueError(f"--out {out} looks like a file name; --out names the folder for the certificates "
+                         "(each certificate's name says its model, strategy and semantics)")
+    return path
+
+
+def _chosen_strategies(names: list[str] | None) -> list:
+    from certify import api
+    from certify.strategies import all_strategies
+    if not names:
+        return api.default_strategies()
+    if "all" in names:
+        return list(all_strategies().values())
+    return [api.strategy(n) for n in dict.fromkeys(names)]
+
+
+class _RunTable:
+    """`certify run`'s table, one row printed as soon as its strategy is done; the columns' widths
+    are fixed up front from the chosen strategies' names and the model's d_vocab^K."""
+    MAX_FRACTION = 23
+
+    def __init__(self, model, names: list[str]) -> None:
+        from certify.api import short_name
+        self.total = model.d_vocab ** model.k
+        self.name_w = min(NAME_WIDTH, max([len("strategy"), *(len(short_name(n)) for n in names)]))
+        self.bound_w = min(self.MAX_FRACTION, 2 * len(str(self.total)) + 1)
+        print(f"\nmodel {model.label}")
+        print(f"{'strategy':<{self.name_w}} {'bound':>{self.bound_w}} {'decimal':>9} {'prove s':>8} "
+              f"{'check s':>8} {'ops':>14}  verdict", flush=True)
+
+    def fraction(self, bound: Fraction) -> str:
+        text = f"{bound.numerator}/{bound.denominator}"
+        return text if len(text) <= self.bound_w else "in cert."
+
+    def row(self, run) -> None:
+        from certify.api import short_name
+        r = run.result
+        bound = r.bound if r.bound is not None else _claimed_bound(run.path)
+        frac, dec = ("-", "-") if bound is None else (self.fraction(bound), f"{float(bound):.6f}")
+        print(f"{_name_cell(short_name(run.strategy), self.name_w)} {frac:>{self.bound_w}} {dec:>9} "
+              f"{run.prove_seconds:>8.2f} {r.seconds:>8.2f} {r.ops:>14,}  {r.verdict}", flush=True)
         if r.verdict != "accepted":
-            print(f"  {path}: {r.reason}")
-    print(f"certificates in {Path(rows[0][4]).parent}/" if rows else "no certificates written")
+            print(f"  {run.path}: {r.reason}", flush=True)
+
+    def skipped(self, name: str, reason: str) -> None:
+        from certify.api import short_name
+        print(f"{_name_cell(short_name(name), self.name_w)} skipped: {reason}", flush=True)
 
 
-def _smt_options(p: argparse.ArgumentParser) -> None:
+def _claimed_bound(path: Path) -> Fraction | None:
+    """The bound a (rejected) certificate claims, for the table."""
+    import json
+    try:
+        return Fraction(json.loads(path.read_text())["claim"]["accuracy_lower_bound"])
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
+@contextmanager
+def _ticker(name: str, stream=None):
+    """A live `NAME: prove 12s` line on stderr (a terminal only) while a strategy proves and checks;
+    yields the callback that names the current phase."""
+    stream = stream or sys.stderr
+    if not getattr(stream, "isatty", lambda: False)():
+        yield lambda phase: None
+        return
+    from tqdm import tqdm
+    bar = tqdm(total=None, desc=name, file=stream, leave=False, bar_format="{desc} {elapsed}")
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            bar.refresh()
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield lambda phase: bar.set_description_str(f"{name}: {phase}")
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()
+
+
+def _smt_sample_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smt-sample", type=int, default=200, metavar="N",
-                   help="brute force: random inputs re-checked besides the near-ties (default 200)")
-    p.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
+                   help="brute force: random inputs re-checked besides the near-ties")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -202,8 +357,27 @@ def _smt_recheck(args: argparse.Namespace, cert: str, claim_verified: bool) -> i
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from checker.certificate import CertificateError, parse_certificate
+    from checker.check import resolve_model_path
+    from checker.safetensors import WeightsError, read_weights
+    try:  # the checker's own parser first: only a well-formed certificate reaches the exporter
+        with open(args.certificate, "rb") as f:
+            cert = parse_certificate(f.read())
+        w = read_weights(args.weights or resolve_model_path(cert.model_path, args.certificate))
+    except (CertificateError, WeightsError) as e:
+        raise ValueError(f"{args.certificate}: cannot export: {e}") from None
+    if w.sha256 != cert.sha256:
+        raise ValueError(f"{args.certificate}: cannot export: the weights have SHA-256 {w.sha256}, "
+                         f"the certificate names {cert.sha256}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file, not a folder")
     from exporters.smt import export
-    n, note = export(args.certificate, args.out, args.weights, args.smt_sample)
+    try:
+        n, note = export(args.certificate, args.out, args.weights, args.smt_sample)
+    except (OSError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # e.g. evidence the exporter cannot read: reported, never a traceback
+        raise ValueError(f"{args.certificate}: cannot export: {type(e).__name__}: {e}") from None
     print(f"wrote {n} SMT-LIB2 obligations to {args.out}/ ({note}); unsat = holds")
     return 0
 
@@ -235,6 +409,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_models(spec: str) -> list[tuple[str, str, str | None, str | None]]:
+    if Path(spec).is_dir():  # a folder of models, e.g. from `certify train --seeds`
+        listed = zoo.entries(Path(spec))
+        found = [(e.name, str(Path(spec) / f"{e.name}.safetensors"), None, e.accuracy) for e in listed] or \
+            [(p.stem, str(p), None, None) for p in sorted(Path(spec).glob("*.safetensors"))]
+        if not found:
+            raise ValueError(f"no models in {spec}/ (no manifest.json, no .safetensors files)")
+        return found
     if spec.startswith("zoo:"):
         which = spec[4:]
         chosen = [e for e in zoo.entries() if which == "all" or f"k{e.k}" == which]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import defaultdict
+from fractions import Fraction
 from pathlib import Path
 
 from certify.sweep import read_table
@@ -67,9 +68,31 @@ def _row_dimension(out: Path, row: dict) -> int:
                                  cert["claim"]["k"], cert["claim"]["d_vocab"], d_model)
 
 
+def with_exact_accuracy(rows: list[dict]) -> list[dict]:
+    """Rows normalised by the exact accuracy: the sweep's (from a manifest), or else the bound of an
+    accepted brute-force certificate of the same model in the sweep, which is the exact accuracy."""
+    exact = {r["model"]: r["bound"] for r in rows if r["strategy"] == "brute-force" and r["status"] == "accepted"}
+    out = []
+    for r in rows:
+        acc = r["exact_accuracy"] or exact.get(r["model"], "")
+        if acc and r["bound"] and not r["normalized"]:
+            r = r | {"exact_accuracy": acc,
+                     "normalized": f"{float(Fraction(r['bound']) / Fraction(acc)):.6f}"}
+        out.append(r)
+    return out
+
+
 def report(out: str | Path) -> tuple[Path, Path]:
-    rows = [r | {"dimension": _row_dimension(Path(out), r)}
-            for r in read_table(out) if r["status"] == "accepted" and r["normalized"]]
+    table_rows = with_exact_accuracy(read_table(out))
+    accepted = [r for r in table_rows if r["status"] == "accepted"]
+    rows = [r | {"dimension": _row_dimension(Path(out), r)} for r in accepted if r["normalized"]]
+    if not rows:
+        missing = sorted({r["model"] for r in accepted})
+        raise ValueError(f"{out}: nothing to draw: " + (
+            "no accepted pair in the sweep" if not accepted else
+            f"the exact accuracy of {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} is unknown; "
+            "add brute-force to the sweep's --strategies (feasible up to 2^31 inputs), or sweep models "
+            "with a manifest.json (`certify train --seeds`)"))
     figure = Path(out) / "bound_vs_ops.png"
     table = Path(out) / "report.md"
     _figure(rows, figure)

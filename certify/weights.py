@@ -7,11 +7,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import save
+from typing import TYPE_CHECKING
 
-from certify.model import PARAM_SHAPES, Config, MaxOfK
+from safetensors import safe_open
+
+if TYPE_CHECKING:  # torch only where models are built (train, import): run and check need numpy only
+    from certify.model import MaxOfK
 
 
 def sha256_file(path: str | Path) -> str:
@@ -43,6 +44,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def save_model(model: MaxOfK, path: str | Path, extra: dict[str, object] | None = None) -> str:
     """Save float32 TransformerLens-named tensors; returns the file's SHA-256."""
+    from safetensors.torch import save
     config = {**model.cfg.as_dict(), **({"training": extra} if extra else {})}
     # one metadata key: safetensors writes several keys in an unstable order (bytes would vary)
     atomic_write_bytes(path, save(model.state(), metadata={"config": json.dumps(config, sort_keys=True)}))
@@ -50,6 +52,7 @@ def save_model(model: MaxOfK, path: str | Path, extra: dict[str, object] | None 
 
 
 def load_model(path: str | Path) -> MaxOfK:
+    from certify.model import PARAM_SHAPES, Config, MaxOfK
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
         if "config" not in meta:
@@ -64,6 +67,6 @@ def load_model(path: str | Path) -> MaxOfK:
 
 
 def read_metadata(path: str | Path) -> dict[str, object]:
-    with safe_open(str(path), framework="pt") as f:
+    with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata() or {}
     return {k: json.loads(v) for k, v in meta.items()}

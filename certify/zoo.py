@@ -30,10 +30,12 @@ def zoo_name(k: int, d_vocab: int, seed: int) -> str:
     return f"k{k}-v{d_vocab}-s{seed}"
 
 
-def entries() -> list[ZooEntry]:
-    if not MANIFEST.exists():
+def entries(folder: Path = ZOO_DIR) -> list[ZooEntry]:
+    """The models listed in `folder`/manifest.json (the shipped zoo, or a `train --seeds` folder)."""
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.exists():
         return []
-    return [ZooEntry(**e) for e in json.loads(MANIFEST.read_text())["models"]]
+    return [ZooEntry(**e) for e in json.loads(manifest.read_text())["models"]]
 
 
 def lookup(name: str) -> ZooEntry | None:
@@ -53,19 +55,19 @@ def resolve(model: str) -> tuple[Path, str | None]:
     return path, None
 
 
-def save_manifest(items: list[ZooEntry]) -> None:
+def save_manifest(items: list[ZooEntry], folder: Path = ZOO_DIR) -> None:
     from certify.weights import atomic_write_bytes
     items = sorted(items, key=lambda e: (e.k, e.d_vocab, e.seed))
     text = json.dumps({"models": [asdict(e) for e in items]}, indent=1) + "\n"
-    atomic_write_bytes(MANIFEST, text.encode())
+    atomic_write_bytes(Path(folder) / "manifest.json", text.encode())
 
 
 def accuracy(entry: ZooEntry) -> Fraction | None:
     return None if entry.accuracy is None else Fraction(entry.accuracy)
 
 
-def train_entry(k: int, d_vocab: int, seed: int, steps: int) -> ZooEntry:
-    """Train with the paper's recipe into the zoo folder; exact accuracy by the checker's brute force."""
+def train_entry(k: int, d_vocab: int, seed: int, steps: int, folder: Path = ZOO_DIR) -> ZooEntry:
+    """Train with the paper's recipe into `folder`; exact accuracy by the checker's brute force."""
     from checker.ops import Ops
     from checker.paths import exact_paths
     from checker.rules.brute_force import MAX_INPUTS, count_correct
@@ -75,7 +77,7 @@ def train_entry(k: int, d_vocab: int, seed: int, steps: int) -> ZooEntry:
     from certify.weights import save_model
     name = zoo_name(k, d_vocab, seed)
     model, _ = train(Config(k, d_vocab), seed, steps=steps, progress=False)
-    path = ZOO_DIR / f"{name}.safetensors"
+    path = Path(folder) / f"{name}.safetensors"
     digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
     acc = None
     if d_vocab ** k <= MAX_INPUTS:
@@ -85,16 +87,20 @@ def train_entry(k: int, d_vocab: int, seed: int, steps: int) -> ZooEntry:
 
 
 def train_many(k: int, d_vocab: int, seeds: list[int], steps: int, scheduler: str | None = None,
-               workers: int | None = None) -> list[ZooEntry]:
-    """Train seeds in parallel on Dask; seeds already in the manifest are skipped (resumable).
-    Only this process writes the manifest, after each model."""
+               workers: int | None = None, folder: Path = ZOO_DIR) -> list[ZooEntry]:
+    """Train seeds in parallel on Dask into `folder`; seeds already in its manifest are skipped
+    (resumable). Only this process writes the manifest, after each model."""
     from certify.sweep import run_all
-    done = {e.seed for e in entries() if (e.k, e.d_vocab) == (k, d_vocab) and e.path.exists()}
-    items = {e.name: e for e in entries()}
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    listed = entries(folder)
+    done = {e.seed for e in listed if (e.k, e.d_vocab, e.steps) == (k, d_vocab, steps)
+            and (folder / f"{e.name}.safetensors").exists()}
+    items = {e.name: e for e in listed}
 
     def describe(entry: ZooEntry) -> str:
         items[entry.name] = entry
-        save_manifest(list(items.values()))
+        save_manifest(list(items.values()), folder)
         return f"{entry.name} {entry.accuracy}"
-    todo = [(k, d_vocab, s, steps) for s in seeds if s not in done]
+    todo = [(k, d_vocab, s, steps, folder) for s in seeds if s not in done]
     return run_all(train_entry, todo, describe, scheduler, workers, "train", len(seeds))

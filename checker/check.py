@@ -39,6 +39,7 @@ class Result:
     seconds: float
     ops: int
     timed_out: bool = False
+    semantics: str | None = None  # the claim's semantics, once the certificate was parsed
 
     @property
     def exit_code(self) -> int:
@@ -54,8 +55,9 @@ def check_file(cert_path: str, weights: str | None = None,
     cert = None
 
     def result(verdict: str, reason: str, bound: Fraction | None = None, timed_out: bool = False) -> Result:
-        strategy = cert.strategy if cert is not None else None
-        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count, timed_out)
+        strategy, semantics = (cert.strategy, cert.semantics) if cert is not None else (None, None)
+        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count, timed_out,
+                      semantics)
 
     try:
         with _deadline(time_limit):

@@ -57,7 +57,7 @@ def check_all(args: argparse.Namespace) -> list[Result]:
             result = check_file(cert, args.weights, args.min_accuracy, args.time_limit)
         except Exception as e:  # fail closed, never a traceback
             result = Result(ERROR, None, f"internal checker error: {type(e).__name__}: {e}", None, 0.0, 0)
-        print(render_json(result) if args.json else render_text(result), flush=True)
+        print(render_json(result, cert) if args.json else render_text(result, cert), flush=True)
         results.append(result)
     if args.junit:
         write_junit(args.junit, list(zip(args.certificates, results)))
@@ -79,22 +79,26 @@ def write_junit(path: str, results: list[tuple[str, Result]]) -> None:
         elif r.verdict == ERROR:
             ET.SubElement(case, "error", message=r.reason[:500]).text = r.reason
         else:
-            ET.SubElement(case, "system-out").text = render_json(r)
+            ET.SubElement(case, "system-out").text = render_json(r, cert)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def render_json(r: Result) -> str:
+def render_json(r: Result, cert: str) -> str:
     bound = None if r.bound is None else f"{r.bound.numerator}/{r.bound.denominator}"
-    return json.dumps({"verdict": r.verdict, "bound": bound, "reason": r.reason,
-                       "strategy": r.strategy, "seconds": round(r.seconds, 3), "ops": r.ops})
+    return json.dumps({"certificate": cert, "verdict": r.verdict, "bound": bound, "reason": r.reason,
+                       "strategy": r.strategy, "semantics": r.semantics, "seconds": round(r.seconds, 3),
+                       "ops": r.ops})
 
 
-def render_text(r: Result) -> str:
+def render_text(r: Result, cert: str) -> str:
+    """The verdict first; a bound below --min-accuracy is shown as certified, but not enough."""
     head = r.verdict.upper()
     if r.bound is not None:
-        head += f": accuracy >= {r.bound.numerator}/{r.bound.denominator} ~ {float(r.bound):.6f}"
-    return (f"{head}\n  strategy: {r.strategy}\n  reason:   {r.reason}\n"
-            f"  checked in {r.seconds:.2f} s, {r.ops:,} ops")
+        shown = f"{r.bound.numerator}/{r.bound.denominator} ~ {float(r.bound):.6f}"
+        head += (f": accuracy >= {shown}" if r.verdict == "accepted" else
+                 f": below --min-accuracy (the certified bound is {shown})")
+    return (f"{head}\n  certificate: {cert}\n  strategy:    {r.strategy or '-'}\n  semantics:   {r.semantics or '-'}\n"
+            f"  reason:      {r.reason}\n  checked in {r.seconds:.2f} s, {r.ops:,} ops")
 
 
 def main(argv: list[str] | None = None) -> int:

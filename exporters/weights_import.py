@@ -5,6 +5,7 @@ TransformerLens' buffers (attention masks, IGNORE) are dropped; everything else 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -23,12 +24,22 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for unreadable or unsafe files
-        raise ImportErrorWithReason(f"cannot load {path} as a state dict: {e}") from None
+        raise ImportErrorWithReason(f"cannot load {path} as a state dict: {_first_line(e)}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ImportErrorWithReason(f"{path}: not a state dict of tensors")
     return obj
+
+
+def _first_line(e: Exception) -> str:
+    """torch's message without its ANSI colour codes and its pages of advice (weights_only)."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e)).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if "weights_only" in text:
+        return ("it holds more than tensors (e.g. a pickled model object), which weights_only=True "
+                "refuses to unpickle; save model.state_dict() instead")
+    return lines[0] if lines else type(e).__name__
 
 
 def convert(state: dict[str, torch.Tensor]) -> MaxOfK:

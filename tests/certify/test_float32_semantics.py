@@ -113,7 +113,7 @@ def _run(model, tmp_path, strategy: str, semantics: str = "float32") -> dict:
     out = tmp_path / "certs"
     assert main(["run", "--model", str(model), "--strategy", strategy, "--semantics", semantics,
                  "--out", str(out)]) == 0
-    (path,) = out.glob(f"*{strategy}.json")
+    (path,) = out.glob("*.json")
     return json.loads(path.read_text()) | {"_path": str(path)}
 
 
@@ -138,8 +138,9 @@ def test_float32_brute_force_count_inflated_is_rejected(tmp_path, tiny_model):
 
 def test_subcubic_makes_no_float32_claim(tmp_path, tiny_model, capsys):
     assert main(["run", "--model", str(tiny_model), "--strategy", "subcubic", "--semantics", "float32",
-                 "--out", str(tmp_path)]) == 0
+                 "--out", str(tmp_path / "certs")]) == 2  # nothing written (issue #15 item 6)
     assert "claims exact-real semantics only" in capsys.readouterr().out
+    assert not (tmp_path / "certs").exists()
 
 
 @pytest.mark.slow
