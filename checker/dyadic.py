@@ -55,6 +55,16 @@ class Dyadic:
         return Fraction(int(self.n[idx])) * Fraction(2) ** self.e
 
 
+class Rationals:
+    """A Dyadic read entry by entry as exact Fractions (the exact number type of the rules)."""
+
+    def __init__(self, d: Dyadic) -> None:
+        self.d = d
+
+    def __getitem__(self, idx) -> Fraction:
+        return self.d.fraction(idx)
+
+
 def _trailing_zeros(a: np.ndarray) -> np.ndarray:
     low = np.abs(a) & -np.abs(a)  # lowest set bit, a power of two below 2**53
     return np.where(low > 0, np.log2(np.maximum(low, 1)), 0).astype(np.int64)

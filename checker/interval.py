@@ -31,11 +31,11 @@ def assert_ieee_float64() -> None:
 
 
 def down(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, NEG)
+    return math.nextafter(x, NEG) if isinstance(x, float) else np.nextafter(x, NEG)  # scalars: fast path
 
 
 def up(x: np.ndarray) -> np.ndarray:
-    return np.nextafter(x, POS)
+    return math.nextafter(x, POS) if isinstance(x, float) else np.nextafter(x, POS)
 
 
 def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +73,13 @@ def sub(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 def mul(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Interval product: the exact product of any two members lies between min and max of corners."""
-    corners = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
-    return down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
+    c1, c2, c3, c4 = a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]
+    if isinstance(c1, float) and isinstance(c4, float) and isinstance(c2, float) and isinstance(c3, float):
+        if c1 != c1 or c2 != c2 or c3 != c3 or c4 != c4:  # NaN (0 * inf) stays NaN: undecided
+            return math.nan, math.nan
+        return down(min(c1, c2, c3, c4)), up(max(c1, c2, c3, c4))
+    lo = np.minimum(np.minimum(c1, c2), np.minimum(c3, c4))
+    return down(lo), up(np.maximum(np.maximum(c1, c2), np.maximum(c3, c4)))
 
 
 def div_pos(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +90,53 @@ def div_pos(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = down(np.minimum.reduce(corners)), up(np.maximum.reduce(corners))
     ok = (b[0] > 0) & ~np.isnan(lo) & ~np.isnan(hi)
     return np.where(ok, lo, NEG), np.where(ok, hi, POS)
+
+
+class Interval:
+    """The filter's number type: float64 arrays lo <= exact <= hi, every operation rounded outward.
+    Operands may be Intervals or small Python ints (exact in float64)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi) -> None:
+        self.lo, self.hi = lo, hi
+
+    @staticmethod
+    def of(nums, e: int) -> "Interval":
+        """Enclose the exact values nums * 2**e (Python ints, scalar or object array)."""
+        return Interval(*enclose_ints(np.asarray(nums, dtype=object), e))
+
+    def __getitem__(self, idx) -> "Interval":
+        return Interval(self.lo[idx], self.hi[idx])
+
+    def __add__(self, other) -> "Interval":
+        o = _lift(other)
+        return Interval(*add((self.lo, self.hi), (o.lo, o.hi)))
+
+    __radd__ = __add__
+
+    def __neg__(self) -> "Interval":
+        return Interval(-self.hi, -self.lo)
+
+    def __sub__(self, other) -> "Interval":
+        return self + -_lift(other)
+
+    def __mul__(self, other) -> "Interval":
+        o = _lift(other)
+        return Interval(*mul((self.lo, self.hi), (o.lo, o.hi)))
+
+    __rmul__ = __mul__
+
+    def max0(self) -> "Interval":
+        return Interval(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0))
+
+
+def _lift(x) -> Interval:
+    if isinstance(x, Interval):
+        return x
+    if type(x) is int and abs(x) <= 1 << 53:
+        return Interval(np.float64(x), np.float64(x))
+    raise TypeError(f"no exact float64 interval for {x!r:.40}")
 
 
 def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:

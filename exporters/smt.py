@@ -31,7 +31,7 @@ from checker import expo
 from checker.certificate import parse_certificate
 from checker.check import resolve_model_path
 from checker.ops import Ops
-from checker.rules import semantic_paths
+from checker.rules import obligations_for, semantic_paths
 from checker.safetensors import read_weights
 
 PRECISION = 64  # bits of the rational enclosure of each exponent
@@ -51,32 +51,15 @@ def obligations(cert_path: str, weights: str | None = None, sample: int = 200,
     w = read_weights(weights or resolve_model_path(cert.model_path, cert_path))
     if w.sha256 != cert.sha256:
         raise ValueError("weights do not match the certificate's SHA-256")
-    if cert.strategy == "subcubic":
-        return list(_subcubic(cert, w)), w.d_head, "all obligations (complete re-check)"
-    if cert.strategy == "cubic":
-        return list(_cubic(cert, w)), w.d_head, "all obligations (complete re-check)"
     if cert.strategy == "brute-force":
         obs = list(_brute_force(cert, w, sample, seed))
         return obs, w.d_head, (f"SAMPLE ONLY: {len(obs)} inputs (near-ties plus {sample} seeded random) "
                                f"of {w.d_vocab ** w.k}")
-    raise ValueError(f"no SMT export for strategy {cert.strategy!r}")
-
-
-def _subcubic(cert, w) -> Iterator[Obligation]:
-    from checker.rules import subcubic
-    t = subcubic.tables(cert, w, Ops())
-    for q, m, c, g in subcubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
-        yield Obligation(f"case_q{q}_m{m}_c{c}_g{g}", [t.obligation(q, m, c, g)], True)
-
-
-def _cubic(cert, w) -> Iterator[Obligation]:
-    from checker.rules import cubic
-    t = cubic._Tables(semantic_paths(cert, w, Ops()), Ops())
-    for q, m, c, n in cubic._cases(cert.evidence["cases"], w.k, w.d_vocab):
-        xs = t.passing(q, m, c, n, Ops())[:n]
-        xs += [x for x in range(m) if x not in xs][:n - len(xs)]  # a false count: these get refuted
-        sums = [ob for x in xs for ob in t.obligations(q, m, c, x)]
-        yield Obligation(f"case_q{q}_m{m}_c{c}_n{n}", sums, True)
+    cases = obligations_for(cert.strategy)  # the rule's own obligations (checker/rules/__init__.py)
+    if cases is None:
+        raise ValueError(f"no SMT export for strategy {cert.strategy!r}")
+    obs = [Obligation(case.name, case.sums, True) for case in cases(cert, w)]
+    return obs, w.d_head, "all obligations (complete re-check)"
 
 
 def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:

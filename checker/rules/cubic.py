@@ -6,7 +6,7 @@ the query position if q < m. With w_i = exp(score_i) > 0 and C[i, j] the logit g
 (brute_force.py), for every j != m exactly
     Z * (logit_m - logit_j) = sum_{i in G} w_i C[i, j](m) + sum_{i in O} w_i C[i, j](t_i)
                            >= W_G * good - sum_{i in O} w_i * pen(t_i, i)
-with good = min_{i in G, j != m} C[i, j](m)  (required > 0),
+with good = min_{i in G, j != m} C[i, j](m)  (> 0, which W_G >= W_min needs: implied below),
      pen(t, i) = max(0, max_{j != m} (D[q, j] - D[q, m]) + max_{j != m} (OV[t, i, j] - OV[t, i, m]))
                >= max(0, -C[i, j](t)) for every j,
      W_G >= W_min = sum of the K-1-c smallest exp(score(q, m, i)), i < K-1, (+ exp(score(q, m, K-1)) if q = m),
@@ -15,46 +15,72 @@ So the input is correct if  W_min * good - qpen - sum_{i in I} e(q, x_i, i) pen(
 where qpen = e(q, q, K-1) pen(q, K-1) if q < m, else 0. Each summand over I is at most
 P(x) = max_{i < K-1} e(q, x, i) pen(x, i); so if  W_min * good - qpen - c * P(x) > 0  holds for every
 x in a set S, it holds for every mixture of values from S (convexity: the sum of c terms is at most c
-times the largest). The case then covers C(K-1, c) * |S|**c inputs (choose the positions of the
+times the largest). The pen terms are <= 0 and W_min > 0, so the sum can only be > 0 if
+good > 0. The case then covers C(K-1, c) * |S|**c inputs (choose the positions of the
 non-max values, then each value), and distinct (q, m, c) cover disjoint inputs.
 
 Evidence: {"cases": [[q, m, c, n], ...]}: the case's set S has at least n values (n = 1 for c = 0,
-claiming the single input). The checker evaluates the inequality for every x < m itself, with
-float64 intervals and exactly (expo.sign_sum_exp) where the filter cannot decide, takes S = the
-values that pass, and rejects if fewer than n do. (S is re-derived rather than listed: listing it
+claiming the single input). The checker evaluates the inequality for every x < m itself and takes S
+= the values that pass, rejecting if fewer than n do. (S is re-derived rather than listed: listing it
 would make certificates O(d_vocab^3 K) bytes.)
+
+The inequality is written once (`_sums`), over two number types, as CGAL's filtered predicates:
+`_Float` (float64 intervals rounded outward, exp enclosed by interval.exp_bounds: the filter, all
+x < m at once) and `_Exact` (rationals, attention weights kept symbolic and the sign decided by
+expo.holds: the fallback where the filter cannot decide). Its ingredients good, maxdd and maxovd
+are formed exactly from the integer path terms and only then rounded, so a large offset common to
+the logits (e.g. on b_U) cancels before any rounding.
 """
 from __future__ import annotations
 
 from fractions import Fraction
 from math import comb
+from typing import Iterator
 
 import numpy as np
 
 from checker import expo
 from checker.certificate import Certificate, CertificateError, fields
-from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, up
+from checker.dyadic import Dyadic, Rationals
+from checker.interval import Interval, exp_bounds, inv_sqrt, mul
 from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths
-from checker.rules import Reject, semantic_paths
+from checker.rules import Case, Reject, semantic_paths
 from checker.safetensors import Weights
 
+
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    fields(cert.parameters, "strategy.parameters", set())
-    cases = _cases(fields(cert.evidence, "evidence", {"cases"})["cases"], w.k, w.d_vocab)
-    p = semantic_paths(cert, w, ops)
-    tables = _Tables(p, ops)
+    cases = _cases(cert, w)
+    tables = _Tables(semantic_paths(cert, w, ops), ops)
     count = 0
     for q, m, c, n in cases:
-        if not tables.at_least(q, m, c, n, ops):
+        if len(tables.passing(q, m, c, n, ops)) < n:
             raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
         count += comb(w.k - 1, c) * n ** c
     return Fraction(count, w.d_vocab ** w.k)
 
 
-def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
+def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
+    """The rule's proof as exact obligations, one Case per certificate case (q, m, c, n), named
+    case_q{q}_m{m}_c{c}_n{n}: for each of the n values x in S (the n that pass first; if fewer pass,
+    the first failing values fill up, so the Case is false) and each position i < K-1, the sum
+    `_sums` of the module docstring, i.e. for c = 0 the single sum of the one input. The arguments
+    are scores minus the query's top score (a common factor exp(top) > 0 dropped)."""
+    cases = _cases(cert, w)
+    ops = Ops()
+    tables = _Tables(semantic_paths(cert, w, ops), ops)
+    for q, m, c, n in cases:
+        xs = tables.passing(q, m, c, n, ops)[:n] if c else [None]
+        xs += [x for x in range(m) if x not in xs][:n - len(xs)]
+        yield Case(f"case_q{q}_m{m}_c{c}_n{n}", [s for x in xs for s in tables.sums(q, m, c, x)])
+
+
+def _cases(cert: Certificate, w: Weights) -> list[tuple[int, int, int, int]]:
+    fields(cert.parameters, "strategy.parameters", set())
+    raw = fields(cert.evidence, "evidence", {"cases"})["cases"]
     if not isinstance(raw, list):
         raise CertificateError("evidence.cases must be a list")
+    K, V = w.k, w.d_vocab
     seen: set[tuple[int, int, int]] = set()
     out = []
     for case in raw:
@@ -72,111 +98,116 @@ def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
     return out
 
 
+def _sums(N, q: int, m: int, c: int, x, i) -> list[tuple]:
+    """THE inequality of the module docstring, for value x at position i (c = 0: no x term), as
+    terms (coefficient, attention weight) whose sum must be > 0, over the number type N."""
+    K, good = N.k, N.good(q, m)
+    pen = lambda t, a: N.max0(N.maxdd[q, m] + N.maxovd[t, a, m])
+    terms = [(good, w) for w in N.smallest([N.w[q, m, a] for a in range(K - 1)], K - 1 - c)]
+    if q == m:
+        terms.append((good, N.w[q, m, K - 1]))
+    else:
+        terms.append((-pen(q, K - 1), N.w[q, q, K - 1]))
+    if c:
+        terms.append((-c * pen(x, i), N.w[q, x, i]))
+    return terms
+
+
+def _max_except(n: np.ndarray) -> np.ndarray:
+    """out[..., m] = max_{j != m} n[..., j] (ints): the row's best, or its second best at the best."""
+    best = n.argmax(axis=-1)[..., None]
+    rest = n.copy()
+    np.put_along_axis(rest, best, n.min(axis=-1)[..., None], axis=-1)
+    out = np.repeat(n.max(axis=-1)[..., None], n.shape[-1], axis=-1)
+    np.put_along_axis(out, best, rest.max(axis=-1)[..., None], axis=-1)
+    return out
+
+
 class _Tables:
-    """Float64 enclosures of the per-(q, m) and per-(x, i, m) quantities, plus exact fallbacks."""
+    """The exact ingredients (Dyadic, from the integer path terms) and their two number types."""
 
     def __init__(self, p: Paths, ops: Ops) -> None:
-        self.p = p
+        self.p, self.k = p, p.k
+        e = self.e = min(p.win.e, p.rival.e, p.ov.e)
+        self.win, self.rival, self.ov = p.win.align(e), p.rival.align(e), p.ov.align(e)
+        self.maxdd = Dyadic(_max_except(self.rival) - self.win, e)             # [q, m]
+        self.maxovd = Dyadic(_max_except(self.ov) - self.ov, e)                # [t, i, m]
+        tops = np.array([max(p.qk.n[q].ravel()) for q in range(p.d_vocab)], dtype=object)
+        self.score = Dyadic(p.qk.n - tops[:, None, None], p.qk.e)              # [q, t, i], <= 0
+        self._good: dict[tuple[int, int], int] = {}
+        self.exact, self.float = _Exact(self), _Float(self)
         V, K = p.d_vocab, p.k
-        self.win_lo, _ = enclose_ints(p.win.n, p.win.e)        # the answer's direct path
-        _, self.rival_hi = enclose_ints(p.rival.n, p.rival.e)  # a rival's (paths.Paths)
-        self.o_lo, self.o_hi = enclose_ints(p.ov.n, p.ov.e)
-        self.tops = [max(p.qk.n[q].ravel()) for q in range(V)]
-        self._cache_key: tuple[int, int] | None = None
-        shifted = p.qk.n - np.array(self.tops, dtype=object)[:, None, None]   # <= 0, exact
-        s_lo, s_hi = enclose_ints(shifted, p.qk.e)
-        self.e_lo, self.e_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))  # [q, t, i]
-        diag = np.arange(V)
-        with np.errstate(over="ignore", invalid="ignore"):
-            dd = up(self.rival_hi[:, None, :] - self.win_lo[:, :, None])       # [q, m, j]
-            dd[:, diag, diag] = -np.inf
-            self.maxdd = dd.max(axis=2)                                       # [q, m]
-            self.maxovd = np.empty((V, K, V))                                 # [x, i, m]
-            for x in range(V):  # one token at a time keeps memory at O(K V^2)
-                ovd = up(self.o_hi[x, :, None, :] - self.o_lo[x, :, :, None])  # [i, m, j]
-                ovd[:, diag, diag] = -np.inf
-                self.maxovd[x] = ovd.max(axis=2)
         ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
 
-    def good_lo(self, q: int, m: int, ops: Ops) -> float:
-        K = self.p.k
-        pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-        dd = down(self.win_lo[q, m] - self.rival_hi[q])                       # [j]
-        ovd = down(self.o_lo[m, pos, m][:, None] - self.o_hi[m, pos])         # [i, j]
-        g = down(dd[None, :] + ovd)
-        g[:, m] = np.inf
-        ops.add(3 * g.size)
-        return float(g.min())
+    def good(self, q: int, m: int) -> int:
+        """The numerator (exponent self.e) of good = min_{i in G, j != m} C[i, j](m), exactly."""
+        if (q, m) not in self._good:
+            K = self.k
+            pos = list(range(K - 1)) + ([K - 1] if q == m else [])
+            gaps = (self.win[q, m] + self.ov[m, pos, m])[:, None] - (self.rival[q] + self.ov[m, pos])
+            self._good[q, m] = min(np.delete(gaps, m, axis=1).ravel())
+        return self._good[q, m]
 
-    def pen_hi(self, q: int, m: int, xs: list[int], pos: list[int]) -> np.ndarray:
-        """Upper bounds of pen(x, i) for x in xs, i in pos: [len(xs), len(pos)]."""
-        return np.maximum(0.0, up(self.maxdd[q, m] + self.maxovd[np.ix_(xs, pos, [m])][..., 0]))
+    def sums(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
+        """The exact sums for value x, one per position (c = 0: the one sum)."""
+        return [_sums(self.exact, q, m, c, x, i) for i in (range(self.k - 1) if c else [None])]
 
-    def at_least(self, q: int, m: int, c: int, n: int, ops: Ops) -> bool:
-        """Whether at least n values x < m pass (for c = 0: whether the single configuration does)."""
-        return len(self.passing(q, m, c, n, ops)) >= n
+    def filter(self, q: int, m: int, c: int, xs: np.ndarray) -> np.ndarray:
+        """Per value in xs (c = 0: the one configuration, a 0-d array): True if float64 intervals
+        prove the inequality at every position; False means 'decide exactly'."""
+        with np.errstate(all="ignore"):  # inf and NaN only ever leave a value undecided
+            terms = _sums(self.float, q, m, c, xs[:, None], np.arange(self.k - 1)[None, :])
+            ok = sum(coef * w for coef, w in terms).lo > 0
+        return ok.all(axis=-1) if c else ok
+
+    def exact_holds(self, q: int, m: int, c: int, x: int | None, ops: Ops) -> bool:
+        return all(expo.holds(s, self.p.d_head, ops) for s in self.sums(q, m, c, x))
 
     def passing(self, q: int, m: int, c: int, want: int, ops: Ops) -> list[int | None]:
         """Values x < m that pass (None stands for the c = 0 configuration): all those the float
         filter proves, then exactly decided ones until `want` are found."""
-        xs = list(range(m)) if c else []
-        K = self.p.k
-        good = self.good_lo(q, m, ops)
-        if not good > 0:  # W_min * good is only bounded below by w_lo * good when good >= 0
-            return _first((x for x in (xs or [None]) if self._exact(q, m, c, x, ops)), want)
-        w_lo = 0.0
-        for v in sorted(self.e_lo[q, m, :K - 1])[:K - 1 - c] + ([self.e_lo[q, m, K - 1]] if q == m else []):
-            w_lo = float(down(np.float64(w_lo) + v))  # the j-th smallest lower bound <= the j-th smallest value
-        qpen = 0.0 if q == m else float(up(self.e_hi[q, q, K - 1] * self.pen_hi(q, m, [q], [K - 1])[0, 0]))
-        base = float(down(down(np.float64(w_lo) * good) - qpen))
-        ops.add(2 * K + 4)
-        if c == 0:
-            return [None] if base > 0 or self._exact(q, m, c, None, ops) else []
-        pos = list(range(K - 1))
-        worst = up(self.e_hi[q, xs][:, pos] * self.pen_hi(q, m, xs, pos)).max(axis=1)  # [x]
-        lhs = down(base - up(c * worst))
-        ops.add(5 * len(xs) * (K - 1))
-        decided = [x for x, ok in zip(xs, lhs > 0) if ok]
-        rest = (x for x, ok in zip(xs, lhs > 0) if not ok and self._exact(q, m, c, x, ops))
+        K = self.k
+        ops.add(3 * (K if q == m else K - 1) * self.p.d_vocab + 2 * K + 4 + (5 * m * (K - 1) if c else 0))
+        xs = np.arange(m if c else 1)
+        ok = self.filter(q, m, c, xs)
+        if not c:
+            return [None] if ok or self.exact_holds(q, m, c, None, ops) else []
+        decided = [int(x) for x in xs[ok]]
+        rest = (int(x) for x in xs[~ok] if self.exact_holds(q, m, c, int(x), ops))
         return decided + _first(rest, want - len(decided))
 
-    def _exact_terms(self, q: int, m: int):
-        """Exact good(q, m) and pen(t, i) for this (q, m), computed once per pair."""
-        if self._cache_key != (q, m):
-            p, K, V = self.p, self.p.k, self.p.d_vocab
-            win = lambda a, j: p.win.fraction((a, j))
-            rival = lambda a, j: p.rival.fraction((a, j))
-            O = lambda t, i, j: p.ov.fraction((t, i, j))
-            good_pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-            good = min(win(q, m) - rival(q, j) + O(m, i, m) - O(m, i, j) for i in good_pos for j in range(V) if j != m)
-            maxdd = max(rival(q, j) - win(q, m) for j in range(V) if j != m)
-            pens: dict[tuple[int, int], Fraction] = {}
 
-            def pen(t: int, i: int) -> Fraction:
-                if (t, i) not in pens:
-                    pens[t, i] = max(0, maxdd + max(O(t, i, j) - O(t, i, m) for j in range(V) if j != m))
-                return pens[t, i]
-            self._cache_key, self._cache = (q, m), (good, pen)
-        return self._cache
+class _Exact:
+    """Rationals; an attention weight exp(score / sqrt(d_head)) stays symbolic: w[q, t, i] is its score."""
+    smallest = staticmethod(lambda ws, n: sorted(ws)[:n])
+    max0 = staticmethod(lambda v: max(Fraction(0), v))
 
-    def _exact(self, q: int, m: int, c: int, x: int | None, ops: Ops) -> bool:
-        return all(expo.holds(ob, self.p.d_head, ops) for ob in self.obligations(q, m, c, x))
+    def __init__(self, t: _Tables) -> None:
+        self.k, self.good = t.k, lambda q, m: Fraction(t.good(q, m)) * Fraction(2) ** t.e
+        self.maxdd, self.maxovd, self.w = Rationals(t.maxdd), Rationals(t.maxovd), Rationals(t.score)
 
-    def obligations(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
-        """The inequality for value x (None for c = 0), one per position of x, as exact obligations
-        sum coeff * exp(arg / sqrt(d_head)) > 0 (args relative to the query's top score)."""
-        p, K = self.p, self.p.k
-        good, pen = self._exact_terms(q, m)
-        if good <= 0:
-            return [[(good, Fraction(0))]]  # cannot hold
-        score = lambda t, i: (int(p.qk.n[q, t, i]) - self.tops[q]) * Fraction(2) ** p.qk.e
-        smallest = sorted(range(K - 1), key=lambda i: score(m, i))[:K - 1 - c]
-        terms = [(good, score(m, i)) for i in smallest] + ([(good, score(m, K - 1))] if q == m else [])
-        if q < m:
-            terms.append((-pen(q, K - 1), score(q, K - 1)))
-        if x is None:
-            return [terms]
-        return [terms + [(-c * pen(x, i), score(x, i))] for i in range(K - 1)]
+
+class _Float:
+    """Float64 intervals enclosing the same exact tables; w[q, t, i] encloses the weight itself."""
+    max0 = staticmethod(Interval.max0)
+
+    def __init__(self, t: _Tables) -> None:
+        self.k, self._t, self._good = t.k, t, {}
+        self.maxdd, self.maxovd = Interval.of(t.maxdd.n, t.e), Interval.of(t.maxovd.n, t.e)
+        s = Interval.of(t.score.n, t.score.e)
+        self.w = Interval(*exp_bounds(*mul((s.lo, s.hi), inv_sqrt(t.p.d_head))))
+
+    def good(self, q: int, m: int) -> Interval:
+        if (q, m) not in self._good:
+            self._good[q, m] = Interval.of(self._t.good(q, m), self._t.e)
+        return self._good[q, m]
+
+    @staticmethod
+    def smallest(ws: list[Interval], n: int) -> list[Interval]:
+        """The n smallest values enclosed: the j-th smallest of the lower (upper) ends bounds the
+        j-th smallest value from below (above), order statistics being monotone in every entry."""
+        lo, hi = sorted(w.lo for w in ws), sorted(w.hi for w in ws)
+        return [Interval(a, b) for a, b in zip(lo[:n], hi[:n])]
 
 
 def _first(values, n: int) -> list:
@@ -189,4 +220,3 @@ def _first(values, n: int) -> list:
         if len(out) >= n:
             break
     return out
-

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import comb
+from typing import Iterator
 
 import numpy as np
 
@@ -41,7 +42,7 @@ from checker import interval as iv
 from checker.certificate import Certificate, CertificateError, fields, rational
 from checker.dyadic import Dyadic
 from checker.ops import Ops
-from checker.rules import Reject
+from checker.rules import Case, Reject
 from checker.rules import subcubic_bounds as sb
 from checker.safetensors import Weights
 
@@ -57,12 +58,7 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    if cert.semantics != "exact-real":
-        raise Reject("subcubic certificates claim exact-real semantics only")
-    if w.k < 2:
-        raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
-    t = tables(cert, w, ops)
-    cases = _cases(cert.evidence["cases"], w.k, w.d_vocab)
+    t, cases = _setup(cert, w, ops)
     passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     count = 0
     for (q, m, c, g), ok in zip(cases, passed):
@@ -70,6 +66,23 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
         count += comb(w.k - 1, c) * (m - g + 1) ** c if c else 1
     return Fraction(count, w.d_vocab ** w.k)
+
+
+def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
+    """The rule's proof as exact obligations (rules.Case): per certificate case (q, m, c, g), named
+    case_q{q}_m{m}_c{c}_g{g}, the one sum `_Tables.obligation` of the module docstring."""
+    t, cases = _setup(cert, w, Ops())
+    for q, m, c, g in cases:
+        yield Case(f"case_q{q}_m{m}_c{c}_g{g}", [t.obligation(q, m, c, g)])
+
+
+def _setup(cert: Certificate, w: Weights, ops: Ops) -> tuple["_Tables", list[tuple[int, int, int, int]]]:
+    if cert.semantics != "exact-real":
+        raise Reject("subcubic certificates claim exact-real semantics only")
+    if w.k < 2:
+        raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
+    t = tables(cert, w, ops)
+    return t, _cases(cert.evidence["cases"], w.k, w.d_vocab)
 
 
 def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":

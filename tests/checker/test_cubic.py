@@ -61,7 +61,7 @@ def test_exact_fallback_agrees_with_float_filter(tmp_path, monkeypatch):
     proof = cubic.prove(load_float_model(path))
     cert, w = _cert(path, proof.evidence, proof.bound)
     assert proof.bound > 0
-    monkeypatch.setattr(cubic_rule._Tables, "good_lo", lambda self, q, m, ops: -1.0)
+    monkeypatch.setattr(cubic_rule._Tables, "filter", lambda self, q, m, c, xs: np.zeros(len(xs) if c else (), bool))
     assert cubic_rule.rule(cert, w, Ops()) == proof.bound
 
 
