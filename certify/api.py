@@ -59,6 +59,15 @@ class Run:
     path: Path
     prove_seconds: float
     result: "checker.check.Result"  # noqa: F821 (the checker's verdict, bound, reason, ops, seconds)
+    parameters: dict = dataclasses.field(default_factory=dict)  # e.g. the variant `subcubic` chose
+
+    @property
+    def variant(self) -> str | None:
+        """For `subcubic` (a search), the variant it chose, by its full name."""
+        p = self.parameters
+        if self.strategy == "subcubic" and {"eupu", "attn", "err"} <= set(p):
+            return f"subcubic:eupu={p['eupu']},attn={p['attn']},err={p['err']}"
+        return None
 
     @property
     def verdict(self) -> str:
@@ -159,7 +168,7 @@ def prove(model: str | Path | Model, strategy_name: str = "cubic", *, semantics:
         (on_phase or _ignore)("check")
         return check_file(str(tmp))
     result = publish(path, cert, check, force)
-    return Run(strat.name, semantics, path, prove_s, result)
+    return Run(strat.name, semantics, path, prove_s, result, dict(proof.parameters))
 
 
 def check(certificate: str | Path, weights: str | Path | None = None,

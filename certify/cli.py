@@ -279,6 +279,8 @@ class _RunTable:
         frac, dec = ("-", "-") if bound is None else (self.fraction(bound), f"{float(bound):.6f}")
         print(f"{_name_cell(short_name(run.strategy), self.name_w)} {frac:>{self.bound_w}} {dec:>9} "
               f"{run.prove_seconds:>8.2f} {r.seconds:>8.2f} {r.ops:>14,}  {r.verdict}", flush=True)
+        if run.variant:
+            print(f"  (the search chose {short_name(run.variant)})", flush=True)
         if r.verdict != "accepted":
             print(f"  {run.path}: {r.reason}", flush=True)
 

@@ -10,12 +10,14 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import signal
 import sys
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,20 +106,26 @@ def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: in
         main = threading.current_thread() is threading.main_thread()  # which shuts them down cleanly
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:  # (a Ctrl-C during these one or two seconds of start-up is ignored)
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+            with _environ(DASK_LOGGING__DISTRIBUTED="error"):  # workers: no CancelledError warnings on Ctrl-C
+                cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
         finally:
             if main:
                 signal.signal(signal.SIGINT, previous)
     client = Client(scheduler or cluster)
     bar = _bar(total, total - len(tasks), desc) if total is not None else None
     results = []
+    futures = [client.submit(fn, *task, pure=False) for task in tasks]
     try:
-        for fut in as_completed([client.submit(fn, *task, pure=False) for task in tasks]):
+        for fut in as_completed(futures):
             results.append(fut.result())
             if bar is not None:
                 bar.set_postfix_str(describe(results[-1]), refresh=False)
                 bar.update(1)
+    except BaseException:  # Ctrl-C: the scheduler's and nanny's shutdown chatter is not the user's news
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        client.cancel(futures)
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -125,6 +133,21 @@ def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: in
         if cluster is not None:
             cluster.close()
     return results
+
+
+@contextmanager
+def _environ(**values: str):
+    """Set environment variables for the processes started in the block (then restore them)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def write_table(out: str | Path) -> Path:

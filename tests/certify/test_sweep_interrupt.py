@@ -52,6 +52,8 @@ def test_ctrl_c_leaves_no_partial_files_and_resumes(tmp_path):
     stdout, stderr = _finish(p, 60)
     assert p.returncode == 130, (stdout, stderr[-2000:])
     assert "certify: interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    assert "CancelledError" not in stderr and "WARNING" not in stderr and " ERROR " not in stderr, \
+        stderr[-2000:]  # Dask's shutdown chatter is silenced (issue #15 item 11)
 
     files = _files(out)
     assert not [f for f in files if f.endswith(".tmp") or Path(f).name.startswith(".")], files

@@ -1,0 +1,54 @@
+"""The docs' console and Python examples run as written (issue #15 items 13, 14): the README's and
+the user guide's commands are executed and their stable output (bounds, ops, hashes, verdicts)
+compared with what the docs show; `python scripts/docs_examples.py --update` rewrites them."""
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("docs_examples", REPO / "scripts" / "docs_examples.py")
+docs_examples = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(docs_examples)
+FIX = "the docs drifted from what the commands print: run `python scripts/docs_examples.py --update`"
+
+
+def _check(doc: str, fast: bool) -> None:
+    problems = docs_examples.process(REPO / doc, update=False, fast=fast)
+    assert not problems, FIX + "\n\n" + "\n\n".join(problems)
+
+
+@pytest.mark.parametrize("doc", docs_examples.DOCS)
+def test_fast_console_examples(doc):
+    _check(doc, fast=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", docs_examples.DOCS)
+def test_every_console_example(doc):
+    _check(doc, fast=False)
+
+
+def test_every_doc_has_examples_and_the_matcher_can_fail():
+    for doc in docs_examples.DOCS:
+        assert docs_examples.examples((REPO / doc).read_text())
+    ex = docs_examples.Example("x", ["a", "...", "c 1.23"], actual=["a", "b", "c 9.87"])
+    assert docs_examples.mismatch(ex) is None  # timings are not compared
+    ex.actual = ["a", "b", "d"]
+    assert docs_examples.mismatch(ex)
+    ex.actual = ["z", "a", "c 1.00"]
+    assert docs_examples.mismatch(ex)  # anchored at the start
+    ex = docs_examples.Example("x", ["a"], actual=["a", "extra"])
+    assert docs_examples.mismatch(ex)  # and at the end
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python API example, executed as written (in a fresh folder)."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert blocks, "README has no python example"
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
