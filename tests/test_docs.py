@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 
 import pytest
 
@@ -12,6 +13,7 @@ from conftest import REPO
 
 spec = importlib.util.spec_from_file_location("docs_examples", REPO / "scripts" / "docs_examples.py")
 docs_examples = importlib.util.module_from_spec(spec)
+sys.modules["docs_examples"] = docs_examples  # dataclasses look their module up there
 spec.loader.exec_module(docs_examples)
 FIX = "the docs drifted from what the commands print: run `python scripts/docs_examples.py --update`"
 

@@ -391,3 +391,66 @@ def test_torch_is_an_exactly_pinned_extra():
     for extra in ("train", "test"):
         pins = [d for d in project["optional-dependencies"][extra] if d.startswith("torch")]
         assert pins == ["torch==2.13.0"], extra
+
+
+# ------------------------------------------------------------------ items 7, 8: own models, sweeps
+
+def test_train_seeds_into_a_folder_then_sweep_and_report(tmp_path):
+    """`train --seeds` writes a folder outside the package (the zoo's manifest is untouched), which
+    `sweep --models DIR` and `report` use, normalising by the manifest's exact accuracies."""
+    from certify import zoo
+    before = zoo.MANIFEST.read_bytes()
+    p = cli(["train", "--seeds", "5,6", "--k", "2", "--d-vocab", "4", "--steps", "30", "--workers", "1",
+             "--out", "mine"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert zoo.MANIFEST.read_bytes() == before
+    listed = zoo.entries(tmp_path / "mine")
+    assert sorted(e.name for e in listed) == ["k2-v4-s5", "k2-v4-s6"] and all(e.accuracy for e in listed)
+    p = cli(["sweep", "--models", "mine", "--strategies", "cubic", "--out", "sw", "--workers", "1"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = cli(["report", "sw"], tmp_path)
+    assert p.returncode == 0 and "| cubic | 2 |" in p.stdout, p.stdout + p.stderr
+    assert "Warning" not in p.stderr
+
+
+def _sweep_dir(tmp_path: Path, model: Path, strategies: list[str]) -> Path:
+    from certify.sweep import run_pair, write_table
+    out = tmp_path / "sweep"
+    for s in strategies:
+        assert run_pair("mine", str(model), None, None, s, str(out))["status"] == "accepted"
+    write_table(out)
+    return out
+
+
+def test_report_uses_the_sweeps_brute_force_certificate_as_exact_accuracy(tmp_path, model, capsys):
+    out = _sweep_dir(tmp_path, model, ["brute-force", "cubic"])
+    assert main(["report", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| cubic | 1 |" in table and "| brute-force | 1 | 1.000 ± 0.000" in table
+
+
+def test_report_says_what_is_missing(tmp_path, model, capsys):
+    out = _sweep_dir(tmp_path, model, ["cubic"])
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "exact accuracy of mine is unknown" in err and "brute-force" in err
+    assert not (out / "bound_vs_ops.png").exists()
+
+
+# ------------------------------------------------------------------ item 13: the Python API
+
+def test_api_prove_and_check(tmp_path, model):
+    from certify import api
+    run = api.prove(model, "cubic", out=tmp_path / "c")
+    assert run.accepted and run.path == tmp_path / "c" / "m.cubic.json" and 0 < run.bound <= 1
+    again = api.check(run.path, min_accuracy=float(run.bound) / 2)
+    assert again.verdict == "accepted" and again.bound == run.bound and again.semantics == "exact-real"
+    assert api.check(run.path, min_accuracy=1).verdict == "rejected" or run.bound == 1
+    best = api.prove(api.load(model), "subcubic", out=tmp_path / "c")
+    assert best.variant and best.variant.startswith("subcubic:eupu=")
+    with pytest.raises(ValueError, match="does not apply"):
+        api.prove(model, "subcubic", semantics="float32", out=tmp_path / "c")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nope")
+    with pytest.raises(api.ModelError):
+        api.load(bad)
