@@ -77,12 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     chk = command("check", "check certificates with the independent checker", epilog=CHECK_EXIT_CODES)
     add_arguments(chk)
     chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
+    chk.add_argument("--coq", action="store_true", help="also prove the claim as a Coq theorem (exit 0 only if Coq accepts)")
     _smt_sample_option(chk)
     chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
-    exp = command("export", "export a certificate's obligations as SMT-LIB2 files")
-    exp.add_argument("format", choices=["smt"])
+    exp = command("export", "export a certificate: SMT-LIB2 obligations (smt) or a Coq development (coq)")
+    exp.add_argument("format", choices=["smt", "coq"])
     exp.add_argument("certificate")
-    exp.add_argument("-o", "--out", required=True, help="output directory for .smt2 files")
+    exp.add_argument("-o", "--out", required=True, help="output directory (.smt2 files, or a Coq development)")
     exp.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
     _smt_sample_option(exp)
     command("zoo", "list the shipped models")
@@ -335,6 +336,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.smt:
         for cert, result in zip(args.certificates, results):
             status = max(status, _smt_recheck(args, cert, claim_verified=result.bound is not None))
+    if args.coq:
+        from exporters.coq import check_command
+        status = max(status, max(check_command(cert, args.weights) for cert in args.certificates))
     return status
 
 
@@ -373,6 +377,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                          f"the certificate names {cert.sha256}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a file, not a folder")
+    if args.format == "coq":
+        from exporters.coq import export_command
+        return export_command(args.certificate, args.out, args.weights)
     from exporters.smt import export
     try:
         n, note = export(args.certificate, args.out, args.weights, args.smt_sample)
