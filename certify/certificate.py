@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from certify import __version__
 from certify.strategies.base import Proof, fraction_str
-from certify.weights import atomic_write_bytes
+from certify.weights import atomic_write_bytes, write_temp
 
 
 def certificate_dict(proof: Proof, k: int, d_vocab: int, sha256: str, model_ref: str) -> dict:
@@ -78,17 +77,8 @@ def publish(path: Path, cert: dict, check: Callable[[Path], T], force: bool = Fa
     data = (dumps(cert) + "\n").encode()
     if path.is_dir():
         raise CertificateExists(f"{path} is a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
+    tmp = write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         result = check(tmp)
         if force:
             os.replace(tmp, path)

@@ -330,8 +330,13 @@ def _smt_sample_option(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from checker.cli import check_all
-    results = check_all(args)
+    from checker.cli import check_all, write_junit
+    results = []
+    for cert in args.certificates:  # one at a time, for a progress line between the verdicts
+        with _ticker(f"check {cert}"):
+            results += check_all(argparse.Namespace(**{**vars(args), "certificates": [cert], "junit": None}))
+    if args.junit:
+        write_junit(args.junit, list(zip(args.certificates, results)))
     status = max(r.exit_code for r in results)
     if args.smt:
         for cert, result in zip(args.certificates, results):
