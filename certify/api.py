@@ -157,7 +157,7 @@ def prove(model: str | Path | Model, strategy_name: str = "cubic", *, semantics:
         raise ValueError(f"{strat.name} does not apply to {m.label}: {reason}")
     path = certificate_path(out, m, strat, semantics)
     if not force:
-        refuse_other_claim(path, m.sha256, strat.name, semantics)  # before the (long) proof
+        refuse_other_claim(path, m.sha256, semantics)  # before the (long) proof
     (on_phase or _ignore)("prove")
     t0 = time.perf_counter()
     proof = strat.prove(dataclasses.replace(m.float_model, semantics=semantics))

@@ -48,21 +48,21 @@ def file_name(label: str, strategy: str, semantics: str) -> str:
     return f"{label}.{slug}{'' if semantics == 'exact-real' else '.' + semantics}.json"
 
 
-def refuse_other_claim(path: Path, sha256: str, strategy: str, semantics: str) -> None:
-    """Before proving: fail fast if `path` already holds a certificate about other weights, another
-    strategy or semantics (e.g. two models with the same file stem written into one folder)."""
+def refuse_other_claim(path: Path, sha256: str, semantics: str) -> None:
+    """Before proving: fail fast if `path` already holds a certificate about other weights or
+    another semantics (e.g. two models with the same file stem written into one folder). The
+    strategy is in the file name; `publish` compares the final bytes in any case."""
     try:
         old = json.loads(path.read_bytes())
-        same = (old["model"]["sha256"], old["strategy"]["name"], old["claim"]["semantics"]) == \
-            (sha256, strategy, semantics)
+        same = (old["model"]["sha256"], old["claim"]["semantics"]) == (sha256, semantics)
     except FileNotFoundError:
         return
     except (OSError, ValueError, KeyError, TypeError):
         same = False
     if not same:
-        raise CertificateExists(f"{path} already holds a different certificate (other weights, "
-                                "strategy or semantics, or not a certificate); pass --force to "
-                                "replace it, or choose another --out")
+        raise CertificateExists(f"{path} already holds a different certificate (other weights or "
+                                "semantics, or not a certificate); pass --force to replace it, or "
+                                "choose another --out")
 
 
 T = TypeVar("T")

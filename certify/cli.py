@@ -252,7 +252,8 @@ def _chosen_strategies(names: list[str] | None) -> list:
         return api.default_strategies()
     if "all" in names:
         return list(all_strategies().values())
-    return [api.strategy(n) for n in dict.fromkeys(names)]
+    chosen = {s.name: s for s in map(api.strategy, names)}  # one row per strategy, however spelt
+    return list(chosen.values())
 
 
 class _RunTable:

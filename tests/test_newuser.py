@@ -306,6 +306,16 @@ def test_strategies_columns_stay_aligned(tmp_path):
     assert max(len(line.split("  ")[0]) for line in p.stdout.splitlines()) <= 80
 
 
+def test_rerunning_a_variant_keeps_its_certificate(tmp_path, model):
+    """A named variant's certificate says strategy "subcubic" with parameters: re-running it (or
+    naming it twice, short and long) is the same claim, not a collision."""
+    out = tmp_path / "c"
+    args = ["run", "--model", str(model), "--out", str(out), "--strategy", "subcubic:exact/plain/l2"]
+    assert main(args) == 0
+    assert main(args + ["--strategy", "subcubic:eupu=exact,attn=plain,err=l2"]) == 0
+    assert [p.name for p in out.iterdir()] == ["m.subcubic_exact_plain_l2.json"]
+
+
 def test_short_variant_names_are_accepted():
     from certify.api import full_name, short_name, strategy
     from certify.strategies import all_strategies
