@@ -43,7 +43,7 @@ class CertificateExists(ValueError):
 def file_name(label: str, strategy: str, semantics: str) -> str:
     """`MODEL.STRATEGY.json`, `.float32.json` for float32 claims; a subcubic variant's three options
     are joined by `_` (which no option name contains), so different claims never share a name."""
-    slug = strategy.replace(":", "_").replace(",", "_")
+    slug = strategy.replace(":", "_").replace(",", "_").replace("/", "__")  # paper:A/B/C: no "__" in its names
     slug = "_".join(part.partition("=")[2] or part for part in slug.split("_"))
     return f"{label}.{slug}{'' if semantics == 'exact-real' else '.' + semantics}.json"
 

@@ -33,6 +33,10 @@ class Attn:
     wq: np.ndarray
     wk2: np.ndarray
     b2: np.ndarray | None = None
+    eq1: np.ndarray | None = None      # the residual chain's outer factors when not T.eq1 / T.E (attn=svd)
+    ek: np.ndarray | None = None
+    v_right: np.ndarray | None = None  # attn=svd: the right (key-side) singular vector hint
+    approx: np.ndarray | None = None   # attn=svd: beta * (EQKE - residual), V x V
     vmax: np.ndarray = field(init=False)
     vmin: np.ndarray = field(init=False)
     w2max: np.ndarray = field(init=False)
@@ -67,6 +71,8 @@ class Shared:
     gmin_all: np.ndarray
     attn: dict = field(default_factory=dict)
     eqke: np.ndarray | None = None
+    evou: np.ndarray | None = None
+    pvou: np.ndarray | None = None
 
     @property
     def eq1(self) -> np.ndarray:
@@ -103,7 +109,8 @@ def shared(m: FloatModel) -> Shared:
     return Shared(V, K, 1 / np.sqrt(m.d_head), E, W_EP, U, bias, Q, Km, W_K,
                   np.vstack([W_Q, t["blocks.0.attn.b_Q"][0][None]]), eqkp, W_EP @ U + bias,
                   eterm, pterm, pterm[:K - 1].max(0) if K > 1 else np.zeros(V), prefg,
-                  good_ov[:, :K - 1].min(1) if K > 1 else np.full(V, np.nan), good_ov.min(1))
+                  good_ov[:, :K - 1].min(1) if K > 1 else np.full(V, np.nan), good_ov.min(1),
+                  evou=evou, pvou=pvou)
 
 
 def _nonzero(b: np.ndarray) -> np.ndarray:
@@ -229,12 +236,13 @@ def spread(T: Shared, a: Attn, err: str) -> np.ndarray:
         return out * SAFETY
     if err == "l2":
         return _l2(qres, kres) * SAFETY
-    chain = [T.eq1, a.wq, a.wk2.T, T.E.T]
+    eq1, ek = (T.eq1 if a.eq1 is None else a.eq1), (T.E if a.ek is None else a.ek)
+    chain = [eq1, a.wq, a.wk2.T, ek.T]
     mean = err.startswith("mean")
     if err.endswith("subproduct"):
         m1 = a.wq @ a.wk2.T
-        out = np.minimum.reduce([_split(T.eq1, m1 @ T.E.T, mean), _split(qres, kres.T, mean),
-                                 _split(qres @ a.wk2.T, T.E.T, mean)])
+        out = np.minimum.reduce([_split(eq1, m1 @ ek.T, mean), _split(qres, kres.T, mean),
+                                 _split(qres @ a.wk2.T, ek.T, mean)])
     elif err.endswith("recursive"):
         out = _recursive(chain, mean, err == "mean-recursive-maxdiff-recursive")
     elif err == "mean-maxdiff":

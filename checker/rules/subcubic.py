@@ -44,6 +44,7 @@ from checker.dyadic import Dyadic
 from checker.ops import Ops
 from checker.rules import Case, Reject
 from checker.rules import subcubic_bounds as sb
+from checker.rules import subcubic_paper as sp
 from checker.safetensors import Weights
 
 PAPER_EUPU = ("mean-query-max-diff", "svd-query-max-diff", "factored-max-diff", "max-diff", "global-max-diff")
@@ -59,7 +60,10 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     t, cases = _setup(cert, w, ops)
-    passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
+    if t.paper is None:
+        passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
+    else:  # the paper's logit reasoning: decided exactly, case by case
+        passed = [False] * len(cases)
     count = 0
     for (q, m, c, g), ok in zip(cases, passed):
         if not (ok or t.case_holds(q, m, c, g, ops)):
@@ -70,10 +74,12 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
 
 def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
     """The rule's proof as exact obligations (rules.Case): per certificate case (q, m, c, g), named
-    case_q{q}_m{m}_c{c}_g{g}, the one sum `_Tables.obligation` of the module docstring."""
+    case_q{q}_m{m}_c{c}_g{g}, the one sum `_Tables.obligation` of the module docstring (the two sums
+    of `_Tables.paper_obligations` under the paper's logit reasoning)."""
     t, cases = _setup(cert, w, Ops())
     for q, m, c, g in cases:
-        yield Case(f"case_q{q}_m{m}_c{c}_g{g}", [t.obligation(q, m, c, g)])
+        sums = [t.obligation(q, m, c, g)] if t.paper is None else t.paper_obligations(q, m, c, g)
+        yield Case(f"case_q{q}_m{m}_c{c}_g{g}", sums)
 
 
 def _setup(cert: Certificate, w: Weights, ops: Ops) -> tuple["_Tables", list[tuple[int, int, int, int]]]:
@@ -87,15 +93,27 @@ def _setup(cert: Certificate, w: Weights, ops: Ops) -> tuple["_Tables", list[tup
 
 def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
     """Validate the variant and its evidence fields; the tables for it (also used by exporters)."""
-    par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"})
-    if par["eupu"] not in EUPU or par["attn"] not in ATTN or par["err"] not in ERR:
+    par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"}, {"logit"})
+    if par["eupu"] not in EUPU or par["attn"] not in ATTN + sp.ATTN or par["err"] not in ERR \
+            or par.get("logit", sp.LOGIT[0]) not in sp.LOGIT:
         raise CertificateError(f"unknown subcubic variant {par!r:.120}")
-    rank2, svdq = par["attn"] == "rank2-query", par["eupu"] == "svd-query-max-diff"
-    ev = fields(cert.evidence, "evidence", {"direction", "cases"} | ({"direction2"} if rank2 else set())
-                | ({"eupu_offset"} if svdq else set()))
+    rank2, svdq, svd = par["attn"] == "rank2-query", par["eupu"] == "svd-query-max-diff", par["attn"] == "svd"
+    averaged = par.get("logit") == "paper-mean-query"
+    ev = fields(cert.evidence, "evidence", {"cases"} | ({"svd_left", "svd_right"} if svd else {"direction"})
+                | ({"direction2"} if rank2 else set()) | ({"eupu_offset"} if svdq else set())
+                | ({"mean_attention"} if averaged else set()))
     b2 = _direction(ev["direction2"], w.d_head, "direction2") if rank2 else None
     offset = _direction(ev["eupu_offset"], w.d_model, "eupu_offset") if svdq else None
-    return _Tables(w, _direction(ev["direction"], w.d_head), b2, par, ops, offset)
+    uv = (sp.vector(ev["svd_left"], w.d_vocab, "svd_left"), sp.vector(ev["svd_right"], w.d_vocab, "svd_right")) \
+        if svd else None
+    # attn=svd: the rank-1 tables below are built along a fixed unit direction and then replaced
+    b = _direction(ev["direction"], w.d_head) if not svd else \
+        Dyadic(np.array([1] + [0] * (w.d_head - 1), dtype=object), 0)
+    abar = None
+    if "logit" in par:
+        abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
+            [[Fraction(0)] * w.k for _ in range(w.d_vocab)]
+    return _Tables(w, b, b2, par, ops, offset, uv, abar)
 
 
 def _direction(raw: object, d: int, name: str = "direction") -> Dyadic:
@@ -129,7 +147,8 @@ class _Tables:
     """The per-token and per-(q, m) quantities of the module docstring, exactly (Dyadic)."""
 
     def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops,
-                 offset: Dyadic | None = None) -> None:
+                 offset: Dyadic | None = None, uv: tuple[Dyadic, Dyadic] | None = None,
+                 abar: list | None = None) -> None:
         t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
         V, K, d, dm = w.d_vocab, w.k, w.d_head, w.d_model
         self.K, self.d = K, d
@@ -144,7 +163,7 @@ class _Tables:
         u = (Q @ sb.tr(sb.rows(b, 1)))[:, 0]
         self.v = (Km @ sb.tr(sb.rows(b, 1)))[:, 0]
         kres = _scale(Km, beta) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
-        o = 0 if par["attn"] == "plain" else 1
+        o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
         centred = Q if o == 0 else Q - sb.rows(b, V)
         # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
         one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
@@ -171,23 +190,34 @@ class _Tables:
         self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
         self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
         self.eqke = self.eqpref = None
+        self.eqbeta = Fraction(1)  # the eqke path: EQKE[q,x] - EQKE[q,m] <= (eqke diff + spread) / eqbeta
         if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
             self.eqke = Q @ sb.tr(Km)
-            self.eqpref = Dyadic(np.maximum.accumulate(self.eqke.n, axis=1), self.eqke.e)
             self.spread = Dyadic(np.zeros(V, dtype=object), 0)
             ops.add(V * V * d + V * V)
+        elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
+            self.eqke, self.eqbeta, qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, W_K, E, *uv)
+            self.spread = sb.spread(par["err"], qres, kres, chain, ops)
+            ops.add(4 * V * d + 2 * V * dm * d + 4 * V * V)
         else:
             self.spread = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(E)], ops)
+        if self.eqke is not None:
+            self.eqpref = Dyadic(np.maximum.accumulate(self.eqke.n, axis=1), self.eqke.e)
         OU = t["blocks.0.attn.W_O"][0] @ U
         evou = E @ t["blocks.0.attn.W_V"][0] @ OU                                     # [x, j]
         pvou = (P @ t["blocks.0.attn.W_V"][0] + sb.rows(t["blocks.0.attn.b_V"][0], K)) @ OU  # [i, j]
         bias = (sb.rows(t["blocks.0.attn.b_O"], 1) @ U)[0] + t["unembed.b_U"]
-        if par["eupu"] in FROM_D:
+        c = None if par["eupu"] in FROM_D else \
+            {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff": lambda: offset,
+             "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[par["eupu"]]()
+        self.paper = None
+        if abar is not None:  # the paper's logit reasoning (subcubic_paper): its own direct-path parts
+            self.paper = sp.PaperLogit(*sp.eupu_parts(par["eupu"], last, U, bias, c), evou, pvou, abar)
+            ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
+        elif c is None:
             self.dpen = sb.dpen_from_d(last @ U + sb.rows(bias, V), par["eupu"])
             ops.add(V * V * dm + 3 * V * V)
         else:
-            c = {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff": lambda: offset,
-                 "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[par["eupu"]]()
             self.dpen = sb.dpen_factored(last, U, bias, c)
             ops.add(4 * V * dm + dm * V + 4 * V + V * V)
         self.eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)              # [x, m]
@@ -219,8 +249,9 @@ class _Tables:
             n_g = (K - 1 - c + same).astype(np.float64)
             lhs = iv.mul((n_g, n_g), good)
             rs = iv.inv_sqrt(self.d)
-            beta = iv.enclose_ints(np.array([self.beta.numerator], dtype=object), 0)
-            beta = iv.div_pos(beta, iv.enclose_ints(np.array([self.beta.denominator], dtype=object), 0))
+            beta, eqbeta = (iv.div_pos(iv.enclose_ints(np.array([x.numerator], dtype=object), 0),
+                                       iv.enclose_ints(np.array([x.denominator], dtype=object), 0))
+                            for x in (self.beta, self.eqbeta))
             u, v, spread = f(self.u), f(self.v), f(self.spread)
             eqkp = f(self.eqkp)
             p_min = (eqkp[0].min(axis=1), eqkp[1].min(axis=1))
@@ -232,8 +263,8 @@ class _Tables:
             mg = np.maximum(m - g, 0)
             if self.eqke is not None:  # err=exact-eqke: the differences of EQKE itself
                 eq, eqp = f(self.eqke), f(self.eqpref)
-                b_q = iv.sub(at(eq, q, q), at(eq, q, m))
-                a_x = iv.sub(at(eqp, q, mg), at(eq, q, m))
+                b_q = iv.div_pos(iv.add(iv.sub(at(eq, q, q), at(eq, q, m)), at(spread, q)), eqbeta)
+                a_x = iv.div_pos(iv.add(iv.sub(at(eqp, q, mg), at(eq, q, m)), at(spread, q)), eqbeta)
             else:
                 b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
                 b_q = iv.div_pos(iv.add(b_q, iv.mul(at(u2, q), iv.sub(at(w2, q), at(w2, m)))), beta)
@@ -269,7 +300,34 @@ class _Tables:
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
         """The case's inequality decided exactly."""
         ops.add(20)
+        if self.paper is not None:
+            return all(expo.holds(ob, self.d, ops) for ob in self.paper_obligations(q, m, c, g))
         return expo.holds(self.obligation(q, m, c, g), self.d, ops)
+
+    def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
+        """(b_q, a_x): upper bounds of EQKE[q,q] - EQKE[q,m] and of max_{x <= m-g} EQKE[q,x] - EQKE[q,m]
+        (a_x None for g = 0)."""
+        fr = lambda x, *idx: x.fraction(idx)
+        if self.eqke is not None:
+            b_q = (fr(self.eqke, q, q) - fr(self.eqke, q, m) + fr(self.spread, q)) / self.eqbeta
+            a_x = (fr(self.eqpref, q, m - g) - fr(self.eqke, q, m) + fr(self.spread, q)) / self.eqbeta if g else None
+            return b_q, a_x
+        b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
+               + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta
+        if not g:
+            return b_q, None
+        ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
+        ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
+        return b_q, (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
+                     + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
+
+    def paper_obligations(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
+        """The case under the paper's logit reasoning (subcubic_paper): every obligation must hold."""
+        b_q, a_x = self.eqke_bounds(q, m, g)
+        wn = [self.eterm.fraction((q, m))] if q < m else []
+        wn += [self.pref.fraction((m - g, m))] if c else []
+        return sp.obligations(self.paper, self.K, [self.eqkp.fraction((q, i)) for i in range(self.K)],
+                              a_x, b_q, max(wn, default=Fraction(0)), q, m, c)
 
     def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
         """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals."""
@@ -281,21 +339,12 @@ class _Tables:
         n_g = K - 1 - c + (q == m)
         p_min = min(fr(self.eqkp, q, i) for i in range(K))
         terms = [(n_g * good, Fraction(0))]
+        b_q, a_x = self.eqke_bounds(q, m, g)
         if q < m:
             qpen = max(0, fr(self.dpen, q, m) + fr(self.eterm, q, m) + fr(self.pterm, K - 1, m))
-            b_q = (fr(self.eqke, q, q) - fr(self.eqke, q, m) if self.eqke is not None else
-                   (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
-                    + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta)
             terms.append((-qpen, b_q + fr(self.eqkp, q, K - 1) - p_min))
         if c:
             pen = max(0, fr(self.dpen, q, m) + fr(self.pref, m - g, m) + fr(self.ptmax, m))
-            if self.eqke is not None:
-                a_x = fr(self.eqpref, q, m - g) - fr(self.eqke, q, m)
-            else:
-                ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
-                ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
-                a_x = (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
-                       + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
             terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
         return terms
 

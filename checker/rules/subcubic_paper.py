@@ -1,0 +1,159 @@
+"""The paper's algorithms as options of the subcubic rule (docs/soundness.md, "The paper's algorithms"):
+the EQKE split by SVD (attn=svd) and the paper's logit reasoning (logit=paper-mean-query, paper-plain).
+
+attn=svd. With hint vectors u, v in Q^V (the prover's top singular vectors of EQKE), bu = u.u > 0,
+bv = v.v > 0 and M = EQKE = Q Km^T, exactly
+    bu bv M = A + Qr Kr^T,  Qr = bu Q - u (u^T Q),  Kr = bv Km - v (v^T Km),
+    A = bv u (M^T u)^T + bu (M v) v^T - (u^T M v) u v^T
+(expand (bu I - u u^T) M (bv I - v v^T)). A is formed, V x V, from M v = Q (Km^T v) and
+M^T u = Km (Q^T u) in O(V d + V^2); the residual Qr Kr^T is never formed: its row spans are bounded
+by the err option from the chain [bu eq1 - u (u^T eq1), W_Q; b_Q, W_K^T, (bv E - v (v^T E))^T],
+whose product is Qr Kr^T. So for x <= m - g:
+    EQKE[q,x] - EQKE[q,m] <= (max_{x' <= m-g} A[q,x'] - A[q,m] + spread[q]) / (bu bv).
+
+logit=paper-*. For an input of case (q, m, c, g) and any wrong output x != m, with a the total
+attention on the positions holding m (the paper's "right attention"):
+    logit_x - logit_m = D[q,x] - D[q,m] + sum_i a_i (EVOU[t_i,x] - EVOU[t_i,m]) + sum_i a_i (PVOU[i,x] - PVOU[i,m])
+                     <= gap[q] + L[m,x] + a E[m,x] + (1 - a) Wn
+with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] (eupu_parts), PV[m,x] = max_i PVOU[i,x] - PVOU[i,m]
+(the a_i sum to 1), L[m,x] = L0[x] - L0[m] + PV[m,x], E[m,x] = EVOU[m,x] - EVOU[m,m], and Wn >= every
+non-max token's max_x EVOU[t,x] - EVOU[t,m] (the prefix maximum over t <= m - g of eterm, and the
+query's own eterm if q < m). With any abar (the certificate's mean_attention[m][cp], cp = c + [q < m];
+0 for paper-plain), S = max_{x != m} L[m,x] + abar E[m,x], and E[m,x] in [Emin[m], R[m]] (min and max
+over x != m), (a - abar) E[m,x] <= max over k in {R, Emin} of (a - abar) k, so the input is correct if
+for both k:  C0 + a C1 < 0,  C0 = gap[q] + S - abar k + Wn,  C1 = k - Wn.
+(The paper's code keeps only k = R, which is unsound where a < abar and the argmax x changes; with
+both k it is sound.) If C1 > 0, C0 + C1 < 0 suffices (a <= 1). If C1 <= 0, a >= a_lb suffices, with
+a_lb = N / (N + M) the softmax weight of the max positions in the pessimal arrangement: relative to
+the max token's score, a non-max non-query token scores at most ax = the EQKE bound above, the query
+(q < m) at most bq = EQKE[q,q] - EQKE[q,m]'s bound, so dividing by exp(score of m) every max position
+i contributes exp(EQKP[q,i]/sqrt d), every non-max one at most exp((EQKP[q,j] + ax)/sqrt d); a =
+1 / (1 + nonmax/max) is smallest when the K-1-c max copies sit on the non-query positions of lowest
+EQKP (swapping a max copy to a higher position only raises max and lowers nonmax), and N, M are those
+sums. Then C0 + a_lb C1 < 0 iff (C0 + C1) N + C0 M < 0: an obligation sum coeff exp(arg / sqrt d) > 0.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from checker import expo
+from checker.certificate import CertificateError, rational
+from checker.dyadic import Dyadic
+from checker.rules import Reject
+from checker.rules import subcubic_bounds as sb
+
+ATTN = ("svd",)                                  # the paper's EQKE split (attn axis)
+LOGIT = ("paper-mean-query", "paper-plain")      # the paper's logit reasoning (logit axis; absent: ours)
+
+
+def vector(raw: object, n: int, name: str) -> Dyadic:
+    """A certificate list of n dyadic rationals."""
+    if not isinstance(raw, list) or len(raw) != n:
+        raise CertificateError(f"evidence.{name} must list {n} dyadic rationals")
+    vals = [rational(x, f"evidence.{name}") for x in raw]
+    if any(v.denominator & (v.denominator - 1) for v in vals):
+        raise CertificateError(f"evidence.{name} entries must have power-of-two denominators")
+    e = -max(v.denominator.bit_length() - 1 for v in vals)
+    out = np.empty(n, dtype=object)
+    out[:] = [int(v * 2 ** -e) for v in vals]
+    return Dyadic(out, e)
+
+
+def mean_attention(raw: object, V: int, K: int) -> list[list[Fraction]]:
+    """evidence.mean_attention: V rows of K rationals (any values are sound)."""
+    if not isinstance(raw, list) or len(raw) != V or not all(isinstance(r, list) and len(r) == K for r in raw):
+        raise CertificateError(f"evidence.mean_attention must be {V} lists of {K} rationals")
+    return [[rational(x, "evidence.mean_attention") for x in row] for row in raw]
+
+
+def norm2(x: Dyadic) -> Fraction:
+    value = (sb.vec(x) @ sb.tr(sb.vec(x))).fraction((0, 0))
+    if value <= 0:
+        raise Reject("a hint vector is zero")
+    return value
+
+
+def outer(a: Dyadic, b: Dyadic) -> Dyadic:
+    return Dyadic(np.outer(a.n, b.n), a.e + b.e)
+
+
+def scale(x: Dyadic, f: Fraction) -> Dyadic:
+    """x * f for a dyadic f, exactly."""
+    e = -(f.denominator.bit_length() - 1)
+    return Dyadic(x.n * int(f * 2 ** -e), x.e + e)
+
+
+def project_off(x: Dyadic, u: Dyadic, bu: Fraction) -> Dyadic:
+    """bu x - u (u^T x): x's rows with the u-component (over rows) removed, times bu."""
+    return scale(x, bu) - outer(u, (sb.vec(u) @ x)[0])
+
+
+def svd_split(Q: Dyadic, Km: Dyadic, eq1: Dyadic, wq: Dyadic, W_K: Dyadic, E: Dyadic, u: Dyadic, v: Dyadic):
+    """(A, bu bv, Qr, Kr, chain) of the module docstring, all exact."""
+    bu, bv = norm2(u), norm2(v)
+    Mv = (Q @ (sb.tr(Km) @ sb.tr(sb.vec(v))))[:, 0]
+    Mtu = (Km @ (sb.tr(Q) @ sb.tr(sb.vec(u))))[:, 0]
+    uMv = (sb.vec(u) @ sb.tr(sb.vec(Mv))).fraction((0, 0))
+    A = scale(outer(u, Mtu), bv) + scale(outer(Mv, v), bu) - scale(outer(u, v), uMv)
+    qres, kres = project_off(Q, u, bu), project_off(Km, v, bv)
+    chain = [project_off(eq1, u, bu), wq, sb.tr(W_K), sb.tr(project_off(E, v, bv))]
+    return A, bu * bv, qres, kres, chain
+
+
+def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None) -> tuple[Dyadic, Dyadic]:
+    """(L0 [V], gap [V]) with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] for all q, x, m:
+    factored options (any row c): D[q] = c U + bias + (w_ep[q] - c) U, so L0 = c U + bias and
+    gap[q] = sum_k |w_ep[q,k] - c_k| rowspan(U)[k] (as in dpen_factored); options forming D: L0 = 0 and
+    gap[q] = the row span of D (max-diff) or the largest row span (global-max-diff)."""
+    V = len(w_ep.n)
+    if c is None:
+        D = w_ep @ U + sb.rows(bias, V)
+        span = sb.rowspan(D)
+        if how == "global-max-diff":
+            span = Dyadic(np.full(V, span.n.max(), dtype=object), span.e)
+        return Dyadic(np.zeros(V, dtype=object), 0), span
+    L0 = (sb.vec(c) @ U)[0] + bias
+    return L0, (sb.absd(w_ep - sb.rows(c, V)) @ sb.tr(sb.vec(sb.rowspan(U))))[:, 0]
+
+
+class PaperLogit:
+    """The per-m tables of the paper's logit reasoning, exact."""
+
+    def __init__(self, L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: list[list[Fraction]]):
+        V = len(L0.n)
+        e = min(L0.e, pvou.e)
+        pv = pvou.align(e)
+        pvd = np.array([[max(pv[i, x] - pv[i, m] for i in range(len(pv))) for x in range(V)]
+                        for m in range(V)], dtype=object)                      # [m, x]
+        l0 = L0.align(e)
+        self.L = Dyadic(pvd + (l0[None, :] - l0[:, None]), e)
+        self.E = Dyadic(evou.n - np.diag(evou.n)[:, None], evou.e)
+        off = [[x for x in range(V) if x != m] for m in range(V)]
+        self.R = [max(self.E.n[m, x] for x in off[m]) for m in range(V)]
+        self.Emin = [min(self.E.n[m, x] for x in off[m]) for m in range(V)]
+        self.gap, self.abar = gap, abar
+        fE, fL = Fraction(2) ** self.E.e, Fraction(2) ** self.L.e
+        self.S = [[max(int(self.L.n[m, x]) * fL + ab * int(self.E.n[m, x]) * fE for x in off[m]) for ab in row]
+                  for m, row in enumerate(abar)]
+        self.fE = fE
+
+
+def obligations(P: PaperLogit, K: int, eqkp: list[Fraction], ax: Fraction, bq: Fraction, wn: Fraction,
+                q: int, m: int, c: int) -> list[expo.Obligation]:
+    """The two obligations (k = R, Emin) of case (q, m, c, ...) given its EQKE bounds ax (non-query
+    non-max tokens), bq (the query, used if q < m) and its non-max EVOU bound wn."""
+    cp = c + (q < m)
+    ab, S, gap = P.abar[m][cp], P.S[m][cp], P.gap.fraction(q)
+    srt = sorted(eqkp[:K - 1])
+    max_args = srt[:K - 1 - c] + ([eqkp[K - 1]] if q == m else [])
+    non_args = [p + ax for p in srt[K - 1 - c:]] + ([eqkp[K - 1] + bq] if q < m else [])
+    out = []
+    for k in (P.R[m] * P.fE, P.Emin[m] * P.fE):
+        c0, c1 = gap + S - ab * k + wn, k - wn
+        if c1 > 0 or not non_args:  # a <= 1 (or a = 1 exactly: no non-max token)
+            out.append([(-(c0 + c1), Fraction(0))])
+        else:
+            out.append([(-(c0 + c1), p) for p in max_args] + [(-c0, p) for p in non_args])
+    return out
