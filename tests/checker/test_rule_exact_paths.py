@@ -70,8 +70,20 @@ def _trained(cfg: Config, seed: int, steps: int) -> dict:
     return state
 
 
+def _well_trained(cfg: Config, seed: int, steps: int, bias: float = 0.0) -> dict:
+    """Trained long enough that the paper's (weaker) reasoning proves many cases; biases perturbed
+    by `bias` (the trained ones stay at zero)."""
+    from certify.train import train
+    state = model_state(train(cfg, seed, steps=steps, progress=False)[0])
+    rng = np.random.default_rng(seed)
+    return {k: (v + rng.normal(size=v.shape) * bias).astype(np.float32) if ".b_" in k else v
+            for k, v in state.items()}
+
+
 # name -> a function building the float32 state (each tiny: at most 6**3 or 5**4 inputs)
 MODELS = {
+    "v6k3-long": lambda: _well_trained(Config(3, 6, 8, 4), 21, 800),
+    "v5k4-long-bias": lambda: _well_trained(Config(4, 5, 8, 4), 22, 800, bias=0.05),
     # d_head = 2: rank-2 hints along the axes make the subcubic attention bound exact
     "v4k3-d2-sharp": lambda: _tweak(random_state(Config(3, 4, 4, 2), 11, biases=True), qk=2.5, pos=2.0),
     "v3k2-d2-pos": lambda: _tweak(random_state(Config(2, 3, 3, 2), 12, biases=True), qk=2.0, pos=3.0),
@@ -399,3 +411,105 @@ SUBCUBIC_RUNS = [
                          ids=[f"{n}-{'/'.join(v)}-{k}" for n, v, k in SUBCUBIC_RUNS])
 def test_subcubic_every_case_against_truth(name, variant, kind, model, monkeypatch):
     _check_subcubic(model, name, variant, kind, seed=len(name) * 31 + len(kind), monkeypatch=monkeypatch)
+
+
+# ---------------------------------------------------------------- subcubic, the paper's algorithms
+
+def _paper_hints(kind: str, w, path, name: str, seed: int) -> tuple[dict, dict]:
+    """(parameters, evidence without cases) of a paper variant: the prover's hints, or random ones
+    (any hint vectors and any averaged attention are sound)."""
+    from certify.paths import load_float_model
+    from certify.strategies import paper
+    proof = paper.prove(load_float_model(path), name)
+    ev = {k: v for k, v in proof.evidence.items() if k != "cases"}
+    if kind == "random":
+        rng = np.random.default_rng(seed)
+        rnd = lambda n: [_dyadic_str(np.round(x * 64) / 64 or 1 / 64) for x in rng.normal(size=n)]
+        ev["svd_left"], ev["svd_right"] = rnd(w.d_vocab), rnd(w.d_vocab)
+        if "mean_attention" in ev:
+            ev["mean_attention"] = [[_dyadic_str(np.round(x * 16) / 16) for x in rng.uniform(size=w.k)]
+                                    for _ in range(w.d_vocab)]
+    return proof.parameters, ev
+
+
+def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.ndarray) -> None:
+    """On every covered input, what docs/soundness.md says the paper's reasoning relies on: the true
+    attention on the max positions is >= a_lb (the pessimal arrangement, recomputed here from the
+    EQKE bounds), and the true largest wrong-logit difference is <= gap + S + max_k (a - abar) k +
+    (1 - a) Wn at the true a."""
+    K, d, P = tr.K, tr.d, t.paper
+    b_q, a_x = t.eqke_bounds(q, m, g)
+    p = [_f(t.eqkp.fraction((q, i))) for i in range(K)]
+    srt = sorted(p[:K - 1])
+    N = sum(math.exp(x / math.sqrt(d)) for x in srt[:K - 1 - c] + ([p[K - 1]] if q == m else []))
+    M = sum(math.exp((x + _f(a_x)) / math.sqrt(d)) for x in srt[K - 1 - c:]) if c else 0.0
+    M += math.exp((p[K - 1] + _f(b_q)) / math.sqrt(d)) if q < m else 0.0
+    a_lb = N / (N + M)
+    cp = c + (q < m)
+    ab, S, gap = _f(P.abar[m][cp]), _f(P.S[m][cp]), _f(P.gap.fraction(q))
+    wn = max([_f(t.eterm.fraction((q, m)))] * (q < m) + [_f(t.pref.fraction((m - g, m)))] * bool(c), default=0.0)
+    ks = [_f(P.R[m] * P.fE), _f(P.Emin[m] * P.fE)]
+    # the obligations are C0 + a_lb C1 < 0 (times N + M), or C0 + C1 < 0 where C1 > 0 or a = 1
+    obs = t.paper_obligations(q, m, c, g)
+    assert len(obs) == 2
+    for ob, k in zip(obs, ks):
+        c0, c1 = gap + S - ab * k + wn, k - wn
+        want = -(c0 + c1) if c1 > 0 or M == 0 else -((c0 + c1) * N + c0 * M)
+        scale = (abs(c0) + abs(c1)) * (1 if c1 > 0 or M == 0 else N + M)
+        assert abs(_ob_value(ob, d) - want) <= 1e-9 * scale + 1e-12, ("obligation", q, m, c, g, k)
+    for n in idx:
+        z = tr.e[n].sum()
+        a = tr.e[n][tr.held[n]].sum() / z
+        assert a >= a_lb * (1 - 1e-9), ("a_lb", q, m, c, g, tr.toks[n], a, a_lb)
+        worst = -tr.mingap[n] / z  # max_j logit_j - logit_m
+        claim = gap + S + max((a - ab) * k for k in ks) + (1 - a) * wn
+        assert worst <= claim + 1e-9 * (1 + abs(claim) + tr.minscale[n] / z), ("logit", q, m, c, g, tr.toks[n])
+
+
+PAPER_RUNS = [
+    ("v4k3-d2-sharp", "mean_query+max_diff/mean_query+diff/max_diff", "prover"),
+    ("v4k3-d2-sharp", "max_diff_exact/drop_average_query_per_output_logit_reasoning/svd", "random"),
+    ("v6k3-long", "max_diff_exact/mean_query+diff/exact_EQKE+max_diff_exact", "prover"),
+    ("v6k3-long", "max_diff_exact/drop_average_query_per_output_logit_reasoning/svd", "prover"),
+    ("v6k3-long", "svd_query+max_diff/mean_query+diff/max_diff", "random"),
+    ("v6k3-long", "max_diff/drop_average_query_per_output_logit_reasoning/max_diff_subproduct_recursive", "prover"),
+    ("v5k4-long-bias", "global_max_diff_exact/mean_query+diff/mean+max_diff_subproduct", "prover"),
+    ("v5k4-long-bias", "mean_query+max_diff/mean_query+diff/max_diff_exact", "prover"),
+    ("v5k4-long-bias", "max_diff_exact/mean_query+diff/max_diff", "random"),
+    ("v5k3-d2-trained", "mean_query+max_diff/mean_query+diff/mean_recursive+max_diff_subproduct_recursive", "prover"),
+    ("v6k3-trained", "mean_query+max_diff/drop_average_query_per_output_logit_reasoning/exact_EQKE+max_diff_exact", "prover"),
+    ("v5k2-d3", "max_diff_exact/mean_query+diff/mean+max_diff", "random"),
+]
+
+
+@pytest.mark.parametrize("name,variant,kind", PAPER_RUNS, ids=[f"{n}-{v}-{k}" for n, v, k in PAPER_RUNS])
+def test_paper_variant_every_case_against_truth(name, variant, kind, model):
+    """Every candidate case decided exactly under the paper's logit reasoning (attn=svd or exact EQKE):
+    an accepted case covers only correctly classified inputs; the rule accepts exactly the accepted
+    claims and rejects a certificate adding one refused case."""
+    w, path, tr = model(name)
+    V, K = w.d_vocab, w.k
+    par, ev = _paper_hints(kind, w, path, "paper:" + variant, seed=len(name) * 7 + len(kind))
+    cert = lambda cases: Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, str(path), "subcubic",
+                                     par, {**ev, "cases": [list(x) for x in cases]})
+    t = subcubic_rule.tables(cert([]), w, Ops())
+    accepted, rejected = [], []
+    for q, m, c, g in _subcubic_cases(V, K):
+        ok = t.case_holds(q, m, c, g, Ops())
+        (accepted if ok else rejected).append((q, m, c, g))
+        covered = tr.triple(q, m, c) & (tr.y <= m - g)
+        assert not ok or tr.correct[covered].all(), \
+            f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
+        _paper_ingredients(t, tr, q, m, c, g, np.flatnonzero(covered))
+    assert accepted or kind == "random", "no case holds: the run tests nothing"
+    best: dict = {}
+    for q, m, c, g in accepted:
+        best.setdefault((q, m, c), g)
+    claims = [(*key, g) for key, g in best.items()]
+    count = sum(math.comb(K - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in claims)
+    assert count <= int(tr.correct.sum())
+    assert subcubic_rule.rule(cert(claims), w, Ops()) == Fraction(count, V ** K)
+    false_case = next((x for x in rejected if x[:3] not in best), rejected[0] if rejected else None)
+    if false_case is not None:
+        with pytest.raises(Reject):
+            subcubic_rule.rule(cert([x for x in claims if x[:3] != false_case[:3]] + [false_case]), w, Ops())
