@@ -1,0 +1,54 @@
+"""The paper's 100 subcubic variants (`paper:EUPU/ATTENTION/ERROR`) on the default model: per variant
+the bound (count of the 64^4 inputs), prove and check time (checker.check.check_file on a written
+certificate: verdict and ops), beside the paper's own count where issue #19 measured it
+(tests/fixtures/paper_counts.json). One JSON line per variant, appended as it finishes.
+
+Run: python benchmarks/paper_variants.py [--out results.jsonl] [--only NAME ...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from certify import zoo
+from certify.certificate import certificate_dict, model_reference, write_certificate
+from certify.paths import load_float_model
+from certify.strategies import paper
+from certify.strategies import subcubic_tables as st
+from certify.weights import sha256_file
+from checker.check import check_file
+
+FIXTURE = json.loads((Path(__file__).parents[1] / "tests" / "fixtures" / "paper_counts.json").read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="paper_variants.jsonl")
+    ap.add_argument("--only", nargs="*")
+    args = ap.parse_args()
+    path, name = zoo.resolve(FIXTURE["model"])
+    m, digest = load_float_model(path), sha256_file(path)
+    T = st.shared(m)
+    tmp = Path(tempfile.mkdtemp())
+    with open(args.out, "a") as out:
+        for n in args.only or paper.names():
+            t0 = time.perf_counter()
+            proof = paper.prove(m, n, T)
+            prove_s = time.perf_counter() - t0
+            cert = tmp / "cert.json"
+            write_certificate(cert, certificate_dict(proof, m.k, m.d_vocab, digest, model_reference(path, cert, name)))
+            t1 = time.perf_counter()
+            res = check_file(str(cert))
+            row = {"variant": n, "count": int(proof.bound * FIXTURE["total"]), "bound": float(proof.bound),
+                   "paper": FIXTURE["counts"].get(n.removeprefix("paper:")), "prove_s": round(prove_s, 2),
+                   "check_s": round(time.perf_counter() - t1, 2), "verdict": res.exit_code, "ops": res.ops}
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
