@@ -303,7 +303,8 @@ def test_strategies_columns_stay_aligned(tmp_path):
     p = cli(["strategies"], tmp_path)
     cost_columns = {re.search(r"O\(", line).start() for line in p.stdout.splitlines() if "O(" in line}
     assert len(cost_columns) == 1
-    assert max(len(line.split("  ")[0]) for line in p.stdout.splitlines()) <= 80
+    # the paper's own option names (issue #19) are longer: they stand on a line of their own
+    assert max(len(line.split("  ")[0]) for line in p.stdout.splitlines() if not line.startswith("paper:")) <= 80
 
 
 def test_rerunning_a_variant_keeps_its_certificate(tmp_path, model):
