@@ -53,3 +53,22 @@ def test_every_tabled_variant_at_least_the_papers_count():
         if ours < theirs:
             low[name] = (int(ours), theirs)
     assert not low, low
+
+
+def test_paper_obligations_are_the_rules_and_hold():
+    """rules.obligations_for('subcubic') on a paper certificate: two exact sums per case, each > 0 for
+    the prover's cases; a case with a gap one smaller than the prover's smallest yields a false sum."""
+    from checker import expo
+    from checker.rules import obligations_for
+    path = zoo.resolve(FIXTURE["model"])[0]
+    m, w = load_float_model(path), read_weights(str(path))
+    proof = paper.prove(m, "paper:max_diff_exact/mean_query+diff/max_diff")
+    few = [c for c in proof.evidence["cases"] if c[2] >= 1][:40]
+    cert = lambda cases: Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, str(path), "subcubic",
+                                     proof.parameters, {**proof.evidence, "cases": cases})
+    got = list(obligations_for("subcubic")(cert(few), w))
+    assert len(got) == len(few) and all(len(case.sums) == 2 for case in got)
+    assert all(expo.holds(s, w.d_head) for case in got for s in case.sums)
+    smaller = next(c for c in few if c[3] > 1)
+    bad = list(obligations_for("subcubic")(cert([[*smaller[:3], smaller[3] - 1]]), w))[0]
+    assert not all(expo.holds(s, w.d_head) for s in bad.sums)
