@@ -36,9 +36,13 @@ def _first_line(e: Exception) -> str:
     """torch's message without its ANSI colour codes and its pages of advice (weights_only)."""
     text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e)).strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if "weights_only" in text:
-        return ("it holds more than tensors (e.g. a pickled model object), which weights_only=True "
-                "refuses to unpickle; save model.state_dict() instead")
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return (f"it holds a pickled {found.group(1)} object, not only tensors (weights_only=True "
+                "refuses to unpickle it); save model.state_dict() instead")
+    if "WeightsUnpickler error:" in text:  # the reason is on the first line after that one
+        after = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
+        return f"not a torch state-dict file ({after[0].strip() if after else 'unreadable'})"
     return lines[0] if lines else type(e).__name__
 
 
