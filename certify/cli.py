@@ -199,7 +199,7 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     for s in table:
         print(f"{_name_cell(short_name(s.name), name_w)}  {s.cost:<{cost_w}}  {s.summary}")
     if any(short_name(s.name) != s.name for s in table):
-        print(f"\nsubcubic:EUPU/ATTN/ERR is short for subcubic:eupu=EUPU,attn=ATTN,err=ERR; both are accepted",
+        print("\nsubcubic:EUPU/ATTN/ERR is short for subcubic:eupu=EUPU,attn=ATTN,err=ERR; both are accepted",
               file=sys.stderr)
     return 0
 
