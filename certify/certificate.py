@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -41,9 +42,11 @@ class CertificateExists(ValueError):
 
 
 def file_name(label: str, strategy: str, semantics: str) -> str:
-    """`MODEL.STRATEGY.json`, `.float32.json` for float32 claims; a subcubic variant's three options
-    are joined by `_` (which no option name contains), so different claims never share a name."""
-    slug = strategy.replace(":", "_").replace(",", "_").replace("/", "__")  # paper:A/B/C: no "__" in its names
+    """`MODEL.STRATEGY.json`, `.float32.json` for float32 claims. In the strategy's name `:`, `/`
+    and `,` become `_` (a variant's options are joined by `_`; `subcubic:eupu=A,attn=B,err=C` is
+    `subcubic_A_B_C`), so the name is one file name; tests/test_newuser.py checks that no two
+    strategies share one."""
+    slug = re.sub(r"[:/,]", "_", strategy)
     slug = "_".join(part.partition("=")[2] or part for part in slug.split("_"))
     return f"{label}.{slug}{'' if semantics == 'exact-real' else '.' + semantics}.json"
 

@@ -99,6 +99,7 @@ def test_file_names_distinguish_semantics_and_variants():
     from certify.strategies import all_strategies
     names = {file_name("m", s, sem) for s in all_strategies() for sem in ("exact-real", "float32")}
     assert len(names) == 2 * len(all_strategies())
+    assert not [n for n in names if "/" in n or ":" in n or n.startswith(".")]  # one plain file each
     assert file_name("m", "cubic", "exact-real") == "m.cubic.json"
     assert file_name("m", "cubic", "float32") == "m.cubic.float32.json"
     assert file_name("m", "subcubic:eupu=exact,attn=rank2-query,err=l2", "exact-real") == \
