@@ -28,7 +28,7 @@ COLUMNS = ["model", "strategy", "status", "bound", "bound_decimal", "exact_accur
 
 
 def pair_id(model: str, strategy: str) -> str:
-    return f"{model}.{strategy.replace(':', '_').replace(',', '_').replace('=', '-')}"
+    return f"{model}.{strategy.replace(':', '_').replace(',', '_').replace('=', '-').replace('/', '_')}"
 
 
 def run_pair(model: str, weights: str, zoo_name: str | None, exact: str | None, strategy: str,

@@ -466,3 +466,10 @@ def test_api_prove_and_check(tmp_path, model):
     bad.write_bytes(b"nope")
     with pytest.raises(api.ModelError):
         api.load(bad)
+
+
+def test_sweep_file_names_are_plain_and_distinct():
+    from certify.strategies import all_strategies
+    from certify.sweep import pair_id
+    ids = {pair_id("m", s) for s in all_strategies()}
+    assert len(ids) == len(all_strategies()) and not [i for i in ids if "/" in i]
