@@ -4,6 +4,8 @@ certificate: verdict and ops), beside the paper's own count where issue #19 meas
 (tests/fixtures/paper_counts.json). One JSON line per variant, appended as it finishes.
 
 Run: python benchmarks/paper_variants.py [--out results.jsonl] [--only NAME ...]
+     python benchmarks/paper_variants.py --markdown results.jsonl   (the docs/results.md table; it adds
+     the count of certify's mapped variant, eupu/mean-query/err in our inequality, from the prover)
 """
 from __future__ import annotations
 
@@ -24,11 +26,36 @@ from checker.check import check_file
 FIXTURE = json.loads((Path(__file__).parents[1] / "tests" / "fixtures" / "paper_counts.json").read_text())
 
 
+def markdown(rows: list[dict]) -> str:
+    from certify.strategies import subcubic
+    path = zoo.resolve(FIXTURE["model"])[0]
+    m = load_float_model(path)
+    T = st.shared(m)
+    total = FIXTURE["total"]
+    best = subcubic.prove_best(m)
+    out = ["| paper variant (EUPU / attention / EQKE residual) | paper's code | ours (`paper:`, checked) "
+           "| certify's mapped variant | prove / check s | checker ops |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(rows, key=lambda r: -r["count"]):
+        par = paper.parse(r["variant"])
+        mapped = subcubic.prove_variant(m, par["eupu"], "mean-query", par["err"], shared=T).bound * total
+        theirs = f"{r['paper']:,}" if r["paper"] is not None else "—"
+        ok = "" if r["verdict"] == 0 else " (NOT accepted)"
+        out.append(f"| `{r['variant'].removeprefix('paper:')}` | {theirs} | {r['count']:,}{ok} | {int(mapped):,} "
+                   f"| {r['prove_s']} / {r['check_s']} | {r['ops']:,} |")
+    out.append(f"\ncertify's best subcubic (`{'/'.join(best.parameters.values())}`): {int(best.bound * total):,} "
+               f"({float(best.bound):.6f}); it beats every paper variant above.")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="paper_variants.jsonl")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--markdown", metavar="JSONL")
     args = ap.parse_args()
+    if args.markdown:
+        print(markdown([json.loads(line) for line in open(args.markdown)]))
+        return
     path, name = zoo.resolve(FIXTURE["model"])
     m, digest = load_float_model(path), sha256_file(path)
     T = st.shared(m)

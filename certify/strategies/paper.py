@@ -114,70 +114,79 @@ class Tables:
         return np.where(self.off[:, None, :], val, -np.inf).max(axis=2) * 1.0
 
 
-def _case_values(T: st.Shared, P: Tables, ax: np.ndarray, bq: np.ndarray, q: int, c: int,
-                 abar: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For query q and c non-query non-max copies: (ok [m, g-1], a_lb [m, g-1]) over m >= q, g = 1..V
-    (c = 0: only column 0 is meaningful, for g = 0). Mirrors the checker's obligation."""
+def _case_parts(T: st.Shared, ax: np.ndarray, bq: np.ndarray, q: int, c: int):
+    """For query q and c non-query non-max copies, over m >= q and g = 1..V (c = 0: every column is
+    the case g = 0): (a_lb [m, g-1], Wn [m, g-1], cp [m]); mirrors the checker's obligation."""
     V, K, s = T.V, T.K, T.s
     p = T.eqkp[q]
     srt = np.sort(p[:K - 1]) - p.max()
     pk = p[K - 1] - p.max()
     low, high = np.exp(s * srt[:K - 1 - c]).sum(), np.exp(s * srt[K - 1 - c:]).sum()
-    ms = np.arange(q, V)
-    same = (ms == q)[:, None]
+    same = (np.arange(q, V) == q)[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         N = low + np.where(same, np.exp(s * pk), 0.0)
         M = (np.exp(s * ax[q:]) * high if c else 0.0) + np.where(same, 0.0, np.exp(s * (pk + bq[q:, None])))
         a = np.where(np.isfinite(M), N / (N + M), 0.0)
-        W = T.prefg[q:] if c else np.zeros((len(ms), V))
-        W = np.where(same, W, np.maximum(W, T.eterm[q, q:, None]) if c else T.eterm[q, q:, None])
-        cp = np.minimum(c + (~same[:, 0]).astype(int), K - 1)  # c = K - 1 with q < m: no such case
-        Sv, ab = S[ms, cp][:, None], abar[ms, cp][:, None]
-        a = np.broadcast_to(a, W.shape)
-        ok = np.ones(W.shape, dtype=bool)
+    W = T.prefg[q:] if c else np.zeros((V - q, V))
+    W = np.where(same, W, np.maximum(W, T.eterm[q, q:, None]) if c else T.eterm[q, q:, None])
+    cp = np.minimum(c + (~same[:, 0]).astype(int), K - 1)  # c = K - 1 with q < m: no such case
+    return np.broadcast_to(a, W.shape), W, cp
+
+
+def _passes(P: "Tables", q: int, a: np.ndarray, W: np.ndarray, ms: np.ndarray, Sv: np.ndarray,
+            ab: np.ndarray) -> np.ndarray:
+    """The case inequality for both k, with a relative margin; Sv, ab broadcast against [m, g-1]."""
+    ok = np.ones(np.broadcast_shapes(W.shape, Sv.shape), dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
         for k in (P.R[ms][:, None], P.Emin[ms][:, None]):
             C0 = P.gap[q] + Sv - ab * k + W
             C1 = k - W
             val = np.where(C1 <= 0, C0 + a * C1, C0 + C1)
             ok &= val + MARGIN * (np.abs(C0) + np.abs(C1) + 1e-300) < 0
-    return ok, a
+    return ok
 
 
 class Search:
     """The gap search for one paper variant: per (q, m, c) the smallest gap g that passes, and for
     mean_query+diff the averaged attention abar[m, cp] (any value is sound; the prover picks, per
-    (m, cp), the candidate covering the most inputs, starting from the paper's mean)."""
+    (m, cp), the candidate covering the most inputs among the paper's mean and a grid)."""
 
     def __init__(self, T: st.Shared, P: Tables, a: st.Attn | None, spread: np.ndarray, average: bool):
         self.T, self.P, self.average = T, P, average
         V, K = T.V, T.K
-        self._bounds = [eqke_bounds(T, a, spread, q) for q in range(V)]
+        self._parts = {}
+        for q in range(V):
+            ax, bq = eqke_bounds(T, a, spread, q)
+            for c in range(K):
+                self._parts[q, c] = _case_parts(T, ax, bq, q, c)
         self.abar = np.zeros((V, K))
         if average:
             self.abar = self._mean_attention(self._run(self.abar))
             self.abar = self._best_abar()
         self.cases = self._run(self.abar)
 
+    def _valid(self, q: int, c: int) -> np.ndarray:
+        """Rows m - q of the (q, c) tables that are cases (c <= K-1 if m = q, else <= K-2)."""
+        ms = np.arange(q, self.T.V)
+        return np.nonzero(c <= np.where(ms == q, self.T.K - 1, self.T.K - 2))[0]
+
     def _run(self, abar: np.ndarray) -> list[tuple[int, int, int, int, float]]:
         T, K, V = self.T, self.T.K, self.T.V
         S = self.P.S(abar)
         out = []
-        for q in range(V):
-            ax, bq = self._bounds[q]
-            for c in range(K):
-                ok, a = _case_values(T, self.P, ax, bq, q, c, abar, S)
-                for r in range(len(ok)):
-                    m = q + r
-                    if c > (K - 1 if m == q else K - 2):
-                        continue
-                    if c == 0:
-                        if ok[r, 0]:
-                            out.append((q, m, 0, 0, a[r, 0]))
-                        continue
-                    hits = np.nonzero(ok[r, :m])[0]
-                    if len(hits):
-                        out.append((q, m, c, int(hits[0]) + 1, a[r, hits[0]]))
-        return out
+        for (q, c), (a, W, cp) in self._parts.items():
+            ms = np.arange(q, V)
+            ok = _passes(self.P, q, a, W, ms, S[ms, cp][:, None], abar[ms, cp][:, None])
+            for r in self._valid(q, c):
+                m = q + int(r)
+                if c == 0:
+                    if ok[r, 0]:
+                        out.append((q, m, 0, 0, a[r, 0]))
+                    continue
+                hits = np.nonzero(ok[r, :m])[0]
+                if len(hits):
+                    out.append((q, m, c, int(hits[0]) + 1, a[r, hits[0]]))
+        return sorted(out)
 
     def _mean_attention(self, cases) -> np.ndarray:
         tot, n = np.zeros((self.T.V, self.T.K)), np.zeros((self.T.V, self.T.K))
@@ -187,45 +196,35 @@ class Search:
             n[m, cp] += 1
         return np.where(n > 0, tot / np.maximum(n, 1), 0.0)
 
-    def _best_abar(self, n_cand: int = 40) -> np.ndarray:
-        """Per (m, cp): among candidate values (the mean, and quantiles of the attention bounds of
-        its cases), the one covering the most inputs."""
-        T, K, V = self.T, self.T.K, self.T.V
+    def _best_abar(self, n_grid: int = 40) -> np.ndarray:
+        """Per (m, cp), the candidate (the current abar, or a grid value in [0, 1]) covering the most
+        inputs; all candidates at once."""
+        T, K, V, P = self.T, self.T.K, self.T.V, self.P
         best = self.abar.copy()
         for cp in range(K):
-            cands = np.linspace(0.0, 1.0, n_cand)
-            grid = np.repeat(cands[:, None], V, axis=1)                        # [cand, m]
-            counts = np.zeros((n_cand, V))
-            for j in range(n_cand):
-                ab = best.copy()
-                ab[:, cp] = grid[j]
-                counts[j] = self._counts(ab, cp)
-            mean_counts = self._counts(best, cp)
-            pick = counts.argmax(axis=0)
-            better = counts[pick, np.arange(V)] > mean_counts
-            best[:, cp] = np.where(better, cands[pick], best[:, cp])
-        return best
-
-    def _counts(self, abar: np.ndarray, cp: int) -> np.ndarray:
-        """Inputs covered per max m by the cases with cp = c + [q < m] under abar."""
-        T, K, V = self.T, self.T.K, self.T.V
-        S = self.P.S(abar)
-        out = np.zeros(V)
-        for q in range(V):
-            ax, bq = self._bounds[q]
-            for c in {cp, cp - 1} - {-1}:
-                ok, _ = _case_values(T, self.P, ax, bq, q, c, abar, S)
-                for r in range(len(ok)):
-                    m = q + r
-                    if c != cp - (m > q) or c > (K - 1 if m == q else K - 2):
+            cands = np.vstack([best[:, cp], *np.repeat(np.linspace(0, 1, n_grid)[:, None], V, axis=1)])  # [n, m]
+            val = P.L[None] + cands[:, :, None] * P.E[None]
+            Sc = np.where(P.off[None], val, -np.inf).max(axis=2)                        # [n, m]
+            counts = np.zeros(cands.shape)
+            for c in (cp, cp - 1):
+                if c < 0:
+                    continue
+                for q in range(V):
+                    rows = [r for r in self._valid(q, c) if c == cp - (r > 0)]
+                    if not rows:
                         continue
+                    rows = np.array(rows)
+                    ms = q + rows
+                    a, W, _ = (x[rows] for x in self._parts[q, c])
+                    ok = _passes(P, q, a, W, ms, Sc[:, ms, None], cands[:, ms, None])  # [n, rows, g-1]
                     if c == 0:
-                        out[m] += ok[r, 0]
+                        counts[:, ms] += ok[:, :, 0]
                         continue
-                    hits = np.nonzero(ok[r, :m])[0]
-                    if len(hits):
-                        out[m] += comb(K - 1, c) * (m - hits[0]) ** c
-        return out
+                    ok &= np.arange(V)[None, None, :] < ms[None, :, None]                  # g <= m
+                    first = ok.argmax(axis=2)
+                    counts[:, ms] += np.where(ok.any(axis=2), comb(K - 1, c) * (ms[None, :] - first) ** c, 0)
+            best[:, cp] = cands[counts.argmax(axis=0), np.arange(V)]  # ties: the current value (row 0)
+        return best
 
     def count(self) -> int:
         K = self.T.K

@@ -62,8 +62,9 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     t, cases = _setup(cert, w, ops)
     if t.paper is None:
         passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
-    else:  # the paper's logit reasoning: decided exactly, case by case
-        passed = [False] * len(cases)
+    else:  # the paper's logit reasoning (subcubic_paper): its own filter, then exactly
+        passed = sp.filter_cases(t, np.array(cases, dtype=np.int64).reshape(-1, 4))
+        ops.add(40 * w.k * len(cases))
     count = 0
     for (q, m, c, g), ok in zip(cases, passed):
         if not (ok or t.case_holds(q, m, c, g, ops)):

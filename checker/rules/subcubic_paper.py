@@ -39,6 +39,7 @@ from fractions import Fraction
 import numpy as np
 
 from checker import expo
+from checker import interval as iv
 from checker.certificate import CertificateError, rational
 from checker.dyadic import Dyadic
 from checker.rules import Reject
@@ -157,3 +158,66 @@ def obligations(P: PaperLogit, K: int, eqkp: list[Fraction], ax: Fraction, bq: F
         else:
             out.append([(-(c0 + c1), p) for p in max_args] + [(-c0, p) for p in non_args])
     return out
+
+
+def _enclose(fracs) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 enclosures of exact rationals (int / int true division is correctly rounded)."""
+    mid = np.array([f.numerator / f.denominator for f in fracs], dtype=np.float64)
+    return iv.down(mid), iv.up(mid)
+
+
+def filter_cases(t, cases: np.ndarray) -> np.ndarray:
+    """Per case: True if float64 intervals prove every obligation of `obligations` (the same
+    inequality, each quantity enclosed, the sum of exponentials bounded above); False means 'decide
+    exactly'. Needs the EQKE tables (attn=svd or err=exact-eqke); otherwise decides nothing."""
+    P, K = t.paper, t.K
+    if t.eqke is None or not len(cases):
+        return np.zeros(len(cases), dtype=bool)
+    q, m, c, g = cases.T
+    f = lambda x: iv.enclose_ints(x.n, x.e)
+    at = lambda x, *idx: (x[0][idx], x[1][idx])
+    cp = c + (q < m)
+    with np.errstate(all="ignore"):
+        eqbeta = _enclose([t.eqbeta])
+        eq, eqp, sp = f(t.eqke), f(t.eqpref), at(f(t.spread), q)
+        bq = iv.div_pos(iv.add(iv.sub(at(eq, q, q), at(eq, q, m)), sp), eqbeta)
+        ax = iv.div_pos(iv.add(iv.sub(at(eqp, q, np.maximum(m - g, 0)), at(eq, q, m)), sp), eqbeta)
+        gap = at(f(P.gap), q)
+        S = at(_enclose([x for row in P.S for x in row]), m * K + np.minimum(cp, K - 1))
+        ab = at(_enclose([x for row in P.abar for x in row]), m * K + np.minimum(cp, K - 1))
+        eterm, pref = f(t.eterm), f(t.pref)
+        wn = np.where(q < m, at(eterm, q, m)[0], -np.inf), np.where(q < m, at(eterm, q, m)[1], -np.inf)
+        wp = at(pref, np.maximum(m - g, 0), m)
+        wn = np.where(c > 0, np.maximum(wn[0], wp[0]), wn[0]), np.where(c > 0, np.maximum(wn[1], wp[1]), wn[1])
+        wn = np.where(np.isinf(wn[0]), 0.0, wn[0]), np.where(np.isinf(wn[1]), 0.0, wn[1])  # q = m, c = 0
+        # positions: the exact order of EQKP[q, :K-1] (ascending), then the query position
+        order = np.array([sorted(range(K - 1), key=lambda i: t.eqkp.n[r, i]) for r in range(len(t.eqkp.n))])
+        p = f(t.eqkp)
+        ps = (np.take_along_axis(p[0], order, 1), np.take_along_axis(p[1], order, 1))
+        j = np.arange(K - 1)[None, :]
+        is_max = np.hstack([j < (K - 1 - c)[:, None], (q == m)[:, None]])         # [case, K]
+        args = (np.hstack([ps[0][q], p[0][q, K - 1:]]), np.hstack([ps[1][q], p[1][q, K - 1:]]))
+        add_lo = np.where(is_max, 0.0, np.hstack([np.repeat(ax[0][:, None], K - 1, 1), bq[0][:, None]]))
+        add_hi = np.where(is_max, 0.0, np.hstack([np.repeat(ax[1][:, None], K - 1, 1), bq[1][:, None]]))
+        args = iv.mul(iv.add(args, (add_lo, add_hi)), iv.inv_sqrt(t.d))
+        shift = np.nanmax(np.where(np.isfinite(args[1]), args[1], np.nan), axis=1)[:, None]
+        args = iv.sub(args, (shift, shift))
+        big = ~(np.isfinite(args[0]) & np.isfinite(args[1]) & (args[1] <= 700))
+        ex = iv.exp_bounds(np.where(big, 0.0, args[0]), np.where(big, 0.0, args[1]))
+        some_non = ~is_max.all(axis=1)
+        ok = np.ones(len(q), dtype=bool)
+        for k in (P.R, P.Emin):
+            kk = iv.mul(iv.enclose_ints(np.array(k, dtype=object)[m], 0), _enclose([P.fE]))
+            c0 = iv.add(iv.sub(iv.add(gap, S), iv.mul(ab, kk)), wn)
+            c1 = iv.sub(kk, wn)
+            c01 = iv.add(c0, c1)
+            coef = (np.where(is_max, c01[0][:, None], c0[0][:, None]), np.where(is_max, c01[1][:, None], c0[1][:, None]))
+            terms = iv.mul(coef, ex)
+            tot = (np.zeros(len(q)), np.zeros(len(q)))
+            for i in range(K):  # outward-rounded sums
+                tot = iv.add(tot, (terms[0][:, i], terms[1][:, i]))
+            tot_hi = tot[1]
+            exp_ok = (c1[1] <= 0) & some_non & ~big.any(axis=1) & (tot_hi < 0)
+            const_ok = ((c1[0] > 0) | ~some_non) & (c01[1] < 0)
+            ok &= exp_ok | const_ok
+    return ok

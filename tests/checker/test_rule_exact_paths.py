@@ -494,14 +494,18 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
                                      par, {**ev, "cases": [list(x) for x in cases]})
     t = subcubic_rule.tables(cert([]), w, Ops())
     accepted, rejected = [], []
-    for q, m, c, g in _subcubic_cases(V, K):
+    cands = _subcubic_cases(V, K)
+    flt = subcubic_rule.sp.filter_cases(t, np.array(cands, dtype=np.int64))
+    for (q, m, c, g), f_ok in zip(cands, flt):
         ok = t.case_holds(q, m, c, g, Ops())
+        assert ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
         (accepted if ok else rejected).append((q, m, c, g))
         covered = tr.triple(q, m, c) & (tr.y <= m - g)
         assert not ok or tr.correct[covered].all(), \
             f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
         _paper_ingredients(t, tr, q, m, c, g, np.flatnonzero(covered))
     assert accepted or kind == "random", "no case holds: the run tests nothing"
+    assert flt.sum() >= 0.5 * len(accepted) or len(accepted) < 4, "the filter decides almost nothing"
     best: dict = {}
     for q, m, c, g in accepted:
         best.setdefault((q, m, c), g)
