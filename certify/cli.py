@@ -216,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = _out_folder(args.out)
     model = api.load(args.model)
     chosen = _chosen_strategies(args.strategy)
-    table = _RunTable(model, [s.name for s in chosen])
+    table = _RunTable(model, [s.name for s in chosen], args.semantics)
     status, written = 0, 0
     for strat in chosen:
         reason = api.skip_reason(model, strat, args.semantics)
@@ -261,12 +261,12 @@ class _RunTable:
     are fixed up front from the chosen strategies' names and the model's d_vocab^K."""
     MAX_FRACTION = 23
 
-    def __init__(self, model, names: list[str]) -> None:
+    def __init__(self, model, names: list[str], semantics: str) -> None:
         from certify.api import short_name
         self.total = model.d_vocab ** model.k
         self.name_w = min(NAME_WIDTH, max([len("strategy"), *(len(short_name(n)) for n in names)]))
         self.bound_w = min(self.MAX_FRACTION, 2 * len(str(self.total)) + 1)
-        print(f"\nmodel {model.label}")
+        print(f"\nmodel {model.label}" + ("" if semantics == "exact-real" else f", semantics {semantics}"))
         print(f"{'strategy':<{self.name_w}} {'bound':>{self.bound_w}} {'decimal':>9} {'prove s':>8} "
               f"{'check s':>8} {'ops':>14}  verdict", flush=True)
 

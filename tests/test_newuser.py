@@ -106,10 +106,11 @@ def test_file_names_distinguish_semantics_and_variants():
         "m.subcubic_exact_rank2-query_l2.json"
 
 
-def test_exact_and_float32_certificates_both_kept(tmp_path, model):
+def test_exact_and_float32_certificates_both_kept(tmp_path, model, capsys):
     out = tmp_path / "certs"
     for sem in ("exact-real", "float32"):
         assert main(["run", "--model", str(model), "--strategy", "cubic", "--semantics", sem, "--out", str(out)]) == 0
+    assert "model m, semantics float32" in capsys.readouterr().out  # the table says what it claims
     sems = sorted(json.loads(p.read_text())["claim"]["semantics"] for p in out.glob("*.json"))
     assert sems == ["exact-real", "float32"]
 
