@@ -19,6 +19,15 @@ MARGIN = 1e-9
 
 
 def prove(m: FloatModel) -> Proof:
+    cases, count = [], 0
+    for q, mx, c, xs in case_sets(m):
+        cases.append([q, mx, c, len(xs)])
+        count += comb(m.k - 1, c) * len(xs) ** c
+    return Proof("cubic", Fraction(count, m.d_vocab ** m.k), {}, {"cases": cases}, m.semantics)
+
+
+def case_sets(m: FloatModel) -> list[tuple[int, int, int, list]]:
+    """Every case (q, max, c) with a nonempty set S of passing values ([None] for c = 0)."""
     V, K = m.d_vocab, m.k
     qk = m.qk() / np.sqrt(m.d_head)
     e = np.exp(qk - qk.max(axis=(1, 2), keepdims=True))                 # [q, t, i]
@@ -32,13 +41,8 @@ def prove(m: FloatModel) -> Proof:
         ovd = OV[x, :, None, :] - OV[x, :, :, None]                      # [i, m, j]
         ovd[:, diag, diag] = -np.inf
         maxovd[x] = ovd.max(axis=2)
-    cases, count = [], 0
-    for q in range(V):
-        for mx in range(q, V):
-            for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd):
-                cases.append([q, mx, c, len(xs)])
-                count += comb(K - 1, c) * len(xs) ** c
-    return Proof("cubic", Fraction(count, V ** K), {}, {"cases": cases}, m.semantics)
+    return [(q, mx, c, xs) for q in range(V) for mx in range(q, V)
+            for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd)]
 
 
 def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):

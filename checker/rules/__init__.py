@@ -46,8 +46,8 @@ def semantic_paths(cert: Certificate, w: Weights, ops: Ops) -> Paths:
 def table() -> dict[str, ModuleType]:
     """THE rule table: strategy name -> its module, with `rule` (and `obligations`, where the rule
     has a finite list of exact obligations; brute force has none: it decides every input)."""
-    from checker.rules import brute_force, cubic, subcubic  # imported lazily: one module per rule
-    return {"brute-force": brute_force, "cubic": cubic, "subcubic": subcubic}
+    from checker.rules import brute_force, cubic, hybrid, subcubic  # imported lazily: one module per rule
+    return {"brute-force": brute_force, "cubic": cubic, "subcubic": subcubic, "hybrid": hybrid}
 
 
 def rule_for(name: str) -> Rule | None:

@@ -42,10 +42,7 @@ def count_correct(p: Paths, ops: Ops) -> int:
         raise TooLarge(f"brute force would enumerate {V ** K:,} inputs (limit {MAX_INPUTS:,})")
     win, rival = enclose_ints(p.win.n, p.win.e), enclose_ints(p.rival.n, p.rival.e)
     o = enclose_ints(p.ov.n, p.ov.e)
-    tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
-    s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
-    w_lo, w_hi = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))     # [q, t, i]
-    ops.add(w_lo.size * EXP_OPS)
+    tops, (w_lo, w_hi) = exp_table(p, ops)
     correct = 0
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
         ov_gap = down(o[0][:, :, :, None] - o[1][:, :, None, :])      # [t, i, m, j], the same for every q
@@ -54,6 +51,15 @@ def count_correct(p: Paths, ops: Ops) -> int:
             dq = ((win[0][q], win[1][q]), (rival[0][q], rival[1][q]))
             correct += _count_query(p, q, dq, o, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
     return correct
+
+
+def exp_table(p: Paths, ops: Ops) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each query's top score numerator, and enclosures [q, t, i] of w = exp((QK - top_q) / sqrt(d_head))."""
+    tops = np.array([max(p.qk.n[q].ravel()) for q in range(p.d_vocab)], dtype=object)
+    s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
+    w = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))
+    ops.add(w[0].size * EXP_OPS)
+    return tops, w
 
 
 def _count_query(p: Paths, q: int, dq: tuple, o: tuple, ov_gap: np.ndarray, w: tuple, top: int,
@@ -116,15 +122,15 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     correct = n - undecided.size
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
-        correct += _per_logit(p, q, toks[rows], m[rows], c_lo, terms, wl[rows], wh[rows], top, ops)
+        lo_c = c_lo[toks[rows], pos, m[rows, None]]                # [n, K, V]
+        correct += per_logit(p, q, toks[rows], m[rows], lo_c, terms, wl[rows], wh[rows], top, ops)
     return correct
 
 
-def _per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, c_lo: np.ndarray,
-               terms: tuple, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
-    K = toks.shape[1]
-    pos = np.arange(K)
-    lo_c = c_lo[toks, pos, m[:, None]]                          # [n, K, V]
+def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarray,
+              terms: tuple, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
+    """How many of these inputs (query q, maxima m) are correct, by stages 2 and 3; lo_c [n, K, V]
+    are lower bounds of C[i, j] (+inf at j = m), terms = (direct, OV) enclosures for _gap_upper."""
     hi_c = _gap_upper(*terms, toks, m, ops)
     lower = _sum_down(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
     upper = _sum_up(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]))
@@ -176,19 +182,32 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     more conservative than the checker's).
     """
     fields(cert.parameters, "strategy.parameters", set())
-    ev = fields(cert.evidence, "evidence", {"correct_inputs", "total_inputs"})
+    claimed = claimed_count(fields(cert.evidence, "evidence", set(COUNTS)), w)
+    try:
+        correct = count_correct(semantic_paths(cert, w, ops), ops)
+    except TooLarge as e:
+        raise Reject(str(e)) from None
+    return settle(cert, claimed, correct)
+
+
+COUNTS = ("correct_inputs", "total_inputs")  # the evidence fields of a count of correct inputs
+
+
+def claimed_count(ev: dict, w: Weights) -> int:
+    """The evidence's correct_inputs, after checking total_inputs is the model's d_vocab**K."""
     total = w.d_vocab ** w.k
     if ev["total_inputs"] != total or type(ev["total_inputs"]) is not int:
         raise Reject(f"evidence.total_inputs is {ev['total_inputs']!r}, the model has {total} inputs")
     claimed = ev["correct_inputs"]
     if type(claimed) is not int or claimed < 0:
         raise Reject(f"evidence.correct_inputs is {claimed!r}, not a count")
-    try:
-        correct = count_correct(semantic_paths(cert, w, ops), ops)
-    except TooLarge as e:
-        raise Reject(str(e)) from None
+    return claimed
+
+
+def settle(cert: Certificate, claimed: int, correct: int) -> Fraction:
+    """correct / d_vocab**K, if the claimed count is exactly it (exact-real) or at most it (float32)."""
     exact = cert.semantics == "exact-real"
     if claimed > correct or (exact and claimed != correct):
         raise Reject(f"evidence.correct_inputs is {claimed}, but {'exactly' if exact else 'at most'} "
                      f"{correct} inputs are classified correctly under {cert.semantics} semantics")
-    return Fraction(correct, total)
+    return Fraction(correct, cert.d_vocab ** cert.k)

@@ -1,0 +1,302 @@
+"""Hybrid rule: a compact proof's cases, plus brute force on exactly the inputs they leave uncovered.
+
+Parameters {"compact": NAME} (NAME = "cubic"); evidence = the compact rule's evidence plus
+"correct_inputs" and "total_inputs" as for brute force. The compact rule decides its cases as usual
+(cubic.py: case (q, m, c) covers the inputs of triple (q, m, c) whose c non-max values all lie in
+the proven set S). Every other input, and only those, is then enumerated from the case structure
+(`residue`, never from the certificate) and decided like brute force decides an input. The count
+is covered + correct residue inputs: the exact number of correct inputs, which the evidence must
+state exactly (exact-real) or at most (float32), as for brute force. Disjointness and coverage:
+docs/soundness.md#hybrid-rule-checkerruleshybridpy.
+
+Deciding a residue input (query q, max m, non-max positions I holding values x_i; the other
+positions F, the query's included, hold fixed tokens). With C[i, j] and w_i as in brute_force.py,
+  Z (logit_m - logit_j) = A[j] + sum_{i in I} w_i C[i, j],   A[j] = sum_{i in F} w_i C[i, j],
+and A depends on (q, m, I) only, so a lower bound of it is formed once per (q, m, I). Stages:
+ A. min_j A + sum_I w_i (min_j dd[m, j] + min_j ovd[x_i, i, m, j]) > 0  (C = dd + ovd; a min of
+    a sum is at least the sum of the mins): correct.
+ B. candidates J = the R smallest dd[m, .] and the R smallest ovd[x_i, i, m, .] (each i in I):
+    every j in J by its own sum, every other j by min_j A + sum_I w_i (dd_R + ovd_R) with dd_R,
+    ovd_R the (R+1)-th smallest of their rows: all > 0: correct.
+ C. the rest: brute_force.per_logit (per-logit intervals, then exact signs), with the inputs'
+    lower bounds of C from the same tables.
+"""
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from itertools import combinations
+from math import comb, prod
+from typing import Iterator
+
+import numpy as np
+
+from checker.certificate import Certificate, CertificateError, fields
+from checker.dyadic import Dyadic
+from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
+from checker.ops import Ops
+from checker.paths import Paths
+from checker.rules import Reject, brute_force as bf, cubic, semantic_paths
+from checker.safetensors import Weights
+
+R = 2            # candidate competitors per row in stage B
+MAX_RESIDUE = bf.MAX_INPUTS  # inputs left to enumerate, the same cap as brute force's
+CHUNK = 1 << 16  # residue inputs per evaluated block
+
+Sets = dict[tuple[int, int, int], list]  # (q, m, c) -> the proven non-max values (c = 0: [None])
+
+
+def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+    """Hybrid: (inputs the compact proof covers + correct inputs among the rest) / d_vocab**K.
+
+    Soundness: every input has one triple (q, m, c); a covered input lies in a proven case, so it is
+    correct; `residue` yields each input of every triple that no case covers exactly once, and
+    `count_residue` decides each of them exactly (stages A-C). So the sum is the exact count."""
+    par, ev = cert.parameters, cert.evidence
+    if not isinstance(par, dict) or par.get("compact") not in COMPACT:
+        raise CertificateError(f"strategy.parameters.compact must be one of {sorted(COMPACT)}")
+    if not isinstance(ev, dict) or not set(bf.COUNTS) <= set(ev):
+        raise CertificateError(f"evidence needs {list(bf.COUNTS)} beside the compact proof's fields")
+    claimed = bf.claimed_count(ev, w)
+    sub = dataclasses.replace(cert, strategy=par["compact"],
+                              parameters={k: v for k, v in par.items() if k != "compact"},
+                              evidence={k: v for k, v in ev.items() if k not in bf.COUNTS})
+    p = semantic_paths(cert, w, ops)
+    sets = COMPACT[par["compact"]](sub, w, p, ops)
+    K, V = w.k, w.d_vocab
+    left = residue_size(V, K, sets)
+    if left > MAX_RESIDUE:
+        raise Reject(f"the compact proof leaves {left:,} inputs, more than the limit of {MAX_RESIDUE:,}")
+    covered = sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
+    return bf.settle(cert, claimed, covered + count_residue(p, sets, ops))
+
+
+def _cubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
+    """The cubic rule's decisions: each claimed case with its proven set (rejects a false case)."""
+    fields(sub.parameters, "strategy.parameters", set())
+    cases = cubic._cases(fields(sub.evidence, "evidence", {"cases"})["cases"], w.k, w.d_vocab)
+    tables = cubic._Tables(p, ops)
+    sets: Sets = {}
+    for q, m, c, n in cases:
+        S = tables.passing(q, m, c, n, ops)
+        if len(S) < n:
+            raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
+        sets[q, m, c] = sorted(S) if c else [None]
+    return sets
+
+
+COMPACT = {"cubic": _cubic_sets}
+
+
+def residue_size(V: int, K: int, sets: Sets) -> int:
+    """How many inputs `residue` yields: per triple, its inputs minus the covered ones."""
+    return sum(comb(K - 1, c) * (m ** c - len(sets.get((q, m, c), [])) ** c if c else 1 - ((q, m, 0) in sets))
+               for q in range(V) for m in range(q, V) for c in range(K if q == m else K - 1))
+
+
+def residue(V: int, K: int, sets: Sets) -> Iterator[tuple[int, tuple[int, ...], np.ndarray, np.ndarray]]:
+    """Blocks (q, I, m [n], X [n, |I|]): the inputs with query q, maxima m, values X at the
+    non-max positions I and m at the other non-query positions, that no case of `sets` covers.
+
+    Each input not covered occurs in exactly one block: per triple (q, m, c) the value tuples in
+    [0, m)^c with some value outside S (all of them if (q, m, c) is not claimed), split by the first
+    such position p (values in S before p, outside S at p, any value after), for each of the
+    C(K-1, c) choices of I."""
+    for q in range(V):
+        for c in range(K):
+            pieces: list[tuple[int, np.ndarray]] = []
+            for m in range(q, V):
+                if c > (K - 1 if q == m else K - 2):
+                    continue
+                S = sets.get((q, m, c))
+                if c == 0:
+                    if S is None:
+                        pieces.append((m, np.zeros((1, 0), dtype=np.int64)))
+                    continue
+                inside = np.zeros(m, dtype=bool)
+                inside[S or []] = True
+                good, bad, every = np.flatnonzero(inside), np.flatnonzero(~inside), np.arange(m)
+                for first in range(c):
+                    pieces += [(m, X) for X in _product([good] * first + [bad] + [every] * (c - 1 - first))]
+            group: list[tuple[int, np.ndarray]] = []
+            for m, X in pieces:  # concatenated into blocks of about CHUNK rows
+                if group and sum(len(Y) for _, Y in group) + len(X) > CHUNK:
+                    yield from _blocks(q, c, K, group)
+                    group = []
+                group.append((m, X))
+            yield from _blocks(q, c, K, group)
+
+
+def _blocks(q: int, c: int, K: int, group: list[tuple[int, np.ndarray]]) -> Iterator:
+    """One block per choice of the c non-max positions, all holding the group's rows."""
+    if not group:
+        return
+    ms = np.concatenate([np.full(len(X), m, dtype=np.int64) for m, X in group])
+    Xs = np.concatenate([X for _, X in group])
+    for I in combinations(range(K - 1), c):
+        yield q, I, ms, Xs
+
+
+def _product(lists: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """The Cartesian product of the lists as rows, in pieces of at most about CHUNK rows."""
+    if any(len(v) == 0 for v in lists):
+        return
+    if len(lists) == 1 or prod(len(v) for v in lists) <= CHUNK:
+        grids = np.meshgrid(*lists, indexing="ij")
+        yield np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
+        return
+    for v in lists[0]:
+        for rest in _product(lists[1:]):
+            yield np.concatenate([np.full((len(rest), 1), v, dtype=np.int64), rest], axis=1)
+
+
+def _rebased(d: Dyadic, shift: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosures of d - shift (exact, aligned at exponent e): differences of the results are those
+    of d, with rounding errors relative to the row's spread instead of a common offset."""
+    return enclose_ints(d.align(e) - shift, e)
+
+
+class _Model:
+    """Tables shared by all queries: attention weights, OV differences, their smallest entries."""
+
+    def __init__(self, p: Paths, ops: Ops) -> None:
+        V, K = p.d_vocab, p.k
+        self.p, self.r = p, max(0, min(R, V - 2))
+        self.tops, (self.w_lo, self.w_hi) = bf.exp_table(p, ops)
+        self.o = _rebased(p.ov, p.ov.n[:, :, :1], p.ov.e)                     # [t, i, v]
+        e = min(p.win.e, p.rival.e)
+        base = p.rival.align(e)[:, :1]
+        self.win, self.rival = _rebased(p.win, base, e), _rebased(p.rival, base, e)  # [q, v]
+        ops.add(V * K * V + 2 * V * V)
+        self.ovd = down(self.o[0][:, :, :, None] - self.o[1][:, :, None, :])   # [t, i, m, j] <= OV[t,i,m] - OV[t,i,j]
+        diag = np.arange(V)
+        self.ovd[:, :, diag, diag] = np.inf
+        ops.add(self.ovd.size)
+        self.ov_min, self.ov_rest = np.full((V, K - 1, V), np.inf), np.full((V, K - 1, V), np.inf)
+        self.ov_top = np.zeros((V, K - 1, V, self.r), dtype=np.int64)                # [x, i, m, :r]
+        for m in range(1, V):  # rows (x, i, m) with x < m: the only ones a residue input reads
+            self.ov_min[:m, :, m], self.ov_rest[:m, :, m], self.ov_top[:m, :, m] = \
+                _smallest(self.ovd[:m, :K - 1, m], self.r, ops)
+
+
+def _smallest(rows: np.ndarray, r: int, ops: Ops) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row (last axis): the smallest entry, the (r+1)-th smallest, and the indices of the r
+    smallest (selection counted as r + 1 passes of a minimum)."""
+    part = np.argpartition(rows, [0, r] if r else [0], axis=-1)
+    vals = np.take_along_axis(rows, part[..., [0, r]], axis=-1)
+    ops.add(rows.size * (r + 1))
+    return vals[..., 0], vals[..., 1], part[..., :r]
+
+
+def count_residue(p: Paths, sets: Sets, ops: Ops) -> int:
+    """The number of correct inputs among those `residue` yields, each decided exactly."""
+    md = _Model(p, ops)
+    V, K = p.d_vocab, p.k
+    correct = 0
+    query = None
+    for q, I, m, X in residue(V, K, sets):
+        if query is None or query.q != q:
+            query = _Query(md, q, ops)
+        correct += query.count(I, m, X, ops)
+    return correct
+
+
+class _Query:
+    """Per-query tables: direct-path differences and the fixed positions' sums A, per (m, I)."""
+
+    def __init__(self, md: _Model, q: int, ops: Ops) -> None:
+        p, V, K = md.p, md.p.d_vocab, md.p.k
+        self.md, self.q = md, q
+        self.dd = down(md.win[0][q][:, None] - md.rival[1][q][None, :])      # [m, j] <= D[q,m] - D[q,j]
+        self.dd[np.arange(V), np.arange(V)] = np.inf
+        ops.add(V * V)
+        self.dd_min, self.dd_rest, self.dd_top = _smallest(self.dd, md.r, ops)
+        ms = np.arange(q, V)                  # every residue input of query q has its max m >= q
+        toks = np.concatenate([np.repeat(ms[:, None], K - 1, axis=1), np.full((len(ms), 1), q)], axis=1)
+        pos = np.arange(K)
+        c_lo = down(self.dd[ms][:, None, :] + md.ovd[toks, pos, ms[:, None]])                      # [m - q, K, j]
+        self.fixed = mul_lower(c_lo, md.w_lo[q][toks, pos][..., None], md.w_hi[q][toks, pos][..., None])
+        ops.add(3 * c_lo.size)
+        self.A: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def sums(self, I: tuple[int, ...], ops: Ops) -> tuple[np.ndarray, np.ndarray]:
+        """Lower bounds A[m, j] of the fixed positions' sum for non-max positions I (+inf at j = m,
+        no competitor), and their minima over j; rows indexed by m - q."""
+        if I not in self.A:
+            F = [i for i in range(self.md.p.k) if i not in I]
+            acc = self.fixed[:, F[0]]
+            for i in F[1:]:
+                acc = down(acc + self.fixed[:, i])
+            acc[np.arange(len(acc)), np.arange(self.q, self.md.p.d_vocab)] = np.inf
+            ops.add(acc.size * len(F))
+            self.A[I] = (acc,) + _smallest(acc, self.md.r, ops)
+        return self.A[I]
+
+    def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray, ops: Ops) -> int:
+        md, q, n, c = self.md, self.q, len(m), len(I)
+        A, A_min, A_rest, A_top = (t[m - q] for t in self.sums(I, ops))   # per input
+        wl = md.w_lo[q][X, I] if c else np.zeros((n, 0))
+        wh = md.w_hi[q][X, I] if c else np.zeros((n, 0))
+        # stage A
+        g = down(self.dd_min[m][:, None] + md.ov_min[X, I, m[:, None]]) if c else np.zeros((n, 0))
+        ok = _total(A_min, mul_lower(g, wl, wh)) > 0
+        ops.add(n * (4 * c + 1))
+        wrong = np.zeros(n, dtype=bool)
+        rows = np.flatnonzero(~ok)
+        if rows.size and md.r:  # stage B
+            ok[rows], wrong[rows] = self._candidates((A[rows], A_rest[rows], A_top[rows]), I, m[rows],
+                                                     X[rows], wl[rows], wh[rows], ops)
+        rows = np.flatnonzero(~ok & ~wrong)
+        return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows], ops) if rows.size else 0)
+
+    def _toks(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> np.ndarray:
+        K = self.md.p.k
+        toks = np.repeat(m[:, None], K, axis=1)
+        toks[:, K - 1] = self.q
+        toks[:, list(I)] = X
+        return toks
+
+    def _candidates(self, a: tuple, I, m, X, wl, wh, ops) -> tuple[np.ndarray, np.ndarray]:
+        """Stage B: (proven correct, proven wrong) per input; a wrong one has a candidate j whose
+        upper bound of the gap is <= 0."""
+        md, n, c = self.md, len(m), len(I)
+        A, A_rest, A_top = a
+        J = np.concatenate([A_top, self.dd_top[m]] + [md.ov_top[X[:, k], I[k], m] for k in range(c)], axis=1)
+        terms = [mul_lower(down(self.dd[m[:, None], J] + md.ovd[X[:, k, None], I[k], m[:, None], J]),
+                           wl[:, k, None], wh[:, k, None]) for k in range(c)]
+        each = _total(np.take_along_axis(A, J, axis=1), np.stack(terms, axis=-1) if c else np.zeros(J.shape + (0,)))
+        g = down(self.dd_rest[m][:, None] + md.ov_rest[X, I, m[:, None]]) if c else np.zeros((n, 0))
+        rest = _total(A_rest, mul_lower(g, wl, wh))
+        ops.add(J.size * (4 * c + 1) + n * (4 * c + 1))
+        ok, wrong = (each > 0).all(axis=1) & (rest > 0), np.zeros(n, dtype=bool)
+        r, k = np.nonzero(~(each > 0) & (J != m[:, None]))   # j = m is no competitor
+        if r.size:
+            wrong[r[self._upper(self._toks(I, m[r], X[r]), m[r], J[r, k], ops) <= 0]] = True
+        return ok, wrong
+
+    def _upper(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray, ops: Ops) -> np.ndarray:
+        """Upper bounds of Z (logit_m - logit_j), one competitor j per input row."""
+        md, q = self.md, self.q
+        pos = np.arange(toks.shape[1])
+        dd = up(md.win[1][q][m] - md.rival[0][q][j])                                   # >= D[q,m] - D[q,j]
+        ovd = up(md.o[1][toks, pos, m[:, None]] - md.o[0][toks, pos, j[:, None]])      # >= OV[t,i,m] - OV[t,i,j]
+        c_hi = up(dd[:, None] + ovd)
+        ops.add(len(m) + 4 * toks.size)
+        return bf._sum_up(mul_upper(c_hi, md.w_lo[q][toks, pos], md.w_hi[q][toks, pos]))
+
+    def _per_logit(self, toks: np.ndarray, m: np.ndarray, ops: Ops) -> int:
+        md, q, K = self.md, self.q, self.md.p.k
+        pos = np.arange(K)
+        lo_c = down(self.dd[m][:, None, :] + md.ovd[toks, pos, m[:, None]])
+        ops.add(lo_c.size)
+        dq = ((md.win[0][q], md.win[1][q]), (md.rival[0][q], md.rival[1][q]))
+        return bf.per_logit(md.p, q, toks, m, lo_c, (dq, md.o), md.w_lo[q][toks, pos],
+                            md.w_hi[q][toks, pos], int(md.tops[q]), ops)
+
+
+def _total(base: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Lower bound of base + the sum of terms over the last axis, each partial sum rounded down."""
+    acc = base
+    for k in range(terms.shape[-1]):
+        acc = down(acc + terms[..., k])
+    return acc
