@@ -138,16 +138,15 @@ def _blocks(q: int, c: int, K: int, group: list[tuple[int, np.ndarray]]) -> Iter
 
 
 def _product(lists: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """The Cartesian product of the lists as rows, in pieces of at most about CHUNK rows."""
-    if any(len(v) == 0 for v in lists):
-        return
-    if len(lists) == 1 or prod(len(v) for v in lists) <= CHUNK:
-        grids = np.meshgrid(*lists, indexing="ij")
-        yield np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
-        return
-    for v in lists[0]:
-        for rest in _product(lists[1:]):
-            yield np.concatenate([np.full((len(rest), 1), v, dtype=np.int64), rest], axis=1)
+    """The Cartesian product of the lists as rows (the last list varying fastest), CHUNK at a time."""
+    sizes = [len(v) for v in lists]
+    total = prod(sizes)
+    for start in range(0, total, CHUNK):
+        idx, cols = np.arange(start, min(total, start + CHUNK), dtype=np.int64), []
+        for v, size in zip(lists[::-1], sizes[::-1]):
+            idx, digit = np.divmod(idx, size)
+            cols.append(v[digit])
+        yield np.stack(cols[::-1], axis=1)
 
 
 def _rebased(d: Dyadic, shift: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,10 +193,11 @@ def count_residue(p: Paths, sets: Sets, ops: Ops) -> int:
     V, K = p.d_vocab, p.k
     correct = 0
     query = None
-    for q, I, m, X in residue(V, K, sets):
-        if query is None or query.q != q:
-            query = _Query(md, q, ops)
-        correct += query.count(I, m, X, ops)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN only leave an input undecided
+        for q, I, m, X in residue(V, K, sets):
+            if query is None or query.q != q:
+                query = _Query(md, q, ops)
+            correct += query.count(I, m, X, ops)
     return correct
 
 
