@@ -30,8 +30,12 @@ def applies(m: FloatModel) -> str | None:
 
 
 def prove(m: FloatModel) -> Proof:
+    return proof(m, [case for case in cubic.case_sets(m) if _worth(*case, m.k, m.d_vocab)])
+
+
+def proof(m: FloatModel, found: list[tuple[int, int, int, list]]) -> Proof:
+    """The hybrid proof claiming these cubic cases (q, max, c, passing values)."""
     V, K = m.d_vocab, m.k
-    found = [case for case in cubic.case_sets(m) if _worth(*case, K, V)]
     sets = {(q, mx, c): xs for q, mx, c, xs in found}
     left = residue_size(V, K, sets)
     if left > MAX_RESIDUE:

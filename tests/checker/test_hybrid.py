@@ -1,0 +1,314 @@
+"""The hybrid rule: cubic cases + brute force on exactly the residue; the count must be exact.
+
+Differential against brute force (the checker's own count and the mpmath oracle), on models whose
+cubic proof covers nothing, part, and everything; the residue's combinatorics checked by explicit
+enumeration; known-bad certificates; and mutants of the rule that must make an honest certificate
+fail (a test that can fail).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from fractions import Fraction
+from math import comb
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from certify.certificate import certificate_dict, model_reference, write_certificate
+from certify.model import Config
+from certify.paths import load_float_model
+from certify.strategies import cubic as cubic_prover
+from certify.strategies import hybrid as hybrid_prover
+from certify.train import train
+from certify.weights import sha256_file
+from checker.check import check_file
+from checker.rules import hybrid
+from conftest import checker_count, model_state, oracle_count, random_state, write_state
+
+
+def _write(weights: Path, proof, tmp_path: Path, name: str = "h.json") -> Path:
+    m = load_float_model(weights)
+    path = tmp_path / name
+    write_certificate(path, certificate_dict(proof, m.k, m.d_vocab, sha256_file(weights),
+                                             model_reference(weights, path, None)))
+    return path
+
+
+def _edit(path: Path, change) -> Path:
+    doc = json.loads(path.read_text())
+    change(doc)
+    out = path.with_name("edited." + path.name)
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def _claim(count: int, total: int):
+    """An edit claiming `count` correct inputs (evidence and bound)."""
+    def change(d):
+        f = Fraction(count, total)
+        d["evidence"]["correct_inputs"] = count
+        d["claim"]["accuracy_lower_bound"] = f"{f.numerator}/{f.denominator}"
+    return change
+
+
+def _proofs(weights: Path, semantics: str = "exact-real"):
+    """The shipped prover's proof, and proofs claiming every cubic case and none."""
+    import dataclasses
+    m = dataclasses.replace(load_float_model(weights), semantics=semantics)
+    found = cubic_prover.case_sets(m)
+    return m, {"default": hybrid_prover.prove(m), "all": hybrid_prover.proof(m, found),
+               "none": hybrid_prover.proof(m, [])}
+
+
+@pytest.fixture(scope="module")
+def covered_all(tmp_path_factory) -> Path:
+    """A trained K=2, vocab 4 model whose cubic proof covers every input."""
+    model, _ = train(Config(2, 4, 8, 8), 0, steps=300, progress=False)
+    return write_state(model_state(model), tmp_path_factory.mktemp("all") / "all.safetensors")
+
+
+def test_compact_proof_covering_everything(covered_all, tmp_path):
+    m, proofs = _proofs(covered_all)
+    assert cubic_prover.prove(m).bound == 1
+    sets = {(q, mx, c): xs for q, mx, c, xs in cubic_prover.case_sets(m)}
+    assert hybrid.residue_size(m.d_vocab, m.k, sets) == 0
+    assert list(hybrid.residue(m.d_vocab, m.k, sets)) == []
+    for name, proof in proofs.items():
+        r = check_file(str(_write(covered_all, proof, tmp_path, f"{name}.json")))
+        assert (r.verdict, r.bound) == ("accepted", 1), (name, r.reason)
+
+
+@pytest.mark.parametrize("k,v,biases,seed,steps", [
+    (2, 6, False, 1, 0), (3, 5, True, 2, 0), (4, 4, False, 3, 0),       # random: cubic covers ~nothing
+    (3, 5, False, 4, 600), (2, 6, False, 3, 600), (3, 4, True, 5, 400),  # trained: cubic covers part
+])
+def test_differential_against_brute_force(tmp_path, k, v, biases, seed, steps):
+    cfg = Config(k, v, 8, 8)
+    if steps:
+        model, _ = train(cfg, seed, steps=steps, progress=False)
+        state = model_state(model)
+    else:
+        state = random_state(cfg, seed, biases=biases)
+    weights = write_state(state, tmp_path / "m.safetensors")
+    exact = checker_count(weights)
+    assert exact == oracle_count(state)
+    _, proofs = _proofs(weights)
+    for name, proof in proofs.items():
+        assert proof.evidence["correct_inputs"] == exact, name
+        r = check_file(str(_write(weights, proof, tmp_path, f"{name}.json")))
+        assert (r.verdict, r.bound) == ("accepted", Fraction(exact, v ** k)), (name, r.reason)
+
+
+def test_float32_semantics_matches_brute_force(tmp_path):
+    """Under float32 both rules count the inputs whose gaps exceed the float32 error bound; the
+    hybrid's count must be brute force's, and may be claimed lower but never higher."""
+    from checker.ops import Ops
+    from checker.rules import semantic_paths
+    from checker.rules.brute_force import count_correct
+    from checker.certificate import parse_certificate
+    from checker.safetensors import read_weights
+    model, _ = train(Config(3, 5, 8, 8), 4, steps=600, progress=False)
+    weights = write_state(model_state(model), tmp_path / "f.safetensors")
+    _, proofs = _proofs(weights, "float32")
+    cert = _write(weights, proofs["all"], tmp_path)
+    parsed = parse_certificate(cert.read_bytes())
+    bf = count_correct(semantic_paths(parsed, read_weights(str(weights)), Ops()), Ops())
+    r = check_file(str(cert))
+    assert r.verdict == "accepted" and proofs["all"].evidence["correct_inputs"] <= bf
+    assert r.bound <= Fraction(checker_count(weights), 5 ** 3)
+    assert check_file(str(_edit(cert, _claim(bf + 1, 125)))).verdict == "rejected"
+    assert check_file(str(_edit(cert, _claim(bf - 3, 125)))).verdict == "accepted"
+    exact_real = check_file(str(_write(weights, _proofs(weights)[1]["all"], tmp_path, "x.json")))
+    assert exact_real.verdict == "accepted" and Fraction(bf, 125) <= exact_real.bound
+
+
+@pytest.mark.parametrize("V,K", [(1, 2), (3, 2), (4, 3), (3, 4), (5, 3)])
+def test_residue_is_exactly_the_uncovered_inputs(V, K):
+    """Against explicit enumeration, for random case sets: the covered inputs and the residue are
+    disjoint, together all V^K inputs, and the residue has no input twice."""
+    rng = np.random.default_rng(V * 10 + K)
+    for trial in range(4):
+        sets = {}
+        for q in range(V):
+            for m in range(q, V):
+                for c in range(K if q == m else K - 1):
+                    if rng.random() < 0.6 and (c == 0 or m > 0):
+                        sets[q, m, c] = [None] if c == 0 else \
+                            sorted(rng.choice(m, size=rng.integers(1, m + 1), replace=False).tolist())
+        covered = set()
+        for t in itertools.product(range(V), repeat=K):
+            q, m = t[-1], max(t)
+            nonmax = [x for x in t[:-1] if x < m]
+            S = sets.get((q, m, len(nonmax)))
+            if S is not None and (not nonmax or all(x in S for x in nonmax)):
+                covered.add(t)
+        assert len(covered) == sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
+        rows = []
+        for q, I, m, X in hybrid.residue(V, K, sets):
+            toks = np.repeat(m[:, None], K, axis=1)
+            toks[:, K - 1] = q
+            toks[:, list(I)] = X
+            assert (X < m[:, None]).all() and (m >= q).all()
+            rows += [tuple(int(x) for x in row) for row in toks]
+        assert len(rows) == len(set(rows)) == hybrid.residue_size(V, K, sets)
+        assert set(rows).isdisjoint(covered) and len(rows) + len(covered) == V ** K
+
+
+@pytest.fixture(scope="module")
+def partial(tmp_path_factory) -> tuple[Path, Path]:
+    """(weights, honest hybrid certificate claiming every cubic case) of a model that has wrong
+    inputs both inside the residue and decided in each stage."""
+    tmp = tmp_path_factory.mktemp("partial")
+    model, _ = train(Config(4, 6, 8, 8), 6, steps=300, progress=False)
+    weights = write_state(model_state(model), tmp / "p.safetensors")
+    m = load_float_model(weights)
+    cert = _write(weights, hybrid_prover.proof(m, cubic_prover.case_sets(m)), tmp)
+    return weights, cert
+
+
+def test_partial_model_is_a_real_test(partial):
+    weights, cert = partial
+    doc = json.loads(cert.read_text())
+    n, total = doc["evidence"]["correct_inputs"], doc["evidence"]["total_inputs"]
+    covered = Fraction(cubic_prover.prove(load_float_model(weights)).bound) * total
+    assert 0 < covered < n < total   # some covered, some residue inputs right, some wrong
+    assert check_file(str(cert)).verdict == "accepted"
+
+
+@pytest.mark.parametrize("mutation,verdict", [
+    (lambda d: _claim(d["evidence"]["correct_inputs"] + 1, d["evidence"]["total_inputs"])(d), "rejected"),
+    (lambda d: _claim(d["evidence"]["correct_inputs"] - 1, d["evidence"]["total_inputs"])(d), "rejected"),
+    (lambda d: d["evidence"].__setitem__("total_inputs", d["evidence"]["total_inputs"] + 1), "rejected"),
+    (lambda d: d["evidence"]["cases"][-1].__setitem__(3, d["evidence"]["cases"][-1][1] + 1), "error"),
+    (lambda d: d["evidence"]["cases"].append(d["evidence"]["cases"][0]), "error"),
+    (lambda d: d["evidence"].pop("correct_inputs"), "error"),
+    (lambda d: d["evidence"].__setitem__("extra", 1), "error"),
+    (lambda d: d["strategy"]["parameters"].__setitem__("compact", "quartic"), "error"),
+    (lambda d: d["strategy"]["parameters"].__setitem__("extra", 1), "error"),
+    (lambda d: d["strategy"].__setitem__("parameters", {}), "error"),
+    (lambda d: d["claim"].__setitem__("accuracy_lower_bound", "1/1"), "rejected"),
+])
+def test_known_bad_certificates(partial, mutation, verdict):
+    _, cert = partial
+    r = check_file(str(_edit(cert, mutation)))
+    assert r.verdict == verdict, r.reason
+
+
+def test_false_case_is_rejected(partial):
+    """A case claiming more values than pass (here: every value) is refused, not moved to the residue."""
+    weights, cert = partial
+    m = load_float_model(weights)
+    found = cubic_prover.case_sets(m)
+    cases = {(q, mx, c) for q, mx, c, _ in found}
+    extra = next([q, mx, c, mx] for q in range(m.d_vocab) for mx in range(q, m.d_vocab)
+                 for c in range(1, m.k if q == mx else m.k - 1) if mx > 1 and (q, mx, c) not in cases)
+    r = check_file(str(_edit(cert, lambda d: d["evidence"]["cases"].append(extra))))
+    assert r.verdict == "rejected" and "fewer than the claimed" in r.reason
+
+
+def test_dropping_cases_keeps_the_exact_bound(partial):
+    """Any subset of the proven cases gives the same exact count: the residue absorbs the rest."""
+    _, cert = partial
+    bound = check_file(str(cert)).bound
+    for keep in (lambda cs: cs[::2], lambda cs: cs[1::3], lambda cs: []):
+        r = check_file(str(_edit(cert, lambda d: d["evidence"].__setitem__("cases", keep(d["evidence"]["cases"])))))
+        assert (r.verdict, r.bound) == ("accepted", bound), r.reason
+
+
+MUTANTS = {
+    "residue drops a block": lambda orig: lambda *a: itertools.islice(orig(*a), 1, None),
+    "residue repeats a block": lambda orig: lambda *a: (b for blk in orig(*a) for b in (blk, blk)),
+    "residue drops a row": lambda orig: lambda *a: ((q, I, m[1:], X[1:]) for q, I, m, X in orig(*a)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_residue_mutants_fail_the_honest_certificate(partial, monkeypatch, name):
+    _, cert = partial
+    monkeypatch.setattr(hybrid, "residue", MUTANTS[name](hybrid.residue))
+    assert check_file(str(cert)).verdict == "rejected"
+
+
+def _weaken(monkeypatch, stage: str) -> None:
+    """Make stage A decide (nearly) nothing, or skip stage B, so that later stages see more."""
+    if stage == "A":
+        init = hybrid._Model.__init__
+
+        def weak(self, p, ops):
+            init(self, p, ops)
+            self.ov_min = np.full_like(self.ov_min, -np.inf)
+        monkeypatch.setattr(hybrid._Model, "__init__", weak)
+    else:
+        monkeypatch.setattr(hybrid, "R", 0)
+
+
+@pytest.mark.parametrize("weakened", [["A"], ["B"], ["A", "B"]])
+def test_later_stages_alone_are_exact(partial, monkeypatch, weakened):
+    """Stage B alone after a useless A, and stage C (brute force's per-logit stage) alone."""
+    _, cert = partial
+    bound = check_file(str(cert)).bound
+    for stage in weakened:
+        _weaken(monkeypatch, stage)
+    r = check_file(str(cert))
+    assert (r.verdict, r.bound) == ("accepted", bound), r.reason
+
+
+@pytest.mark.parametrize("stage", ["A", "B", "C"])
+def test_stage_that_accepts_everything_fails_the_honest_certificate(partial, monkeypatch, stage):
+    """If any one stage called every input it sees correct, the count would be too high (stage C
+    is shown every input stage A leaves, with stage B skipped)."""
+    _, cert = partial
+    if stage == "A":
+        monkeypatch.setattr(hybrid, "_total", lambda base, terms: np.full(np.shape(base), np.inf))
+    elif stage == "B":
+        monkeypatch.setattr(hybrid._Query, "_candidates",
+                            lambda self, a, I, m, *rest: (np.ones(len(m), bool), np.zeros(len(m), bool)))
+    else:
+        _weaken(monkeypatch, "B")
+        monkeypatch.setattr(hybrid._Query, "_per_logit", lambda self, toks, m, ops: len(m))
+    assert check_file(str(cert)).verdict == "rejected"
+
+
+def _mpf(f: Fraction):
+    import mpmath
+    return mpmath.mpf(f.numerator) / f.denominator
+
+
+def test_upper_bounds_of_gaps_are_upper_bounds(partial):
+    """Stage B calls an input wrong when _upper <= 0: each value must bound the exact
+    Z (logit_m - logit_j) from above (60-digit mpmath from the exact path terms), and closely."""
+    import mpmath
+    from checker.ops import Ops
+    from checker.paths import exact_paths
+    from checker.safetensors import read_weights
+    weights, _ = partial
+    p = exact_paths(read_weights(str(weights)))
+    V, K = p.d_vocab, p.k
+    md, rng = hybrid._Model(p, Ops()), np.random.default_rng(0)
+    mpmath.mp.dps = 60
+    for q in range(V):
+        query = hybrid._Query(md, q, Ops())
+        toks = rng.integers(0, V, size=(40, K))
+        toks[:, K - 1] = q
+        m = toks.max(axis=1)
+        j = (m + rng.integers(1, V, size=len(m))) % V
+        upper = query._upper(toks, m, j, Ops())
+        top = max(p.qk.n[q].ravel())
+        for row, mm, jj, u in zip(toks, m, j, upper):
+            exact = sum(mpmath.exp(mpmath.mpf(int(p.qk.n[q, t, i]) - top) * mpmath.mpf(2) ** p.qk.e
+                                   / mpmath.sqrt(p.d_head))
+                        * _mpf(p.win.fraction((q, mm)) - p.rival.fraction((q, jj)) + p.ov.fraction((t, i, mm))
+                                - p.ov.fraction((t, i, jj)))
+                        for i, t in enumerate(row))
+            assert exact <= u <= exact + abs(exact) * 1e-12 + 1e-12
+
+
+@pytest.mark.slow
+def test_default_zoo_model_exact_accuracy():
+    from certify import zoo
+    from certify.strategies import get
+    e = zoo.lookup(zoo.DEFAULT_MODEL)
+    proof = get("hybrid").prove(load_float_model(e.path))
+    assert proof.bound == Fraction(e.accuracy)
