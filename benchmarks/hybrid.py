@@ -1,0 +1,100 @@
+"""Hybrid benchmark: the exact accuracy at a fraction of brute force, all figures from one run.
+
+Default (k4-v64-s123): brute-force and hybrid side by side, each proved in this process and
+checked by checker.check.check_file (wall seconds, checker ops, verdict), plus the naive torch
+float32 forward pass over every input that benchmarks/brute_force.py times (the paper's unchecked
+brute force). Targets: hybrid bound = the exact accuracy (certify/zoo/manifest.json); hybrid
+checker ops <= brute force's / 10; hybrid check time <= brute force's / 4; brute-force prove time
+<= brute-force check time; hybrid prove + check <= torch forward / 10.
+
+--k5: also k5-v64-s123 (64^5 = 1.07e9 inputs): hybrid prove + check <= 120 s, and its bound equal to
+the manifest's exact accuracy (the checker's brute-force count; a brute-force check of that model
+takes tens of minutes, so it is not repeated here).
+--model NAME: also the hybrid on another model (e.g. a K = 6 one), reporting what it costs.
+
+The machine is shared: `uptime` is printed beside the numbers; compare ratios, not seconds.
+Run: python benchmarks/hybrid.py [--k5] [--model NAME]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from brute_force import torch_forward
+from strategies import measure
+
+from certify import zoo
+from certify.paths import load_float_model
+from certify.strategies import cubic, get
+from certify.strategies import hybrid as hybrid_prover
+from checker.rules.hybrid import residue_size
+
+MODEL, K5 = "k4-v64-s123", "k5-v64-s123"
+OPS_RATIO, TIME_RATIO, FORWARD_RATIO, K5_SECONDS = 10, 4, 10, 120.0
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def row(entry: zoo.ZooEntry, name: str, tmp: Path) -> dict:
+    r = measure(entry, name, get(name).prove, tmp)
+    norm = "n/a" if r["normalized"] is None else f"{float(r['normalized']):.6f}"
+    print(f"{entry.name:<13} {name:<12} prove {r['prove_s']:8.2f} s  check {r['check_s']:8.2f} s  "
+          f"ops {r['ops']:>15,}  bound {float(r['bound']):.6f}  normalized {norm}  {r['verdict']}"
+          f"   [{uptime()}]", flush=True)
+    return r
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--k5", action="store_true", help=f"also {K5} (about a minute or two)")
+    ap.add_argument("--model", action="append", default=[], help="also the hybrid on this zoo model")
+    args = ap.parse_args()
+    entry = zoo.lookup(MODEL)
+    exact = Fraction(entry.accuracy)
+    print(f"{os.cpu_count()} cpus; {uptime()}")
+    checks = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bf, hy = row(entry, "brute-force", Path(tmp)), row(entry, "hybrid", Path(tmp))
+        correct, total, fwd_s = torch_forward(entry.path)
+        print(f"{MODEL:<13} {'torch f32':<12} forward {fwd_s:6.2f} s over all {total:,} inputs (unchecked)")
+        checks += [
+            (f"hybrid bound = exact accuracy {entry.accuracy}", hy["bound"] == exact),
+            (f"hybrid ops = brute force / {bf['ops'] / hy['ops']:.1f} (target >= {OPS_RATIO})",
+             hy["ops"] * OPS_RATIO <= bf["ops"]),
+            (f"hybrid check = brute force / {bf['check_s'] / hy['check_s']:.1f} (target >= {TIME_RATIO})",
+             hy["check_s"] * TIME_RATIO <= bf["check_s"]),
+            (f"brute-force prove / check = {bf['prove_s'] / bf['check_s']:.2f} (target <= 1)",
+             bf["prove_s"] <= bf["check_s"]),
+            (f"hybrid prove + check = torch forward / {fwd_s / (hy['prove_s'] + hy['check_s']):.1f} "
+             f"(target >= {FORWARD_RATIO})", (hy["prove_s"] + hy["check_s"]) * FORWARD_RATIO <= fwd_s),
+            ("every certificate accepted", bf["verdict"] == hy["verdict"] == "accepted"),
+        ]
+        if args.k5:
+            e5 = zoo.lookup(K5)
+            h5 = row(e5, "hybrid", Path(tmp))
+            checks += [(f"{K5} hybrid bound = exact accuracy {e5.accuracy}", h5["bound"] == Fraction(e5.accuracy)),
+                       (f"{K5} hybrid prove + check = {h5['prove_s'] + h5['check_s']:.1f} s (target <= {K5_SECONDS:.0f} s)",
+                        h5["prove_s"] + h5["check_s"] <= K5_SECONDS)]
+        for name in args.model:
+            other = zoo.lookup(name)
+            m = load_float_model(other.path)
+            found = [c for c in cubic.case_sets(m) if hybrid_prover._worth(*c, m.k, m.d_vocab)]
+            left = residue_size(m.d_vocab, m.k, {(q, mx, c): xs for q, mx, c, xs in found})
+            print(f"{name}: {m.d_vocab ** m.k:,} inputs, residue {left:,} ({left / m.d_vocab ** m.k:.2%})")
+            row(other, "hybrid", Path(tmp))
+    print()
+    for text, ok in checks:
+        print(f"{text}: {'PASS' if ok else 'FAIL'}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
