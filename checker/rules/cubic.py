@@ -50,14 +50,20 @@ from checker.safetensors import Weights
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    cases = _cases(cert, w)
-    tables = _Tables(semantic_paths(cert, w, ops), ops)
-    count = 0
-    for q, m, c, n in cases:
-        if len(tables.passing(q, m, c, n, ops)) < n:
-            raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
-        count += comb(w.k - 1, c) * n ** c
+    count = sum(comb(w.k - 1, c) * n ** c for _, _, c, n, _ in proven(cert, w, ops))
     return Fraction(count, w.d_vocab ** w.k)
+
+
+def proven(cert: Certificate, w: Weights, ops: Ops, p: Paths | None = None) -> Iterator[tuple]:
+    """Each certificate case (q, m, c, n) with its passing values S, |S| >= n (else Reject): the
+    rule's decisions, which the hybrid rule reuses (p: the semantic paths, if already formed)."""
+    cases = _cases(cert, w)
+    tables = _Tables(p or semantic_paths(cert, w, ops), ops)
+    for q, m, c, n in cases:
+        S = tables.passing(q, m, c, n, ops)
+        if len(S) < n:
+            raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
+        yield q, m, c, n, S
 
 
 def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:

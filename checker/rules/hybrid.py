@@ -31,7 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
-from checker.certificate import Certificate, CertificateError, fields
+from checker.certificate import Certificate, CertificateError
 from checker.dyadic import Dyadic
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
 from checker.ops import Ops
@@ -73,16 +73,7 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
 
 def _cubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
     """The cubic rule's decisions: each claimed case with its proven set (rejects a false case)."""
-    fields(sub.parameters, "strategy.parameters", set())
-    cases = cubic._cases(fields(sub.evidence, "evidence", {"cases"})["cases"], w.k, w.d_vocab)
-    tables = cubic._Tables(p, ops)
-    sets: Sets = {}
-    for q, m, c, n in cases:
-        S = tables.passing(q, m, c, n, ops)
-        if len(S) < n:
-            raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
-        sets[q, m, c] = sorted(S) if c else [None]
-    return sets
+    return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, ops, p)}
 
 
 COMPACT = {"cubic": _cubic_sets}
