@@ -6,7 +6,7 @@ from certify.strategies.base import Strategy
 
 def all_strategies() -> dict[str, Strategy]:
     from certify.strategies import brute_force, cubic, hybrid, paper, subcubic
-    found = [brute_force.STRATEGY, cubic.STRATEGY, hybrid.STRATEGY, *subcubic.STRATEGIES, *paper.STRATEGIES]
+    found = [brute_force.STRATEGY, cubic.STRATEGY, *subcubic.STRATEGIES, *paper.STRATEGIES, hybrid.STRATEGY]
     return {s.name: s for s in found}
 
 

@@ -61,6 +61,7 @@ def _worth(q: int, mx: int, c: int, xs: list, K: int, V: int) -> bool:
     return comb(K - 1, c) * len(xs) ** c * (4 * c + 1) > 3 * K * V + 5 * mx * (K - 1)
 
 
-STRATEGY = Strategy("hybrid", "O(d_vocab^3 K + residue K d_vocab)",
+STRATEGY = Strategy("hybrid", "O(V^3 K + residue K V)",
                     "cubic cases, then brute force on exactly the inputs they leave; the bound is the "
-                    "exact accuracy", prove, applies=applies, semantics=("exact-real", "float32"))
+                    "exact accuracy", prove, default=False, applies=applies,
+                    semantics=("exact-real", "float32"))
