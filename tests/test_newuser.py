@@ -370,6 +370,27 @@ def test_interrupted_check_leaves_no_certificate(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_during_the_check_phase_leaves_nothing(tmp_path):
+    """SIGINT while the checker runs (the temporary certificate exists): exit 130, no certificate
+    under its name, no temporary file."""
+    import signal
+    import time
+    out = tmp_path / "c"
+    p = subprocess.Popen(CERTIFY + ["run", "--strategy", "cubic", "--out", str(out)], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob(".*.tmp")):
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(p.pid, signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the check finished before the signal arrived")
+    assert p.returncode == 130 and "certify: interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert list(out.iterdir()) == []
+
+
 # ------------------------------------------------------------------ item 12: no torch needed
 
 BLOCK_TORCH = """
