@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -139,7 +140,8 @@ def certificate_path(out: str | Path, model: Model, strat: Strategy, semantics: 
 
 
 def prove(model: str | Path | Model, strategy_name: str = "cubic", *, semantics: str = "exact-real",
-          out: str | Path = "certs", force: bool = False, on_phase=None) -> Run:
+          out: str | Path = "certs", force: bool = False,
+          on_phase: Callable[[str], None] | None = None) -> Run:
     """Prove with one strategy, write the certificate into `out`, check it with the checker.
 
     The certificate appears under its final name only once checked (an interrupted run leaves
@@ -158,14 +160,15 @@ def prove(model: str | Path | Model, strategy_name: str = "cubic", *, semantics:
     path = certificate_path(out, m, strat, semantics)
     if not force:
         refuse_other_claim(path, m.sha256, semantics)  # before the (long) proof
-    (on_phase or _ignore)("prove")
+    phase = on_phase or _ignore
+    phase("prove")
     t0 = time.perf_counter()
     proof = strat.prove(dataclasses.replace(m.float_model, semantics=semantics))
     prove_s = time.perf_counter() - t0
     cert = certificate_dict(proof, m.k, m.d_vocab, m.sha256, model_reference(m.weights, path, m.zoo_name))
 
     def check(tmp: Path):
-        (on_phase or _ignore)("check")
+        phase("check")
         return check_file(str(tmp))
     result = publish(path, cert, check, force)
     return Run(strat.name, semantics, path, prove_s, result, dict(proof.parameters))
