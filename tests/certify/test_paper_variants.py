@@ -76,3 +76,76 @@ def test_paper_obligations_are_the_rules_and_hold():
     smaller = next(c for c in few if c[3] > 1)
     bad = list(obligations_for("subcubic")(cert([[*smaller[:3], smaller[3] - 1]]), w))[0]
     assert not all(expo.holds(s, w.d_head) for s in bad.sums)
+
+
+@pytest.fixture(scope="module")
+def default_paper():
+    path = zoo.resolve(FIXTURE["model"])[0]
+    m, w = load_float_model(path), read_weights(str(path))
+    return w, path, paper.prove(m, "paper:mean_query+max_diff/mean_query+diff/max_diff")
+
+
+def _check(default_paper, parameters=None, evidence=None):
+    w, path, proof = default_paper
+    par = proof.parameters if parameters is None else parameters
+    ev = {**proof.evidence, "cases": proof.evidence["cases"][:30]} if evidence is None else evidence
+    return subcubic_rule.rule(Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, str(path),
+                                          "subcubic", par, ev), w, Ops())
+
+
+def test_paper_certificate_prefix_checks(default_paper):
+    assert _check(default_paper) > 0
+
+
+def _ev(default_paper, **changes):
+    ev = {**default_paper[2].evidence, "cases": default_paper[2].evidence["cases"][:30]}
+    for k, v in changes.items():
+        if v is None:
+            ev.pop(k)
+        else:
+            ev[k] = v
+    return ev
+
+
+@pytest.mark.parametrize("change", [
+    {"svd_left": ["1/3"] * 64}, {"svd_left": [1] * 63}, {"svd_right": None}, {"mean_attention": None},
+    {"mean_attention": [[0] * 3] * 64}, {"mean_attention": [[0.5] * 4] * 64}, {"direction": [1] * 32}])
+def test_malformed_paper_evidence_is_refused(default_paper, change):
+    from checker.certificate import CertificateError
+    with pytest.raises(CertificateError):
+        _check(default_paper, evidence=_ev(default_paper, **change))
+
+
+@pytest.mark.parametrize("logit", ["paper", "ours", "paper-mean"])
+def test_unknown_logit_option_is_refused(default_paper, logit):
+    from checker.certificate import CertificateError
+    with pytest.raises(CertificateError):
+        _check(default_paper, parameters={**default_paper[2].parameters, "logit": logit})
+
+
+def test_mean_attention_refused_without_averaging(default_paper):
+    from checker.certificate import CertificateError
+    with pytest.raises(CertificateError):
+        _check(default_paper, parameters={**default_paper[2].parameters, "logit": "paper-plain"})
+
+
+def test_zero_svd_vector_is_rejected(default_paper):
+    from checker.rules import Reject
+    with pytest.raises(Reject):
+        _check(default_paper, evidence=_ev(default_paper, svd_left=[0] * 64))
+
+
+def test_any_averaged_attention_is_sound_but_a_false_case_is_rejected(default_paper):
+    """mean_attention is a hint: other values give other (sound) verdicts; a case that then fails
+    is rejected, never counted."""
+    from checker.rules import Reject
+    far = [[1] * 4 for _ in range(64)]
+    w, path, proof = default_paper
+    cases = [c for c in proof.evidence["cases"] if c[2] >= 1][:60]
+    try:
+        bound = _check(default_paper, evidence=_ev(default_paper, mean_attention=far, cases=cases))
+        assert bound > 0
+    except Reject:
+        pass
+    with pytest.raises(Reject):  # the largest gap's case with every value allowed: g = 1 too small somewhere
+        _check(default_paper, evidence=_ev(default_paper, cases=[[c[0], c[1], c[2], 1] for c in cases]))
