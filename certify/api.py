@@ -163,7 +163,8 @@ def prove(model: str | Path | Model, strategy_name: str = "cubic", *, semantics:
     phase = on_phase or _ignore
     phase("prove")
     t0 = time.perf_counter()
-    proof = strat.prove(dataclasses.replace(m.float_model, semantics=semantics))
+    proof = strat.prove(dataclasses.replace(m.float_model, semantics=semantics,
+                                            progress=lambda done, total: phase(f"prove {done}/{total}")))
     prove_s = time.perf_counter() - t0
     cert = certificate_dict(proof, m.k, m.d_vocab, m.sha256, model_reference(m.weights, path, m.zoo_name))
 

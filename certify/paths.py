@@ -5,8 +5,9 @@ direct [V, V]; plus the paper's factors for compact strategies.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from safetensors.numpy import load_file
@@ -22,6 +23,12 @@ class FloatModel:
     d_head: int
     t: dict[str, np.ndarray]  # float64 copies of the TransformerLens tensors
     semantics: str = "exact-real"  # or "float32": what the proofs' claims are about
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
+
+    def tick(self, done: int, total: int) -> None:
+        """Tell the front end how far a long proof has got (certify run's progress line)."""
+        if self.progress is not None:
+            self.progress(done, total)
 
     @property
     def resid(self) -> np.ndarray:

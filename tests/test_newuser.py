@@ -198,6 +198,15 @@ def test_progress_line_names_strategy_and_phase():
     assert "cubic: prove" in term.text and "cubic: check" in term.text
 
 
+@pytest.mark.parametrize("strategy, steps", [("brute-force", "prove 5/5"), ("subcubic", "prove ")])
+def test_long_proofs_report_how_far_they_have_got(tmp_path, model, strategy, steps):
+    from certify import api
+    phases = []
+    api.prove(model, strategy, out=tmp_path, on_phase=phases.append)
+    assert phases[0] == "prove" and phases[-1] == "check" and any(p.startswith(steps) for p in phases)
+    assert "prove 1/5" in phases or strategy != "brute-force"
+
+
 def test_no_progress_output_when_not_a_terminal(model, tmp_path):
     p = cli(["run", "--model", str(model), "--strategy", "cubic", "--out", str(tmp_path / "c")], tmp_path)
     assert p.returncode == 0 and p.stderr == ""

@@ -39,6 +39,7 @@ def prove(m: FloatModel) -> Proof:
     for q in range(V):
         for start in range(0, V ** (K - 1), CHUNK):
             correct += counter.count(q, _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1))))
+        m.tick(q + 1, V)
     total = V ** K
     return Proof("brute-force", Fraction(correct, total), {},
                  {"correct_inputs": correct, "total_inputs": total}, m.semantics)

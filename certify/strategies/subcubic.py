@@ -203,6 +203,7 @@ def search_all(m: FloatModel, candidates: list[tuple[str, str, str]] | None = No
                             for j, (e2, _, r2) in enumerate(mine))
             out[(e, attn, r)] = None if dominated else \
                 _Search(T, dp[e], a, sp[r], r == "exact-eqke").count()
+            m.tick(len(out), len(candidates))
     return out
 
 
