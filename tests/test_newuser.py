@@ -198,7 +198,8 @@ def test_progress_line_names_strategy_and_phase():
     assert "cubic: prove" in term.text and "cubic: check" in term.text
 
 
-@pytest.mark.parametrize("strategy, steps", [("brute-force", "prove 5/5"), ("subcubic", "prove ")])
+@pytest.mark.parametrize("strategy, steps", [("brute-force", "prove 5/5"), ("cubic", "prove 5/5"),
+                                             ("subcubic", "prove ")])
 def test_long_proofs_report_how_far_they_have_got(tmp_path, model, strategy, steps):
     from certify import api
     phases = []

@@ -41,8 +41,11 @@ def case_sets(m: FloatModel) -> list[tuple[int, int, int, list]]:
         ovd = OV[x, :, None, :] - OV[x, :, :, None]                      # [i, m, j]
         ovd[:, diag, diag] = -np.inf
         maxovd[x] = ovd.max(axis=2)
-    return [(q, mx, c, xs) for q in range(V) for mx in range(q, V)
-            for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd)]
+    out = []
+    for q in range(V):
+        out += [(q, mx, c, xs) for mx in range(q, V) for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd)]
+        m.tick(q + 1, V)
+    return out
 
 
 def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
