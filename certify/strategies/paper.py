@@ -151,8 +151,9 @@ class Search:
     mean_query+diff the averaged attention abar[m, cp] (any value is sound; the prover picks, per
     (m, cp), the candidate covering the most inputs among the paper's mean and a grid)."""
 
-    def __init__(self, T: st.Shared, P: Tables, a: st.Attn | None, spread: np.ndarray, average: bool):
-        self.T, self.P, self.average = T, P, average
+    def __init__(self, T: st.Shared, P: Tables, a: st.Attn | None, spread: np.ndarray, average: bool,
+                 tick=lambda done, total: None):
+        self.T, self.P, self.average, self.tick = T, P, average, tick
         V, K = T.V, T.K
         self._parts = {}
         for q in range(V):
@@ -224,6 +225,7 @@ class Search:
                     first = ok.argmax(axis=2)
                     counts[:, ms] += np.where(ok.any(axis=2), comb(K - 1, c) * (ms[None, :] - first) ** c, 0)
             best[:, cp] = cands[counts.argmax(axis=0), np.arange(V)]  # ties: the current value (row 0)
+            self.tick(cp + 1, K)
         return best
 
     def count(self) -> int:
@@ -239,7 +241,7 @@ def prove(m: FloatModel, name: str, shared: st.Shared | None = None) -> Proof:
     spread = None if exact else st.spread(T, a, par["err"])
     offset = st.eupu_offset(T, par["eupu"]) if par["eupu"] == "svd-query-max-diff" else None
     search = Search(T, Tables(T, *logit_parts(T, par["eupu"], offset)), None if exact else a, spread,
-                    par["logit"] == "paper-mean-query")
+                    par["logit"] == "paper-mean-query", m.tick)
     ev = {"svd_left": [_exact(x) for x in a.b], "svd_right": [_exact(x) for x in a.v_right]}
     if offset is not None:
         ev["eupu_offset"] = [_exact(x) for x in offset]
