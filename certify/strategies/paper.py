@@ -12,6 +12,7 @@ W_E + W_pos[-1] as the verification. Float64 here; the checker decides every cas
 """
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from math import comb
 
@@ -31,6 +32,7 @@ ERROR = {"svd": "svd", "max_diff": "maxdiff", "max_diff_subproduct": "maxdiff-su
          "mean_recursive+max_diff_subproduct_recursive": "mean-recursive-maxdiff-recursive",
          "exact_EQKE+max_diff_exact": "exact-eqke", "max_diff_exact": "exact-maxdiff"}
 MARGIN = 1e-9
+CACHE_ELEMENTS = 2 * 10 ** 7  # the search keeps its per-(q, c) tables (2 V^3 K floats) below this
 
 
 def names() -> list[str]:
@@ -155,16 +157,21 @@ class Search:
                  tick=lambda done, total: None):
         self.T, self.P, self.average, self.tick = T, P, average, tick
         V, K = T.V, T.K
-        self._parts = {}
-        for q in range(V):
-            ax, bq = eqke_bounds(T, a, spread, q)
-            for c in range(K):
-                self._parts[q, c] = _case_parts(T, ax, bq, q, c)
+        self._a, self._spread = a, spread
+        self._cache = {} if V ** 3 * K <= CACHE_ELEMENTS else None  # else recomputed on use
         self.abar = np.zeros((V, K))
         if average:
             self.abar = self._mean_attention(self._run(self.abar))
-            self.abar = self._best_abar()
+            self.abar = self._best_abar(40 if self._cache is not None else 0)  # large models: the mean
         self.cases = self._run(self.abar)
+
+    def _part(self, q: int, c: int):
+        if self._cache is not None and (q, c) in self._cache:
+            return self._cache[q, c]
+        part = _case_parts(self.T, *eqke_bounds(self.T, self._a, self._spread, q), q, c)
+        if self._cache is not None:
+            self._cache[q, c] = part
+        return part
 
     def _valid(self, q: int, c: int) -> np.ndarray:
         """Rows m - q of the (q, c) tables that are cases (c <= K-1 if m = q, else <= K-2)."""
@@ -175,7 +182,8 @@ class Search:
         T, K, V = self.T, self.T.K, self.T.V
         S = self.P.S(abar)
         out = []
-        for (q, c), (a, W, cp) in self._parts.items():
+        for q, c in itertools.product(range(V), range(K)):
+            a, W, cp = self._part(q, c)
             ms = np.arange(q, V)
             ok = _passes(self.P, q, a, W, ms, S[ms, cp][:, None], abar[ms, cp][:, None])
             for r in self._valid(q, c):
@@ -216,7 +224,7 @@ class Search:
                         continue
                     rows = np.array(rows)
                     ms = q + rows
-                    a, W, _ = (x[rows] for x in self._parts[q, c])
+                    a, W, _ = (x[rows] for x in self._part(q, c))
                     ok = _passes(P, q, a, W, ms, Sc[:, ms, None], cands[:, ms, None])  # [n, rows, g-1]
                     if c == 0:
                         counts[:, ms] += ok[:, :, 0]
