@@ -12,7 +12,7 @@ from certify.weights import atomic_write_bytes
 
 # the paper's published means for its 151 K=4 models (normalized by true accuracy), see docs/results.md
 PAPER = {"brute-force": "1", "cubic": "0.953 ± 0.009", "subcubic (best)": "0.700 ± 0.036"}
-COST = {"brute-force": "O(V^K K V)", "cubic": "O(V^3 K)", "subcubic (best)": "O(V^2 (d + K))",
+COST = {"brute-force": "O(V^K K V)", "cubic": "O(V^3 K)", "hybrid": "O(V^3 K + residue K V)", "subcubic (best)": "O(V^2 (d + K))",
         "subcubic (paper's variants)": "O(V^2 (d + K))", "subcubic (ours)": "O(V^2 (d + K))",
         "subcubic (forms EQKE)": "O(V^2 d)"}
 
@@ -46,13 +46,25 @@ def family(strategy: str) -> str:
     return strategy
 
 
-def unexplained_dimension(strategy: str, parameters: dict, k: int, v: int, d: int) -> int:
-    """The paper's unexplained dimension of one proof (see EUPU_DIM); parameters name the variant."""
+def unexplained_dimension(strategy: str, parameters: dict, k: int, v: int, d: int,
+                          evidence: dict | None = None) -> int:
+    """The paper's unexplained dimension of one proof (see EUPU_DIM); parameters name the variant
+    (a hybrid proof's evidence gives its cases)."""
     if strategy == "brute-force":
         return v ** (k + 1)
     if strategy == "cubic":
         return 3 * v * v + 2 * v * k
+    if strategy == "hybrid":  # cubic's, plus brute force's V per residue input
+        return 3 * v * v + 2 * v * k + v * hybrid_residue(evidence or {"cases": []}, k, v)
     return v * v + v + EUPU_DIM[parameters["eupu"]](v, d) + ERR_DIM[parameters["err"]](v, d)
+
+
+def hybrid_residue(evidence: dict, k: int, v: int) -> int:
+    """The inputs a hybrid certificate's cases leave (from the claimed counts n, so at least as many
+    as the checker enumerates: it may prove more values than claimed)."""
+    from checker.rules.hybrid import residue_size
+    sets = {(q, m, c): [None] * n for q, m, c, n in evidence["cases"]}
+    return residue_size(v, k, sets)
 
 
 def _row_dimension(out: Path, row: dict) -> int:
@@ -65,13 +77,16 @@ def _row_dimension(out: Path, row: dict) -> int:
     with safe_open(weights, framework="np") as f:
         d_model = f.get_slice("embed.W_E").get_shape()[1]
     return unexplained_dimension(cert["strategy"]["name"], cert["strategy"]["parameters"],
-                                 cert["claim"]["k"], cert["claim"]["d_vocab"], d_model)
+                                 cert["claim"]["k"], cert["claim"]["d_vocab"], d_model, cert["evidence"])
+
+
+EXACT = ("brute-force", "hybrid")  # strategies whose accepted exact-real bound is the exact accuracy
 
 
 def with_exact_accuracy(rows: list[dict]) -> list[dict]:
     """Rows normalised by the exact accuracy: the sweep's (from a manifest), or else the bound of an
-    accepted brute-force certificate of the same model in the sweep, which is the exact accuracy."""
-    exact = {r["model"]: r["bound"] for r in rows if r["strategy"] == "brute-force" and r["status"] == "accepted"}
+    accepted brute-force or hybrid certificate of the same model in the sweep, the exact accuracy."""
+    exact = {r["model"]: r["bound"] for r in rows if r["strategy"] in EXACT and r["status"] == "accepted"}
     out = []
     for r in rows:
         acc = r["exact_accuracy"] or exact.get(r["model"], "")

@@ -63,3 +63,18 @@ def test_cli_sweep_splits_variant_names(tmp_path):
                                    "--workers", "1"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert {r["strategy"] for r in read_table(tmp_path)} == {"cubic", "subcubic:eupu=exact,attn=plain,err=maxdiff"}
+
+
+def test_hybrid_dimension_and_exact_accuracy():
+    """A hybrid point's dimension is cubic's plus V per residue input; its bound normalises others."""
+    from certify.report import unexplained_dimension, with_exact_accuracy
+    V, K = 5, 3
+    none = unexplained_dimension("hybrid", {"compact": "cubic"}, K, V, 8, {"cases": []})
+    assert none == 3 * V * V + 2 * V * K + V * V ** K
+    some = unexplained_dimension("hybrid", {"compact": "cubic"}, K, V, 8, {"cases": [[4, 4, 2, 3]]})
+    assert none - some == V * 1 * 3 ** 2      # C(2, 2) * 3^2 inputs covered
+    rows = [{"model": "m", "strategy": "hybrid", "status": "accepted", "bound": "1/2",
+             "exact_accuracy": "", "normalized": ""},
+            {"model": "m", "strategy": "cubic", "status": "accepted", "bound": "1/4",
+             "exact_accuracy": "", "normalized": ""}]
+    assert [r["normalized"] for r in with_exact_accuracy(rows)] == ["1.000000", "0.500000"]
