@@ -1,8 +1,9 @@
 """Brute force prover: evaluate every input in float64; refine near-ties with 60-digit mpmath.
 
 Untrusted: the checker recounts exactly. Most inputs are settled by a filter (per query a table
-G[t, i, m] = min_{j != m} of the gap contribution C[i, j] at token t, position i; sum_i a_i G > 0
-means every gap is positive); the rest are evaluated logit by logit. Near-ties are resolved in high
+G[t, i, m] = min_{j != m} of the gap contribution C[i, j] at token t, position i, times the
+unnormalised attention weight exp(score - the query's top score); a positive sum over positions,
+with a relative margin, means every gap is positive); the rest are evaluated logit by logit. Near-ties are resolved in high
 precision so that the claimed count normally matches the exact one; a gap below 1e-40 is treated as
 a tie (wrong).
 """
@@ -59,13 +60,12 @@ class Counter:
     def count(self, q: int, toks: np.ndarray) -> int:
         if q != self.q:
             dd = self.win[q][:, None] - self.rival[q][None, :]           # [m, j]
-            self.q, self.g = q, (dd[None, None] + self.ovd).min(axis=3)  # [t, i, m]
+            g = (dd[None, None] + self.ovd).min(axis=3)                   # [t, i, m]
+            e = np.exp(self.qk[q] - self.qk[q].max())[:, :, None]         # [t, i, 1], unnormalised
+            self.q, self.eg, self.eg_abs = q, e * g, e * np.abs(g)
         pos = np.arange(toks.shape[1])
-        s = self.qk[q][toks, pos]
-        a = np.exp(s - s.max(axis=1, keepdims=True))
-        a /= a.sum(axis=1, keepdims=True)
-        gi = a * self.g[toks, pos, toks.max(axis=1)[:, None]]
-        sure = gi.sum(axis=1) > NEAR * (np.abs(gi).sum(axis=1) + 1.0)
+        at = (toks, pos, toks.max(axis=1)[:, None])
+        sure = self.eg[at].sum(axis=1) > NEAR * self.eg_abs[at].sum(axis=1)
         rest = toks[~sure]
         return int(sure.sum()) + (_count(self.m, rest, self.qk[q], self.ov, (self.win[q], self.rival[q]))
                                   if len(rest) else 0)

@@ -225,17 +225,17 @@ class _Query:
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray, ops: Ops) -> int:
         md, q, n, c = self.md, self.q, len(m), len(I)
-        A, A_min, A_rest, A_top = (t[m - q] for t in self.sums(I, ops))   # per input
+        A, A_min, A_rest, A_top = self.sums(I, ops)   # rows m - q
         wl = md.w_lo[q][X, I] if c else np.zeros((n, 0))
         wh = md.w_hi[q][X, I] if c else np.zeros((n, 0))
         # stage A
         g = down(self.dd_min[m][:, None] + md.ov_min[X, I, m[:, None]]) if c else np.zeros((n, 0))
-        ok = _total(A_min, mul_lower(g, wl, wh)) > 0
+        ok = _total(A_min[m - q], mul_lower(g, wl, wh)) > 0
         ops.add(n * (4 * c + 1))
         wrong = np.zeros(n, dtype=bool)
         rows = np.flatnonzero(~ok)
         if rows.size and md.r:  # stage B
-            ok[rows], wrong[rows] = self._candidates((A[rows], A_rest[rows], A_top[rows]), I, m[rows],
+            ok[rows], wrong[rows] = self._candidates((A, A_rest, A_top), I, m[rows],
                                                      X[rows], wl[rows], wh[rows], ops)
         rows = np.flatnonzero(~ok & ~wrong)
         return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows], ops) if rows.size else 0)
@@ -251,13 +251,14 @@ class _Query:
         """Stage B: (proven correct, proven wrong) per input; a wrong one has a candidate j whose
         upper bound of the gap is <= 0."""
         md, n, c = self.md, len(m), len(I)
-        A, A_rest, A_top = a
-        J = np.concatenate([A_top, self.dd_top[m]] + [md.ov_top[X[:, k], I[k], m] for k in range(c)], axis=1)
+        A, A_rest, A_top = a   # rows m - q
+        row = m - self.q
+        J = np.concatenate([A_top[row], self.dd_top[m]] + [md.ov_top[X[:, k], I[k], m] for k in range(c)], axis=1)
         terms = [mul_lower(down(self.dd[m[:, None], J] + md.ovd[X[:, k, None], I[k], m[:, None], J]),
                            wl[:, k, None], wh[:, k, None]) for k in range(c)]
-        each = _total(np.take_along_axis(A, J, axis=1), np.stack(terms, axis=-1) if c else np.zeros(J.shape + (0,)))
+        each = _total(A[row[:, None], J], np.stack(terms, axis=-1) if c else np.zeros(J.shape + (0,)))
         g = down(self.dd_rest[m][:, None] + md.ov_rest[X, I, m[:, None]]) if c else np.zeros((n, 0))
-        rest = _total(A_rest, mul_lower(g, wl, wh))
+        rest = _total(A_rest[row], mul_lower(g, wl, wh))
         ops.add(J.size * (4 * c + 1) + n * (4 * c + 1))
         ok, wrong = (each > 0).all(axis=1) & (rest > 0), np.zeros(n, dtype=bool)
         r, k = np.nonzero(~(each > 0) & (J != m[:, None]))   # j = m is no competitor
