@@ -111,13 +111,17 @@ Definition brute_check (k : nat) (p : Z) (M : model) (num den : Z) : bool :=
   Nat.ltb 0 (K M) && Nat.ltb 0 (d_vocab M) && Nat.ltb 0 (d_head M) && (0 <? den) &&
   (num * Z.of_nat (d_vocab M) ^ Z.of_nat (K M) <=? countZ (input_ok M tb et) (inputs (d_vocab M) (K M)) * den).
 
-Theorem brute_check_sound k p M num den : brute_check k p M num den = true -> (IZR num / IZR den <= accuracy M)%R.
+(** Any sound per-input test gives a bound: the counting step of every rule. *)
+Lemma count_bound (f : list nat -> bool) M num den :
+  (forall t, In t (inputs (d_vocab M) (K M)) -> f t = true -> correct M t = true) ->
+  Nat.ltb 0 (K M) && Nat.ltb 0 (d_vocab M) && (0 <? den) &&
+  (num * Z.of_nat (d_vocab M) ^ Z.of_nat (K M) <=? countZ f (inputs (d_vocab M) (K M)) * den) = true ->
+  (IZR num / IZR den <= accuracy M)%R.
 Proof.
-  unfold brute_check. intros H. repeat rewrite andb_true_iff in H.
-  destruct H as [[[[HK HV] Hd] Hden] Hc].
-  apply Nat.ltb_lt in HK, HV, Hd. apply Z.ltb_lt in Hden. apply Z.leb_le in Hc.
+  intros Hf H. repeat rewrite andb_true_iff in H. destruct H as [[[HK HV] Hden] Hc].
+  apply Nat.ltb_lt in HK, HV. apply Z.ltb_lt in Hden. apply Z.leb_le in Hc.
   rewrite countZ_length in Hc.
-  assert (Hm := filter_mono _ _ (inputs (d_vocab M) (K M)) (fun t => input_ok_sound k p M t HK Hd HV)).
+  assert (Hm := filter_mono _ _ (inputs (d_vocab M) (K M)) Hf).
   set (N := length (filter (correct M) (inputs (d_vocab M) (K M)))) in *.
   set (P := (d_vocab M ^ K M)%nat).
   assert (HP : Z.of_nat P = Z.of_nat (d_vocab M) ^ Z.of_nat (K M)) by (unfold P; apply Nat2Z.inj_pow).
@@ -127,4 +131,13 @@ Proof.
   - apply lt_0_INR. exact HP0.
   - rewrite !INR_IZR_INZ, <- !mult_IZR. apply IZR_le. rewrite HP.
     apply (Z.le_trans _ _ _ Hc). apply Z.mul_le_mono_nonneg_r; lia.
+Qed.
+
+Theorem brute_check_sound k p M num den : brute_check k p M num den = true -> (IZR num / IZR den <= accuracy M)%R.
+Proof.
+  unfold brute_check. intros H. repeat rewrite andb_true_iff in H.
+  destruct H as [[[[HK HV] Hd] Hden] Hc].
+  apply (count_bound (input_ok M (make_tables M) (exp_table k p M (make_tables M))) M num den).
+  - intros t. apply input_ok_sound; apply Nat.ltb_lt; assumption.
+  - rewrite HK, HV, Hden, Hc. reflexivity.
 Qed.

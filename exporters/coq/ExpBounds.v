@@ -144,10 +144,12 @@ Definition exp_encl (k : nat) (p : Z) (d : nat) (r : D) : encl :=
   let L := mkD (sqrt_cand p d a) (- p) in
   let H := mkD (BigZ.add (sqrt_cand p d a) BigZ.one) (- p) in
   let ok := sq_ok d L H a in
+  (* u := the lower bound whose inverse is the upper bound, computed once *)
   if Dnonneg r
-  then {| e_lo := exp_lo k p L; e_hi := exp_hi k p H; e_ok := ok && Dpos (exp_lo k p (Dopp H)) |}
-  else {| e_lo := exp_lo k p (Dopp H); e_hi := exp_hi k p (Dopp L);
-          e_ok := ok && Dpos (exp_lo k p (Dopp (Dopp L))) |}.
+  then let u := exp_lo k p (Dopp H) in
+       {| e_lo := exp_lo k p L; e_hi := Dinv_up p u; e_ok := ok && Dpos u |}
+  else let u := exp_lo k p (Dopp (Dopp L)) in
+       {| e_lo := exp_lo k p (Dopp H); e_hi := Dinv_up p u; e_ok := ok && Dpos u |}.
 
 Lemma exp_encl_spec k p d r : (0 < d)%nat -> e_ok (exp_encl k p d r) = true ->
   (D2R (e_lo (exp_encl k p d r)) <= exp (D2R r / sqrt (INR d)) <= D2R (e_hi (exp_encl k p d r)))%R.
@@ -165,7 +167,7 @@ Proof.
   assert (HA : (0 <= D2R a)%R) by (rewrite Ha; apply Rabs_pos).
   assert (HLo := sqrt_lower _ _ _ H1 HA Hd' H2).
   assert (HHi := sqrt_upper _ _ _ H3 HA Hd' H4).
-  destruct (Dnonneg r) eqn:Hr; simpl in Hok |- *; apply andb_true_iff in Hok as [_ Hpos].
+  destruct (Dnonneg r) eqn:Hr; cbv zeta in Hok |- *; simpl in Hok |- *; apply andb_true_iff in Hok as [_ Hpos].
   - apply Dnonneg_spec in Hr. rewrite Ha, Rabs_right in HLo, HHi by lra. split.
     + apply (Rle_trans _ (exp (D2R L))); [apply exp_lo_spec|]. apply exp_le_mono. exact HLo.
     + apply (Rle_trans _ (exp (D2R H))); [apply exp_le_mono; exact HHi|]. apply exp_hi_spec. exact Hpos.

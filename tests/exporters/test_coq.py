@@ -13,25 +13,26 @@ from certify.certificate import certificate_dict, write_certificate
 from certify.cli import main
 from certify.model import Config
 from certify.paths import load_float_model
-from certify.strategies import brute_force
+from certify.strategies import brute_force, cubic
 from certify.train import train
 from certify.weights import save_model
 from checker.check import check_file
+from checker.safetensors import read_weights
 from exporters import coq
 from tests.conftest import random_state, write_state
 
 LIBRARY = Path(coq.__file__).with_name("coq")
 
 
-def _cert(root: Path, weights: Path, name: str) -> tuple[Path, int]:
+def _cert(root: Path, weights: Path, name: str, strategy=brute_force) -> tuple[Path, int]:
+    """A checked certificate and the number of inputs its bound claims (over d_vocab^K)."""
     fm = load_float_model(weights)
-    proof = brute_force.prove(fm)
+    proof = strategy.prove(fm)
     path = root / f"{name}.json"
-    from checker.safetensors import read_weights
     w = read_weights(str(weights))
     write_certificate(path, certificate_dict(proof, w.k, w.d_vocab, w.sha256, weights.name))
     assert check_file(str(path)).verdict == "accepted"
-    return path, proof.evidence["correct_inputs"]
+    return path, int(proof.bound * w.d_vocab ** w.k)
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,34 @@ def built(tmp_path_factory):
     dev = root / "dev"
     coq.export(str(cert), str(dev))
     return cert, correct, dev, coq.build(str(dev))
+
+
+@pytest.fixture(scope="module")
+def built_cubic(built):
+    """The same model's cubic certificate (a weaker bound than brute force), built once."""
+    cert, _, dev, _ = built
+    ccert, claimed = _cert(cert.parent, cert.parent / "m.safetensors", "m-cubic", cubic)
+    cdev = dev.parent / "dev-cubic"
+    coq.export(str(ccert), str(cdev))
+    return ccert, claimed, cdev, coq.build(str(cdev))
+
+
+def test_cubic_certificate_is_a_theorem(built_cubic, built):
+    ccert, claimed, cdev, b = built_cubic
+    assert 0 < claimed <= built[1]
+    assert b.accepted and all(coq.coq_own(a) for a in b.assumptions), b.log[-2000:]
+    assert "apply (cubic_check_sound" in (cdev / "Main.v").read_text()
+
+
+def test_cubic_one_more_input_does_not_build(built_cubic, tmp_path):
+    """Coq counts exactly the inputs the cubic cases cover, so one more does not build."""
+    _, claimed, _, _ = built_cubic
+    assert not _forge(built_cubic, tmp_path, f"{claimed + 1} / {8 ** 3}").accepted
+
+
+def test_check_coq_cli_cubic(built_cubic, capsys):
+    assert main(["check", str(built_cubic[0]), "--coq"]) == 0
+    assert "accepted `accuracy_bound" in capsys.readouterr().out
 
 
 def test_honest_certificate_is_a_theorem(built):
@@ -127,3 +156,14 @@ def test_export_cli_and_careless_input(built, tmp_path, capsys):
                  str(Path(__file__).resolve().parents[2] / "certify/zoo/k4-v64-s123.safetensors")]) == 2
     captured = capsys.readouterr()
     assert "SHA-256" in captured.out + captured.err
+
+
+def test_unsupported_strategy_is_refused(built, tmp_path, capsys):
+    import json
+    cert, *_ = built
+    doc = json.loads(cert.read_text())
+    doc["strategy"]["name"] = "subcubic"
+    doc["model"]["path"] = str(cert.parent / "m.safetensors")
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    assert main(["export", "coq", str(tmp_path / "s.json"), "-o", str(tmp_path / "d")]) == 2
+    assert "no Coq export for strategy 'subcubic'" in capsys.readouterr().out
