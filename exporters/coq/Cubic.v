@@ -152,7 +152,11 @@ Definition dO (tb : tables) x i v := get3 (t_ov tb) x i v D0.
 
 Definition maxdd tb V q m := Dmaxl (map (fun j => Dsub (dD tb q j) (dD tb q m)) (others V m)).
 Definition maxovd tb V x i m := Dmaxl (map (fun j => Dsub (dO tb x i j) (dO tb x i m)) (others V m)).
-Definition pen tb V q m x i := Dmax D0 (Dadd (maxdd tb V q m) (maxovd tb V x i m)).
+(* maxdd and maxovd are tabulated once ([mdtab], [motab]); pen looks them up *)
+Definition mdtab tb V : list (list D) := tab V (fun q => tab V (fun m => maxdd tb V q m)).
+Definition motab tb Kn V : list (list (list D)) := tab V (fun x => tab Kn (fun i => tab V (fun m => maxovd tb V x i m))).
+Definition pen (MD : list (list D)) (MO : list (list (list D))) q m x i :=
+  Dmax D0 (Dadd (get2 MD q m) (get3 MO x i m D0)).
 Definition good tb Kn V q m :=
   Dminl (flat_map (fun i => map (fun j => dgap tb q m j m i) (others V m)) (goodpos Kn q m)).
 
@@ -166,10 +170,10 @@ Definition Wsum et Kn q m (bs : list bool) : D :=
 Definition Wlo et Kn q m c : D :=
   Dminl (map (Wsum et Kn q m)
     (filter (fun bs => Nat.eqb (countn (Kn - 1) (fun i => nth i bs false)) c) (subsets (Kn - 1)))).
-Definition qpen tb et Kn V q m : D :=
-  if Nat.eqb q m then D0 else Dmul (e_hi (ee et q q (Kn - 1))) (pen tb V q m q (Kn - 1)).
-Definition Phi tb et Kn V q m x : D :=
-  Dmaxl (map (fun i => Dmul (e_hi (ee et q x i)) (pen tb V q m x i)) (seq 0 (Kn - 1))).
+Definition qpen MD MO et Kn q m : D :=
+  if Nat.eqb q m then D0 else Dmul (e_hi (ee et q q (Kn - 1))) (pen MD MO q m q (Kn - 1)).
+Definition Phi MD MO et Kn q m x : D :=
+  Dmaxl (map (fun i => Dmul (e_hi (ee et q x i)) (pen MD MO q m x i)) (seq 0 (Kn - 1))).
 Definition ok_qm et Kn q m : bool :=
   forallb (fun i => e_ok (ee et q m i)) (seq 0 Kn) && e_ok (ee et q q (Kn - 1)).
 Definition ok_x et Kn q x : bool := forallb (fun i => e_ok (ee et q x i)) (seq 0 (Kn - 1)).
@@ -179,13 +183,14 @@ Definition pass (d : D * D * list D * bool) (w : D) (okx : bool) (c x : nat) : b
   let '(g, qp, Pl, ok) := d in
   ok && okx && Dpos g && Dpos (Dsub (Dsub (Dmul g w) qp) (Dmul (Dnat c) (nth x Pl D0))).
 
-Definition qm_data tb et Kn V q m : D * D * list D * bool :=
-  (good tb Kn V q m, qpen tb et Kn V q m, tab V (fun x => Phi tb et Kn V q m x), ok_qm et Kn q m).
+Definition qm_data tb MD MO et Kn V q m : D * D * list D * bool :=
+  (good tb Kn V q m, qpen MD MO et Kn q m, tab V (fun x => Phi MD MO et Kn q m x), ok_qm et Kn q m).
 
 Definition cubic_table (M : model) (tb : tables) (et : list (list (list encl))) : list (list (list (list bool))) :=
   let V := d_vocab M in let Kn := K M in
   let okx := tab V (fun q => tab V (fun x => ok_x et Kn q x)) in
-  tab V (fun q => tab V (fun m => let d := qm_data tb et Kn V q m in
+  let MD := mdtab tb V in let MO := motab tb Kn V in
+  tab V (fun q => tab V (fun m => let d := qm_data tb MD MO et Kn V q m in
     tab Kn (fun c => let w := Wlo et Kn q m c in
       tab V (fun x => pass d w (get2b okx q x) c x)))).
 
@@ -199,17 +204,18 @@ Definition covered (M : model) (CT : list (list (list (list bool)))) (t : list n
 Lemma get4_cubic M tb et q m c x : (q < d_vocab M)%nat -> (m < d_vocab M)%nat -> (c < K M)%nat ->
   (x < d_vocab M)%nat ->
   get4 (cubic_table M tb et) q m c x
-  = pass (qm_data tb et (K M) (d_vocab M) q m) (Wlo et (K M) q m c) (ok_x et (K M) q x) c x.
+  = pass (qm_data tb (mdtab tb (d_vocab M)) (motab tb (K M) (d_vocab M)) et (K M) (d_vocab M) q m)
+         (Wlo et (K M) q m c) (ok_x et (K M) q x) c x.
 Proof.
   intros. unfold cubic_table, get4. rewrite !tab_nth by assumption. unfold get2b. rewrite !tab_nth by assumption.
   reflexivity.
 Qed.
 
-Lemma pass_spec tb et Kn V q m c x : (x < V)%nat ->
-  pass (qm_data tb et Kn V q m) (Wlo et Kn q m c) (ok_x et Kn q x) c x = true ->
+Lemma pass_spec tb MD MO et Kn V q m c x : (x < V)%nat ->
+  pass (qm_data tb MD MO et Kn V q m) (Wlo et Kn q m c) (ok_x et Kn q x) c x = true ->
   ok_qm et Kn q m = true /\ ok_x et Kn q x = true /\ (0 < D2R (good tb Kn V q m))%R /\
-  (0 < D2R (good tb Kn V q m) * D2R (Wlo et Kn q m c) - D2R (qpen tb et Kn V q m)
-       - INR c * D2R (Phi tb et Kn V q m x))%R.
+  (0 < D2R (good tb Kn V q m) * D2R (Wlo et Kn q m c) - D2R (qpen MD MO et Kn q m)
+       - INR c * D2R (Phi MD MO et Kn q m x))%R.
 Proof.
   intros Hx H. unfold pass, qm_data in H. repeat rewrite andb_true_iff in H.
   destruct H as [[[Hok Hokx] Hg] Hpos]. apply Dpos_spec in Hg, Hpos.
@@ -237,10 +243,12 @@ Qed.
 
 (** pen bounds the loss of any rival at a position holding x. *)
 Lemma pen_spec M q m j x i : (q < d_vocab M)%nat -> (m < d_vocab M)%nat -> (j < d_vocab M)%nat -> j <> m ->
-  (0 <= D2R (pen (make_tables M) (d_vocab M) q m x i))%R /\
-  (- D2R (dgap (make_tables M) q m j x i) <= D2R (pen (make_tables M) (d_vocab M) q m x i))%R.
+  (x < d_vocab M)%nat -> (i < K M)%nat ->
+  let MD := mdtab (make_tables M) (d_vocab M) in let MO := motab (make_tables M) (K M) (d_vocab M) in
+  (0 <= D2R (pen MD MO q m x i))%R /\ (- D2R (dgap (make_tables M) q m j x i) <= D2R (pen MD MO q m x i))%R.
 Proof.
-  intros Hq Hm Hj Hne. unfold pen. destruct (Dmax_ge D0 (Dadd (maxdd (make_tables M) (d_vocab M) q m)
+  intros Hq Hm Hj Hne Hx Hi MD MO. unfold pen, MD, MO, mdtab, motab. rewrite get2_tab, get3_tab by assumption.
+  destruct (Dmax_ge D0 (Dadd (maxdd (make_tables M) (d_vocab M) q m)
      (maxovd (make_tables M) (d_vocab M) x i m))) as [H1 H2].
   split; [rewrite D2R_D0 in H1; exact H1|].
   eapply Rle_trans; [|exact H2]. rewrite D2R_add.
@@ -257,6 +265,7 @@ Proof.
   intros HK Hd HV Hin Hcov. destruct (inputs_spec _ _ _ Hin) as [Hl Hf].
   set (tb := make_tables M) in *. set (et := exp_table k p M tb) in *.
   set (V := d_vocab M) in *. set (n := (K M - 1)%nat).
+  set (MD := mdtab tb V). set (MO := motab tb (K M) V).
   assert (HKn : K M = S n) by (unfold n; lia).
   set (q := tok t (K M - 1)). set (m := answer t).
   assert (Hq : (q < V)%nat) by (apply (tok_lt _ _ _ Hf); lia).
@@ -270,8 +279,8 @@ Proof.
     specialize (Hle n b). unfold c. lia. }
   (* what the lookups establish *)
   assert (Hpass : forall x, (x < V)%nat -> (c = 0%nat -> x = m) -> (c <> 0%nat -> exists i, (i < n)%nat /\ b i = false /\ tok t i = x) ->
-            pass (qm_data tb et (K M) V q m) (Wlo et (K M) q m c) (ok_x et (K M) q x) c x = true).
-  { intros x Hx H0 H1. rewrite <- get4_cubic by (try assumption; lia). unfold covered in Hcov. cbv zeta in Hcov.
+            pass (qm_data tb MD MO et (K M) V q m) (Wlo et (K M) q m c) (ok_x et (K M) q x) c x = true).
+  { intros x Hx H0 H1. unfold MD, MO, V. rewrite <- get4_cubic by (try assumption; lia). unfold covered in Hcov. cbv zeta in Hcov.
     fold q m in Hcov. fold n in Hcov. fold b c in Hcov.
     destruct (Nat.eqb_spec c 0) as [Hc0|Hc0].
     - cbv iota beta in Hcov. rewrite (H0 Hc0). rewrite Hc0. exact Hcov.
@@ -279,7 +288,7 @@ Proof.
       destruct (H1 Hc0) as [i [Hi [Hb <-]]]. rewrite forallb_forall in Hcov.
       specialize (Hcov i ltac:(apply in_seq; lia)). unfold b in Hb. rewrite Hb in Hcov. exact Hcov. }
   (* the case's data, from one passing value *)
-  assert (Hany : exists x, (x < V)%nat /\ pass (qm_data tb et (K M) V q m) (Wlo et (K M) q m c) (ok_x et (K M) q x) c x = true).
+  assert (Hany : exists x, (x < V)%nat /\ pass (qm_data tb MD MO et (K M) V q m) (Wlo et (K M) q m c) (ok_x et (K M) q x) c x = true).
   { destruct (Nat.eq_dec c 0) as [Hc0|Hc0].
     - exists m. split; [exact Hm|]. apply Hpass; [exact Hm | auto | contradiction].
     - assert (exists i, (i < n)%nat /\ b i = false) as [i [Hi Hb]].
@@ -307,10 +316,10 @@ Proof.
   assert (Hgap : forall i, (i < K M)%nat -> gap_term M t m j i = D2R (dgap tb q m j (tok t i) i)).
   { intros i Hi. unfold dgap, gap_term, tb. rewrite D2R_add, !D2R_sub, !direct_spec, !ov_spec; try assumption; auto; lia. }
   apply (cubic_bound n e (fun i => gap_term M t m j i) (fun i => D2R (e_lo (ee et q m i)))
-           (fun i => D2R (Phi tb et (K M) V q m (tok t i))) b
+           (fun i => D2R (Phi MD MO et (K M) q m (tok t i))) b
            (D2R (good tb (K M) V q m))
            (D2R (if Nat.eqb q m then e_lo (ee et q m (K M - 1)) else D0))
-           (D2R (qpen tb et (K M) V q m)) (D2R (Wlo et (K M) q m c))).
+           (D2R (qpen MD MO et (K M) q m)) (D2R (Wlo et (K M) q m c))).
   - exact Hg.
   - (* positions holding m *)
     intros i Hi Hb. apply Nat.eqb_eq in Hb. split; [split|].
@@ -325,15 +334,15 @@ Proof.
     assert (Hp := Hpass x Hx (fun H => ltac:(exfalso; unfold c in H; clear -H Hi Hb; induction n as [|n' IH]; [lia|]; simpl in H; destruct (Nat.eq_dec i n') as [->|Hne]; [rewrite Hb in H; lia | destruct (b n'); [apply IH; lia || (rewrite Nat.add_0_r in H; exact H) | lia]])) (fun _ => ex_intro _ i (conj Hi (conj Hb eq_refl)))).
     apply pass_spec in Hp as [_ [Hokx _]]; [|exact Hx]. unfold ok_x in Hokx. rewrite forallb_forall in Hokx.
     assert (Hei := He x i Hx ltac:(lia) (Hokx i ltac:(apply in_seq; lia))). fold e in Hei.
-    destruct (pen_spec M q m j x i Hq Hm ltac:(lia) Hjm) as [Hpen0 Hpen].
-    rewrite Hgap in * by lia. fold x tb V in Hpen, Hpen0 |- *.
-    assert (HPi := Dmaxl_ge _ _ (in_map (fun i => Dmul (e_hi (ee et q x i)) (pen tb V q m x i)) (seq 0 (K M - 1)) i ltac:(apply in_seq; unfold n in Hi; lia))).
-    fold (Phi tb et (K M) V q m x) in HPi. rewrite D2R_mul in HPi.
+    destruct (pen_spec M q m j x i Hq Hm ltac:(lia) Hjm Hx ltac:(lia)) as [Hpen0 Hpen].
+    rewrite Hgap in * by lia. fold x tb V MD MO in Hpen, Hpen0 |- *.
+    assert (HPi := Dmaxl_ge _ _ (in_map (fun i => Dmul (e_hi (ee et q x i)) (pen MD MO q m x i)) (seq 0 (K M - 1)) i ltac:(apply in_seq; unfold n in Hi; lia))).
+    fold (Phi MD MO et (K M) q m x) in HPi. rewrite D2R_mul in HPi.
     assert (Hepos : (0 < e i)%R) by apply exp_pos.
     unfold e in *. fold x in Hepos |- *.
-    assert (exp ((QK M q x i - D2R (nth q (t_top tb) D0)) / sq) * D2R (pen tb V q m x i)
-            <= D2R (e_hi (ee et q x i)) * D2R (pen tb V q m x i))%R by (apply Rmult_le_compat_r; [exact Hpen0 | apply Hei]).
-    assert (exp ((QK M q x i - D2R (nth q (t_top tb) D0)) / sq) * - D2R (pen tb V q m x i)
+    assert (exp ((QK M q x i - D2R (nth q (t_top tb) D0)) / sq) * D2R (pen MD MO q m x i)
+            <= D2R (e_hi (ee et q x i)) * D2R (pen MD MO q m x i))%R by (apply Rmult_le_compat_r; [exact Hpen0 | apply Hei]).
+    assert (exp ((QK M q x i - D2R (nth q (t_top tb) D0)) / sq) * - D2R (pen MD MO q m x i)
             <= exp ((QK M q x i - D2R (nth q (t_top tb) D0)) / sq) * D2R (dgap tb q m j x i))%R
       by (apply Rmult_le_compat_l; lra).
     lra.
@@ -357,13 +366,13 @@ Proof.
       lra.
     + rewrite D2R_D0, Rmult_0_r, D2R_mul.
       assert (Hel := He q n Hq ltac:(lia) Hokqq). fold sq in Hel.
-      destruct (pen_spec M q m j q n Hq Hm ltac:(lia) Hjm) as [Hpen0 Hpen]. fold tb V in Hpen, Hpen0.
+      destruct (pen_spec M q m j q n Hq Hm ltac:(lia) Hjm Hq ltac:(lia)) as [Hpen0 Hpen]. fold tb V MD MO in Hpen, Hpen0.
       assert (Hepos : (0 < exp ((QK M q q n - D2R (nth q (t_top tb) D0)) / sq))%R) by apply exp_pos.
       unfold n in *.
-      assert (exp ((QK M q q (K M - 1) - D2R (nth q (t_top tb) D0)) / sq) * D2R (pen tb V q m q (K M - 1))
-              <= D2R (e_hi (ee et q q (K M - 1))) * D2R (pen tb V q m q (K M - 1)))%R
+      assert (exp ((QK M q q (K M - 1) - D2R (nth q (t_top tb) D0)) / sq) * D2R (pen MD MO q m q (K M - 1))
+              <= D2R (e_hi (ee et q q (K M - 1))) * D2R (pen MD MO q m q (K M - 1)))%R
         by (apply Rmult_le_compat_r; lra).
-      assert (exp ((QK M q q (K M - 1) - D2R (nth q (t_top tb) D0)) / sq) * - D2R (pen tb V q m q (K M - 1))
+      assert (exp ((QK M q q (K M - 1) - D2R (nth q (t_top tb) D0)) / sq) * - D2R (pen MD MO q m q (K M - 1))
               <= exp ((QK M q q (K M - 1) - D2R (nth q (t_top tb) D0)) / sq) * D2R (dgap tb q m j q (K M - 1)))%R
         by (apply Rmult_le_compat_l; lra).
       lra.
