@@ -9,6 +9,7 @@ gradual underflow, which assert_ieee_float64 checks at start-up.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -94,9 +95,10 @@ def div_pos(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 class Interval:
     """The filter's number type: float64 arrays lo <= exact <= hi, every operation rounded outward.
-    Operands may be Intervals or small Python ints (exact in float64)."""
+    Operands may be Intervals or small integers (Python or numpy, scalars or arrays: exact in float64)."""
 
     __slots__ = ("lo", "hi")
+    __array_ufunc__ = None  # numpy operands defer to Interval's operators (array * Interval)
 
     def __init__(self, lo, hi) -> None:
         self.lo, self.hi = lo, hi
@@ -106,11 +108,25 @@ class Interval:
         """Enclose the exact values nums * 2**e (Python ints, scalar or object array)."""
         return Interval(*enclose_ints(np.asarray(nums, dtype=object), e))
 
+    @staticmethod
+    def of_fraction(x: Fraction) -> "Interval":
+        return Interval(*_enclose_fraction(x.numerator, x.denominator))
+
+    @staticmethod
+    def lift(x) -> "Interval":
+        if isinstance(x, Interval):
+            return x
+        v = np.asarray(x)
+        if v.dtype.kind in "biu" and (v.size == 0 or int(np.abs(v).max()) <= 1 << 53):
+            f = v.astype(np.float64) if v.ndim else np.float64(v)
+            return Interval(f, f)
+        raise TypeError(f"no exact float64 interval for {x!r:.40}")
+
     def __getitem__(self, idx) -> "Interval":
         return Interval(self.lo[idx], self.hi[idx])
 
     def __add__(self, other) -> "Interval":
-        o = _lift(other)
+        o = Interval.lift(other)
         return Interval(*add((self.lo, self.hi), (o.lo, o.hi)))
 
     __radd__ = __add__
@@ -119,24 +135,26 @@ class Interval:
         return Interval(-self.hi, -self.lo)
 
     def __sub__(self, other) -> "Interval":
-        return self + -_lift(other)
+        return self + -Interval.lift(other)
 
     def __mul__(self, other) -> "Interval":
-        o = _lift(other)
+        o = Interval.lift(other)
         return Interval(*mul((self.lo, self.hi), (o.lo, o.hi)))
 
     __rmul__ = __mul__
 
+    def __truediv__(self, other: "Interval") -> "Interval":
+        return Interval(*div_pos((self.lo, self.hi), (other.lo, other.hi)))
+
     def max0(self) -> "Interval":
         return Interval(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0))
 
-
-def _lift(x) -> Interval:
-    if isinstance(x, Interval):
-        return x
-    if type(x) is int and abs(x) <= 1 << 53:
-        return Interval(np.float64(x), np.float64(x))
-    raise TypeError(f"no exact float64 interval for {x!r:.40}")
+    def exp(self) -> "Interval":
+        """Encloses exp of every member (exp_bounds); above its range (> 700) or NaN, up to +inf."""
+        big = ~(self.hi <= 700)
+        lo, hi = exp_bounds(np.where(np.isnan(self.lo), -np.inf, np.minimum(self.lo, 700.0)),
+                            np.where(big, 0.0, self.hi))
+        return Interval(lo, np.where(big, np.inf, hi))
 
 
 def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:

@@ -34,21 +34,42 @@ class Paths:
     # every gap smaller by the float32 error bound E[q, m] + E[q, j].
 
 
-def exact_paths(w: Weights) -> Paths:
+@dataclass(frozen=True)
+class Params:
+    """The weights as exact Dyadics under their TransformerLens names, the head axis squeezed."""
+    W_E: Dyadic    # [V, d_model]
+    W_pos: Dyadic  # [K, d_model]
+    W_Q: Dyadic    # [d_model, d_head]
+    W_K: Dyadic
+    W_V: Dyadic
+    W_O: Dyadic    # [d_head, d_model]
+    W_U: Dyadic    # [d_model, V]
+    b_Q: Dyadic    # [d_head]
+    b_K: Dyadic
+    b_V: Dyadic
+    b_O: Dyadic    # [d_model]
+    b_U: Dyadic    # [V]
+
+
+def exact_weights(w: Weights) -> Params:
     t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
+    head = lambda name: t[f"blocks.0.attn.{name}"][0]
+    return Params(t["embed.W_E"], t["pos_embed.W_pos"], head("W_Q"), head("W_K"), head("W_V"), head("W_O"),
+                  t["unembed.W_U"], head("b_Q"), head("b_K"), head("b_V"), t["blocks.0.attn.b_O"], t["unembed.b_U"])
+
+
+def exact_paths(w: Weights) -> Paths:
+    x = exact_weights(w)
     V, K = w.d_vocab, w.k
-    E, P = t["embed.W_E"], t["pos_embed.W_pos"]
-    resid = _broadcast_add(E, P)                                    # [V*K, d_model], row t*K + i
-    last = E + Dyadic(P.n[K - 1:K], P.e)                            # [V, d_model]
-    Q = last @ t["blocks.0.attn.W_Q"][0] + _row(t["blocks.0.attn.b_Q"][0], V)
-    keys = resid @ t["blocks.0.attn.W_K"][0] + _row(t["blocks.0.attn.b_K"][0], V * K)
+    resid = _broadcast_add(x.W_E, x.W_pos)                          # [V*K, d_model], row t*K + i
+    last = x.W_E + Dyadic(x.W_pos.n[K - 1:K], x.W_pos.e)            # [V, d_model]
+    Q = last @ x.W_Q + _row(x.b_Q, V)
+    keys = resid @ x.W_K + _row(x.b_K, V * K)
     qk = Q @ Dyadic(keys.n.T, keys.e)                               # [V, V*K]
-    U = t["unembed.W_U"]
-    OU = t["blocks.0.attn.W_O"][0] @ U
-    vals = resid @ t["blocks.0.attn.W_V"][0] + _row(t["blocks.0.attn.b_V"][0], V * K)
-    ov = vals @ OU                                                  # [V*K, V]
-    bias = Dyadic(t["blocks.0.attn.b_O"].n.reshape(1, -1), t["blocks.0.attn.b_O"].e) @ U
-    direct = last @ U + _row(bias[0] + t["unembed.b_U"], V)
+    OU = x.W_O @ x.W_U
+    ov = (resid @ x.W_V + _row(x.b_V, V * K)) @ OU                  # [V*K, V]
+    bias = Dyadic(x.b_O.n.reshape(1, -1), x.b_O.e) @ x.W_U
+    direct = last @ x.W_U + _row(bias[0] + x.b_U, V)
     return Paths(K, V, w.d_head,
                  Dyadic(qk.n.reshape(V, V, K), qk.e),
                  Dyadic(ov.n.reshape(V, K, V), ov.e),

@@ -24,10 +24,9 @@ claiming the single input). The checker evaluates the inequality for every x < m
 = the values that pass, rejecting if fewer than n do. (S is re-derived rather than listed: listing it
 would make certificates O(d_vocab^3 K) bytes.)
 
-The inequality is written once (`_sums`), over two number types, as CGAL's filtered predicates:
-`_Float` (float64 intervals rounded outward, exp enclosed by interval.exp_bounds: the filter, all
-x < m at once) and `_Exact` (rationals, attention weights kept symbolic and the sign decided by
-expo.holds: the fallback where the filter cannot decide). Its ingredients good, maxdd and maxovd
+The inequality is written once (`_sums`), over the two number types of checker/numbers.py, as
+CGAL's filtered predicates: Float (float64 intervals rounded outward: the filter, all x < m at once)
+and Exact (rationals, the sign decided by expo.holds: the fallback where the filter cannot decide). Its ingredients good, maxdd and maxovd
 are formed exactly from the integer path terms and only then rounded, so a large offset common to
 the logits (e.g. on b_U) cancels before any rounding.
 """
@@ -41,8 +40,8 @@ import numpy as np
 
 from checker import expo
 from checker.certificate import Certificate, CertificateError, fields
-from checker.dyadic import Dyadic, Rationals
-from checker.interval import Interval, exp_bounds, inv_sqrt, mul
+from checker.dyadic import Dyadic
+from checker.numbers import Exact, Float
 from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths
 from checker.rules import Case, Reject, semantic_paths
@@ -83,6 +82,8 @@ def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
 
 def _cases(cert: Certificate, w: Weights) -> list[tuple[int, int, int, int]]:
     fields(cert.parameters, "strategy.parameters", set())
+    if w.d_vocab < 2:
+        raise Reject("the cubic rule needs d_vocab >= 2")
     raw = fields(cert.evidence, "evidence", {"cases"})["cases"]
     if not isinstance(raw, list):
         raise CertificateError("evidence.cases must be a list")
@@ -106,8 +107,8 @@ def _cases(cert: Certificate, w: Weights) -> list[tuple[int, int, int, int]]:
 
 def _sums(N, q: int, m: int, c: int, x, i) -> list[tuple]:
     """THE inequality of the module docstring, for value x at position i (c = 0: no x term), as
-    terms (coefficient, attention weight) whose sum must be > 0, over the number type N."""
-    K, good = N.k, N.good(q, m)
+    terms (coefficient, weight) whose sum must be > 0, over the number type N (checker/numbers.py)."""
+    K, good = N.k, N.good[q, m]
     pen = lambda t, a: N.max0(N.maxdd[q, m] + N.maxovd[t, a, m])
     terms = [(good, w) for w in N.smallest([N.w[q, m, a] for a in range(K - 1)], K - 1 - c)]
     if q == m:
@@ -130,29 +131,27 @@ def _max_except(n: np.ndarray) -> np.ndarray:
 
 
 class _Tables:
-    """The exact ingredients (Dyadic, from the integer path terms) and their two number types."""
+    """The exact ingredients, from the integer path terms, read through both number types."""
 
     def __init__(self, p: Paths, ops: Ops) -> None:
-        self.p, self.k = p, p.k
-        e = self.e = min(p.win.e, p.rival.e, p.ov.e)
-        self.win, self.rival, self.ov = p.win.align(e), p.rival.align(e), p.ov.align(e)
-        self.maxdd = Dyadic(_max_except(self.rival) - self.win, e)             # [q, m]
-        self.maxovd = Dyadic(_max_except(self.ov) - self.ov, e)                # [t, i, m]
-        tops = np.array([max(p.qk.n[q].ravel()) for q in range(p.d_vocab)], dtype=object)
-        self.score = Dyadic(p.qk.n - tops[:, None, None], p.qk.e)              # [q, t, i], <= 0
-        self._good: dict[tuple[int, int], int] = {}
-        self.exact, self.float = _Exact(self), _Float(self)
         V, K = p.d_vocab, p.k
+        e = min(p.win.e, p.rival.e, p.ov.e)
+        win, rival, ov = p.win.align(e), p.rival.align(e), p.ov.align(e)
+        good = np.zeros((V, V), dtype=object)                                   # [q, m], q <= m
+        for m in range(V):  # min over i in G of C[i, j](m) at its worst j != m
+            rivals = np.delete(rival[:m + 1, None, :] + ov[m][None, :, :], m, axis=2).max(axis=2)
+            gaps = (win[:m + 1, m][:, None] + ov[m, :, m][None, :]) - rivals    # [q, i]
+            good[:m + 1, m] = gaps[:, :K - 1].min(axis=1)
+            good[m, m] = min(good[m, m], gaps[m, K - 1])
+        tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
+        tables = {"good": Dyadic(good, e),
+                  "maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
+                  "maxovd": Dyadic(_max_except(ov) - ov, e),                    # [t, i, m]
+                  "w": Dyadic(p.qk.n - tops[:, None, None], p.qk.e)}            # scores - top: [q, t, i]
+        self.k, self.v = K, V
+        self.exact = Exact(K, p.d_head, tables, weights=("w",))
+        self.float = Float(K, p.d_head, tables, weights=("w",))
         ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
-
-    def good(self, q: int, m: int) -> int:
-        """The numerator (exponent self.e) of good = min_{i in G, j != m} C[i, j](m), exactly."""
-        if (q, m) not in self._good:
-            K = self.k
-            pos = list(range(K - 1)) + ([K - 1] if q == m else [])
-            gaps = (self.win[q, m] + self.ov[m, pos, m])[:, None] - (self.rival[q] + self.ov[m, pos])
-            self._good[q, m] = min(np.delete(gaps, m, axis=1).ravel())
-        return self._good[q, m]
 
     def sums(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
         """The exact sums for value x, one per position (c = 0: the one sum)."""
@@ -161,19 +160,17 @@ class _Tables:
     def filter(self, q: int, m: int, c: int, xs: np.ndarray) -> np.ndarray:
         """Per value in xs (c = 0: the one configuration, a 0-d array): True if float64 intervals
         prove the inequality at every position; False means 'decide exactly'."""
-        with np.errstate(all="ignore"):  # inf and NaN only ever leave a value undecided
-            terms = _sums(self.float, q, m, c, xs[:, None], np.arange(self.k - 1)[None, :])
-            ok = sum(coef * w for coef, w in terms).lo > 0
+        ok = self.float.holds(_sums(self.float, q, m, c, xs[:, None], np.arange(self.k - 1)[None, :]))
         return ok.all(axis=-1) if c else ok
 
     def exact_holds(self, q: int, m: int, c: int, x: int | None, ops: Ops) -> bool:
-        return all(expo.holds(s, self.p.d_head, ops) for s in self.sums(q, m, c, x))
+        return all(self.exact.holds(s, ops) for s in self.sums(q, m, c, x))
 
     def passing(self, q: int, m: int, c: int, want: int, ops: Ops) -> list[int | None]:
         """Values x < m that pass (None stands for the c = 0 configuration): all those the float
         filter proves, then exactly decided ones until `want` are found."""
         K = self.k
-        ops.add(3 * (K if q == m else K - 1) * self.p.d_vocab + 2 * K + 4 + (5 * m * (K - 1) if c else 0))
+        ops.add(3 * (K if q == m else K - 1) * self.v + 2 * K + 4 + (5 * m * (K - 1) if c else 0))
         xs = np.arange(m if c else 1)
         ok = self.filter(q, m, c, xs)
         if not c:
@@ -181,39 +178,6 @@ class _Tables:
         decided = [int(x) for x in xs[ok]]
         rest = (int(x) for x in xs[~ok] if self.exact_holds(q, m, c, int(x), ops))
         return decided + _first(rest, want - len(decided))
-
-
-class _Exact:
-    """Rationals; an attention weight exp(score / sqrt(d_head)) stays symbolic: w[q, t, i] is its score."""
-    smallest = staticmethod(lambda ws, n: sorted(ws)[:n])
-    max0 = staticmethod(lambda v: max(Fraction(0), v))
-
-    def __init__(self, t: _Tables) -> None:
-        self.k, self.good = t.k, lambda q, m: Fraction(t.good(q, m)) * Fraction(2) ** t.e
-        self.maxdd, self.maxovd, self.w = Rationals(t.maxdd), Rationals(t.maxovd), Rationals(t.score)
-
-
-class _Float:
-    """Float64 intervals enclosing the same exact tables; w[q, t, i] encloses the weight itself."""
-    max0 = staticmethod(Interval.max0)
-
-    def __init__(self, t: _Tables) -> None:
-        self.k, self._t, self._good = t.k, t, {}
-        self.maxdd, self.maxovd = Interval.of(t.maxdd.n, t.e), Interval.of(t.maxovd.n, t.e)
-        s = Interval.of(t.score.n, t.score.e)
-        self.w = Interval(*exp_bounds(*mul((s.lo, s.hi), inv_sqrt(t.p.d_head))))
-
-    def good(self, q: int, m: int) -> Interval:
-        if (q, m) not in self._good:
-            self._good[q, m] = Interval.of(self._t.good(q, m), self._t.e)
-        return self._good[q, m]
-
-    @staticmethod
-    def smallest(ws: list[Interval], n: int) -> list[Interval]:
-        """The n smallest values enclosed: the j-th smallest of the lower (upper) ends bounds the
-        j-th smallest value from below (above), order statistics being monotone in every entry."""
-        lo, hi = sorted(w.lo for w in ws), sorted(w.hi for w in ws)
-        return [Interval(a, b) for a, b in zip(lo[:n], hi[:n])]
 
 
 def _first(values, n: int) -> list:

@@ -38,9 +38,10 @@ from typing import Iterator
 import numpy as np
 
 from checker import expo
-from checker import interval as iv
-from checker.certificate import Certificate, CertificateError, fields, rational
+from checker.certificate import Certificate, CertificateError, fields
 from checker.dyadic import Dyadic
+from checker.numbers import Exact, Float
+from checker.paths import Params, exact_weights
 from checker.ops import Ops
 from checker.rules import Case, Reject
 from checker.rules import subcubic_bounds as sb
@@ -103,30 +104,18 @@ def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
     ev = fields(cert.evidence, "evidence", {"cases"} | ({"svd_left", "svd_right"} if svd else {"direction"})
                 | ({"direction2"} if rank2 else set()) | ({"eupu_offset"} if svdq else set())
                 | ({"mean_attention"} if averaged else set()))
-    b2 = _direction(ev["direction2"], w.d_head, "direction2") if rank2 else None
-    offset = _direction(ev["eupu_offset"], w.d_model, "eupu_offset") if svdq else None
+    b2 = sp.vector(ev["direction2"], w.d_head, "direction2") if rank2 else None
+    offset = sp.vector(ev["eupu_offset"], w.d_model, "eupu_offset") if svdq else None
     uv = (sp.vector(ev["svd_left"], w.d_vocab, "svd_left"), sp.vector(ev["svd_right"], w.d_vocab, "svd_right")) \
         if svd else None
     # attn=svd: the rank-1 tables below are built along a fixed unit direction and then replaced
-    b = _direction(ev["direction"], w.d_head) if not svd else \
+    b = sp.vector(ev["direction"], w.d_head, "direction") if not svd else \
         Dyadic(np.array([1] + [0] * (w.d_head - 1), dtype=object), 0)
     abar = None
     if "logit" in par:
         abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
             [[Fraction(0)] * w.k for _ in range(w.d_vocab)]
     return _Tables(w, b, b2, par, ops, offset, uv, abar)
-
-
-def _direction(raw: object, d: int, name: str = "direction") -> Dyadic:
-    if not isinstance(raw, list) or len(raw) != d:
-        raise CertificateError(f"evidence.{name} must list {d} dyadic rationals")
-    vals = [rational(x, f"evidence.{name}") for x in raw]
-    if any(v.denominator & (v.denominator - 1) for v in vals):
-        raise CertificateError(f"evidence.{name} entries must have power-of-two denominators")
-    e = -max(v.denominator.bit_length() - 1 for v in vals)
-    n = np.empty(d, dtype=object)
-    n[:] = [int(v * 2 ** -e) for v in vals]
-    return Dyadic(n, e)
 
 
 def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
@@ -144,224 +133,179 @@ def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
     return [tuple(case) for case in raw]
 
 
+def _sum(N, q, m, c, g) -> list[tuple]:
+    """THE case inequality of the module docstring, as terms (coefficient, weight) whose sum must be
+    > 0, over the number type N (checker/numbers.py); q, m, c, g are ints, or arrays (all cases)."""
+    K, same = N.k, q == m
+    good = N.where(same, N.gmin_all[m], N.gmin_nq[m]) - N.dpen[q, m]
+    qpen = N.max0(N.dpen[q, m] + N.eterm[q, m] + N.pterm[K - 1, m])
+    pen = N.max0(N.dpen[q, m] + N.pref[m - g, m] + N.ptmax[m])
+    b_q, a_x = _eqke_bounds(N, q, m, g)
+    return [((K - 1 - c + same) * good, N.exp(0)),
+            (N.where(same, 0, -qpen), N.exp(b_q + N.eqkp[q, K - 1] - N.pmin[q])),
+            (N.where(c > 0, -c * pen, 0), N.exp(a_x + N.pmax[q] - N.pmin[q]))]
+
+
+def _eqke_bounds(N, q, m, g) -> tuple:
+    """(b_q, a_x): upper bounds of EQKE[q,q] - EQKE[q,m] and of max_{x <= m-g} EQKE[q,x] - EQKE[q,m]."""
+    if N.eqke_formed:  # err=exact-eqke, or attn=svd's formed rank-1 term (subcubic_paper) plus its residual
+        return ((N.eqke[q, q] - N.eqke[q, m] + N.spread[q]) / N.eqbeta,
+                (N.eqpref[q, m - g] - N.eqke[q, m] + N.spread[q]) / N.eqbeta)
+    # the extreme of v (w2) over x <= m - g on the side u[q] (u2[q]) picks out
+    ext = N.where(N.u_nonneg[q], N.vmax[m - g], N.vmin[m - g])
+    ext2 = N.where(N.u2_nonneg[q], N.w2max[m - g], N.w2min[m - g])
+    return ((N.u[q] * (N.v[q] - N.v[m]) + N.spread[q] + N.u2[q] * (N.w2[q] - N.w2[m])) / N.beta,
+            (N.u[q] * (ext - N.v[m]) + N.spread[q] + N.u2[q] * (ext2 - N.w2[m])) / N.beta)
+
+
 class _Tables:
-    """The per-token and per-(q, m) quantities of the module docstring, exactly (Dyadic)."""
+    """The exact tables of the module docstring (Dyadic), read through both number types."""
 
     def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops,
                  offset: Dyadic | None = None, uv: tuple[Dyadic, Dyadic] | None = None,
                  abar: list | None = None) -> None:
-        t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
-        V, K, d, dm = w.d_vocab, w.k, w.d_head, w.d_model
-        self.K, self.d = K, d
-        E, P, U = t["embed.W_E"], t["pos_embed.W_pos"], t["unembed.W_U"]
-        W_Q, W_K = t["blocks.0.attn.W_Q"][0], t["blocks.0.attn.W_K"][0]
-        last = E + sb.rows(P[K - 1], V)                                               # W_EP
-        Q = last @ W_Q + sb.rows(t["blocks.0.attn.b_Q"][0], V)
-        Km = E @ W_K
-        Pk = P @ W_K + sb.rows(t["blocks.0.attn.b_K"][0], K)
-        self.eqkp = Q @ sb.tr(Pk)                                                     # [q, i]
-        beta = _norm2(b)
-        u = (Q @ sb.tr(sb.rows(b, 1)))[:, 0]
-        self.v = (Km @ sb.tr(sb.rows(b, 1)))[:, 0]
-        kres = _scale(Km, beta) - Dyadic(np.outer(self.v.n, b.n), self.v.e + b.e)
-        o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
-        centred = Q if o == 0 else Q - sb.rows(b, V)
-        # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
-        one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
-        eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
-        bq = t["blocks.0.attn.b_Q"][0] - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
-        eb = min(W_Q.e, bq.e)
-        wq = Dyadic(np.vstack([W_Q.align(eb), bq.align(eb)[None, :]]), eb)           # [W_Q; b_Q - o b]
-        wk2 = _scale(W_K, beta) - Dyadic(np.outer((W_K @ sb.tr(sb.rows(b, 1)))[:, 0].n, b.n),
-                                          W_K.e + b.e + b.e)                          # W_K (beta I - b b^T)
-        if b2 is None:  # rank 1: no second term
-            beta2, qres = Fraction(1), centred
-            self.u2 = self.w2 = Dyadic(np.zeros(V, dtype=object), 0)
-        else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
-            beta2 = _norm2(b2)
-            self.u2 = (centred @ sb.tr(sb.rows(b2, 1)))[:, 0]
-            self.w2 = (kres @ sb.tr(sb.rows(b2, 1)))[:, 0]
-            qres = _scale(centred, beta2) - Dyadic(np.outer(self.u2.n, b2.n), self.u2.e + b2.e)
-            wq = _scale(wq, beta2) - Dyadic(np.outer((wq @ sb.tr(sb.rows(b2, 1)))[:, 0].n, b2.n),
-                                            wq.e + b2.e + b2.e)                       # wq (beta2 I - b2 b2^T)
-        self.beta = beta * beta2
-        self.u = _scale(u, beta2)
-        self.w2max = Dyadic(np.maximum.accumulate(self.w2.n), self.w2.e)
-        self.w2min = Dyadic(np.minimum.accumulate(self.w2.n), self.w2.e)
-        self.vmax = Dyadic(np.maximum.accumulate(self.v.n), self.v.e)
-        self.vmin = Dyadic(np.minimum.accumulate(self.v.n), self.v.e)
-        self.eqke = self.eqpref = None
-        self.eqbeta = Fraction(1)  # the eqke path: EQKE[q,x] - EQKE[q,m] <= (eqke diff + spread) / eqbeta
-        if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
-            self.eqke = Q @ sb.tr(Km)
-            self.spread = Dyadic(np.zeros(V, dtype=object), 0)
-            ops.add(V * V * d + V * V)
-        elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
-            self.eqke, self.eqbeta, qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, W_K, E, *uv)
-            self.spread = sb.spread(par["err"], qres, kres, chain, ops)
-            ops.add(4 * V * d + 2 * V * dm * d + 4 * V * V)
+        x = exact_weights(w)
+        tables = {**_attention(x, w.k, b, b2, par, uv, ops), **_ov(x, w.k, ops)}
+        evou, pvou = tables.pop("evou"), tables.pop("pvou")
+        self.paper = None  # else the paper's logit reasoning (subcubic_paper), with its own direct-path parts
+        if abar is None:
+            tables.update(_direct(x, w.k, par["eupu"], offset, ops))
         else:
-            self.spread = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(E)], ops)
-        if self.eqke is not None:
-            self.eqpref = Dyadic(np.maximum.accumulate(self.eqke.n, axis=1), self.eqke.e)
-        OU = t["blocks.0.attn.W_O"][0] @ U
-        evou = E @ t["blocks.0.attn.W_V"][0] @ OU                                     # [x, j]
-        pvou = (P @ t["blocks.0.attn.W_V"][0] + sb.rows(t["blocks.0.attn.b_V"][0], K)) @ OU  # [i, j]
-        bias = (sb.rows(t["blocks.0.attn.b_O"], 1) @ U)[0] + t["unembed.b_U"]
-        c = None if par["eupu"] in FROM_D else \
-            {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff": lambda: offset,
-             "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[par["eupu"]]()
-        self.paper = None
-        if abar is not None:  # the paper's logit reasoning (subcubic_paper): its own direct-path parts
-            self.paper = sp.PaperLogit(*sp.eupu_parts(par["eupu"], last, U, bias, c), evou, pvou, abar)
-            ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
-        elif c is None:
-            self.dpen = sb.dpen_from_d(last @ U + sb.rows(bias, V), par["eupu"])
-            ops.add(V * V * dm + 3 * V * V)
-        else:
-            self.dpen = sb.dpen_factored(last, U, bias, c)
-            ops.add(4 * V * dm + dm * V + 4 * V + V * V)
-        self.eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)              # [x, m]
-        self.pref = Dyadic(np.maximum.accumulate(self.eterm.n, axis=0), evou.e)
-        self.pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)              # [i, m]
-        self.ptmax = Dyadic(self.pterm.n[:K - 1].max(axis=0), pvou.e)                  # [m]
-        e = min(evou.e, pvou.e)
-        ov = evou.align(e)[:, None, :] + pvou.align(e)[None, :, :]                    # [m, i, j]
-        diag = np.arange(V)
-        own = ov[diag, :, diag].copy()                                                 # [m, i]
-        ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
-        good_ov = own - ov.max(axis=2)
-        self.gmin_nq = Dyadic(good_ov[:, :K - 1].min(axis=1) if K > 1 else np.full(V, None), e)
-        self.gmin_all = Dyadic(good_ov.min(axis=1), e)
-        ops.add(2 * V * dm * d + 2 * V * V * dm + 6 * V * d + V * K * d + 3 * V * V + 2 * V * K * V + 3 * dm * d
-                + (4 * V * d if b2 is not None else 0))
+            self.paper = _paper(x, w.k, par["eupu"], offset, evou, pvou, abar, ops)
+        consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
+        consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
+        self.k, self.d = w.k, w.d_head
+        self.exact = Exact(w.k, w.d_head, tables, **consts)
+        self.float = Float(w.k, w.d_head, tables, **consts)
 
     def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
         """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
-        q, m, c, g = cases.T
-        K = self.K
-        same = q == m
-        f = lambda x: iv.enclose_ints(x.n, x.e)
-        at = lambda x, *idx: (x[0][idx], x[1][idx])
-        with np.errstate(all="ignore"):
-            dpen = at(f(self.dpen), q, m)  # enclosed once, used by good, qpen and pen
-            good = iv.add(iv.sub((0.0, 0.0), dpen),
-                          _where(same, at(f(self.gmin_all), m), at(f(self.gmin_nq), np.where(same, 0, m))))
-            n_g = (K - 1 - c + same).astype(np.float64)
-            lhs = iv.mul((n_g, n_g), good)
-            rs = iv.inv_sqrt(self.d)
-            beta, eqbeta = (iv.div_pos(iv.enclose_ints(np.array([x.numerator], dtype=object), 0),
-                                       iv.enclose_ints(np.array([x.denominator], dtype=object), 0))
-                            for x in (self.beta, self.eqbeta))
-            u, v, spread = f(self.u), f(self.v), f(self.spread)
-            eqkp = f(self.eqkp)
-            p_min = (eqkp[0].min(axis=1), eqkp[1].min(axis=1))
-            zero = np.zeros(len(q))
-            # query term (q < m)
-            qpen = iv.add(iv.add(dpen, at(f(self.eterm), q, m)), at(f(self.pterm), K - 1, m))
-            qpen = (np.maximum(qpen[0], 0.0), np.maximum(qpen[1], 0.0))
-            u2, w2 = f(self.u2), f(self.w2)
-            mg = np.maximum(m - g, 0)
-            if self.eqke is not None:  # err=exact-eqke: the differences of EQKE itself
-                eq, eqp = f(self.eqke), f(self.eqpref)
-                b_q = iv.div_pos(iv.add(iv.sub(at(eq, q, q), at(eq, q, m)), at(spread, q)), eqbeta)
-                a_x = iv.div_pos(iv.add(iv.sub(at(eqp, q, mg), at(eq, q, m)), at(spread, q)), eqbeta)
-            else:
-                b_q = iv.add(iv.mul(at(u, q), iv.sub(at(v, q), at(v, m))), at(spread, q))
-                b_q = iv.div_pos(iv.add(b_q, iv.mul(at(u2, q), iv.sub(at(w2, q), at(w2, m)))), beta)
-                positive_u = np.array([x >= 0 for x in self.u.n], dtype=bool)[q]
-                ext = _where(positive_u, at(f(self.vmax), mg), at(f(self.vmin), mg))
-                a_x = iv.add(iv.mul(at(u, q), iv.sub(ext, at(v, m))), at(spread, q))
-                positive_u2 = np.array([x >= 0 for x in self.u2.n], dtype=bool)[q]
-                ext2 = _where(positive_u2, at(f(self.w2max), mg), at(f(self.w2min), mg))
-                a_x = iv.div_pos(iv.add(a_x, iv.mul(at(u2, q), iv.sub(ext2, at(w2, m)))), beta)
-            b_q = iv.sub(iv.add(b_q, at(eqkp, q, K - 1)), at(p_min, q))
-            qterm = self._pen_times_exp(qpen, iv.mul(b_q, rs))
-            qterm = (np.where(same, zero, qterm[0]), np.where(same, zero, qterm[1]))
-            # non-max term (c > 0)
-            pen = iv.add(iv.add(dpen, at(f(self.pref), mg, m)), at(f(self.ptmax), m))
-            pen = (np.maximum(pen[0], 0.0), np.maximum(pen[1], 0.0))
-            p_max = (eqkp[0][:, :K - 1].max(axis=1), eqkp[1][:, :K - 1].max(axis=1))
-            a_x = iv.sub(iv.add(a_x, at(p_max, q)), at(p_min, q))
-            xterm = iv.mul((c.astype(np.float64),) * 2, self._pen_times_exp(pen, iv.mul(a_x, rs)))
-            xterm = (np.where(c > 0, xterm[0], zero), np.where(c > 0, xterm[1], zero))
-            low = iv.sub(iv.sub(lhs, qterm), xterm)[0]
-        ops.add(60 * len(q))
-        return (good[0] > 0) & (low > 0)
-
-    @staticmethod
-    def _pen_times_exp(pen: tuple, arg: tuple) -> tuple:
-        """pen * exp(arg) with pen >= 0; arguments beyond the filter's range, or NaN, give +inf
-        (undecided)."""
-        big = ~((arg[1] <= 700) & (arg[0] <= arg[1]))
-        lo, hi = iv.exp_bounds(np.where(big, 0.0, arg[0]), np.where(big, 0.0, arg[1]))
-        prod = iv.mul(pen, (lo, hi))
-        return prod[0], np.where(big, np.inf, prod[1])
+        ops.add(60 * len(cases))
+        return self.float.holds(_sum(self.float, *cases.T))
 
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
         """The case's inequality decided exactly."""
         ops.add(20)
         if self.paper is not None:
-            return all(expo.holds(ob, self.d, ops) for ob in self.paper_obligations(q, m, c, g))
-        return expo.holds(self.obligation(q, m, c, g), self.d, ops)
-
-    def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
-        """(b_q, a_x): upper bounds of EQKE[q,q] - EQKE[q,m] and of max_{x <= m-g} EQKE[q,x] - EQKE[q,m]
-        (a_x None for g = 0)."""
-        fr = lambda x, *idx: x.fraction(idx)
-        if self.eqke is not None:
-            b_q = (fr(self.eqke, q, q) - fr(self.eqke, q, m) + fr(self.spread, q)) / self.eqbeta
-            a_x = (fr(self.eqpref, q, m - g) - fr(self.eqke, q, m) + fr(self.spread, q)) / self.eqbeta if g else None
-            return b_q, a_x
-        b_q = (fr(self.u, q) * (fr(self.v, q) - fr(self.v, m)) + fr(self.spread, q)
-               + fr(self.u2, q) * (fr(self.w2, q) - fr(self.w2, m))) / self.beta
-        if not g:
-            return b_q, None
-        ext = fr(self.vmax if self.u.n[q] >= 0 else self.vmin, m - g)
-        ext2 = fr(self.w2max if self.u2.n[q] >= 0 else self.w2min, m - g)
-        return b_q, (fr(self.u, q) * (ext - fr(self.v, m)) + fr(self.spread, q)
-                     + fr(self.u2, q) * (ext2 - fr(self.w2, m))) / self.beta
+            return all(self.exact.holds(ob, ops) for ob in self.paper_obligations(q, m, c, g))
+        return self.exact.holds(self.obligation(q, m, c, g), ops)
 
     def paper_obligations(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
         """The case under the paper's logit reasoning (subcubic_paper): every obligation must hold."""
-        b_q, a_x = self.eqke_bounds(q, m, g)
-        wn = [self.eterm.fraction((q, m))] if q < m else []
-        wn += [self.pref.fraction((m - g, m))] if c else []
-        return sp.obligations(self.paper, self.K, [self.eqkp.fraction((q, i)) for i in range(self.K)],
-                              a_x, b_q, max(wn, default=Fraction(0)), q, m, c)
+        N, K = self.exact, self.k
+        b_q, a_x = _eqke_bounds(N, q, m, g)
+        wn = [N.eterm[q, m]] if q < m else []
+        wn += [N.pref[m - g, m]] if c else []
+        return sp.obligations(self.paper, K, [N.eqkp[q, i] for i in range(K)], a_x if g else None, b_q,
+                              max(wn, default=Fraction(0)), q, m, c)
 
     def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
-        """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals."""
-        K = self.K
-        fr = lambda x, *idx: x.fraction(idx)
-        good = -fr(self.dpen, q, m) + fr(self.gmin_all if q == m else self.gmin_nq, m)
-        if good <= 0:
-            return [(good, Fraction(0))]  # cannot hold
-        n_g = K - 1 - c + (q == m)
-        p_min = min(fr(self.eqkp, q, i) for i in range(K))
-        terms = [(n_g * good, Fraction(0))]
-        b_q, a_x = self.eqke_bounds(q, m, g)
-        if q < m:
-            qpen = max(0, fr(self.dpen, q, m) + fr(self.eterm, q, m) + fr(self.pterm, K - 1, m))
-            terms.append((-qpen, b_q + fr(self.eqkp, q, K - 1) - p_min))
-        if c:
-            pen = max(0, fr(self.dpen, q, m) + fr(self.pref, m - g, m) + fr(self.ptmax, m))
-            terms.append((-c * pen, a_x + max(fr(self.eqkp, q, i) for i in range(K - 1)) - p_min))
-        return terms
+        """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals: the terms of
+        `_sum`, without the query term if q = m and the non-max term if c = 0 (both 0)."""
+        return [t for t, used in zip(_sum(self.exact, q, m, c, g), (True, q < m, c > 0)) if used]
 
 
-def _norm2(b: Dyadic) -> Fraction:
-    value = (sb.rows(b, 1) @ sb.tr(sb.rows(b, 1))).fraction((0, 0))
-    if value <= 0:
-        raise Reject("a hint direction is zero")
-    return value
+def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None,
+               ops: Ops) -> dict[str, Dyadic]:
+    """Attention: EQKP, the rank-1 (rank-2) split of EQKE along the hints and the residual's bound."""
+    V, d = x.W_E.n.shape[0], x.W_Q.n.shape[1]
+    last = x.W_E + sb.rows(x.W_pos[K - 1], V)                                     # W_EP
+    Q = last @ x.W_Q + sb.rows(x.b_Q, V)
+    Km = x.W_E @ x.W_K
+    eqkp = Q @ sb.tr(x.W_pos @ x.W_K + sb.rows(x.b_K, K))                          # [q, i]
+    beta = sp.norm2(b)
+    u = (Q @ sb.tr(sb.rows(b, 1)))[:, 0]
+    v = (Km @ sb.tr(sb.rows(b, 1)))[:, 0]
+    kres = sp.scale(Km, beta) - Dyadic(np.outer(v.n, b.n), v.e + b.e)
+    o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
+    centred = Q if o == 0 else Q - sb.rows(b, V)
+    # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
+    one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
+    eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
+    bq = x.b_Q - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
+    eb = min(x.W_Q.e, bq.e)
+    wq = Dyadic(np.vstack([x.W_Q.align(eb), bq.align(eb)[None, :]]), eb)          # [W_Q; b_Q - o b]
+    wk2 = sp.scale(x.W_K, beta) - Dyadic(np.outer((x.W_K @ sb.tr(sb.rows(b, 1)))[:, 0].n, b.n),
+                                        x.W_K.e + b.e + b.e)                      # W_K (beta I - b b^T)
+    if b2 is None:  # rank 1: no second term
+        beta2, qres = Fraction(1), centred
+        u2 = w2 = Dyadic(np.zeros(V, dtype=object), 0)
+    else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
+        beta2 = sp.norm2(b2)
+        u2 = (centred @ sb.tr(sb.rows(b2, 1)))[:, 0]
+        w2 = (kres @ sb.tr(sb.rows(b2, 1)))[:, 0]
+        qres = sp.scale(centred, beta2) - Dyadic(np.outer(u2.n, b2.n), u2.e + b2.e)
+        wq = sp.scale(wq, beta2) - Dyadic(np.outer((wq @ sb.tr(sb.rows(b2, 1)))[:, 0].n, b2.n),
+                                        wq.e + b2.e + b2.e)                       # wq (beta2 I - b2 b2^T)
+    prefix = lambda y, f: Dyadic(f.accumulate(y.n), y.e)
+    out = {"beta": beta * beta2, "eqbeta": Fraction(1), "u": sp.scale(u, beta2), "v": v, "u2": u2, "w2": w2, "eqkp": eqkp,
+           "pmin": Dyadic(eqkp.n.min(axis=1), eqkp.e), "pmax": Dyadic(eqkp.n[:, :K - 1].max(axis=1), eqkp.e),
+           "vmax": prefix(v, np.maximum), "vmin": prefix(v, np.minimum),
+           "w2max": prefix(w2, np.maximum), "w2min": prefix(w2, np.minimum)}
+    dm = x.W_E.n.shape[1]
+    if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
+        out.update(eqke=Q @ sb.tr(Km), spread=Dyadic(np.zeros(V, dtype=object), 0))
+        ops.add(V * V * d + V * V)
+    elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
+        out["eqke"], out["eqbeta"], qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, x.W_K, x.W_E, *uv)
+        out["spread"] = sb.spread(par["err"], qres, kres, chain, ops)
+        ops.add(4 * V * d + 2 * V * dm * d + 4 * V * V)
+    else:
+        out["spread"] = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(x.W_E)], ops)
+    if "eqke" in out:
+        out["eqpref"] = Dyadic(np.maximum.accumulate(out["eqke"].n, axis=1), out["eqke"].e)
+    ops.add(2 * V * dm * d + 6 * V * d + V * K * d + 3 * dm * d + (4 * V * d if b2 is not None else 0))
+    return out
 
 
-def _scale(x: Dyadic, factor: Fraction) -> Dyadic:
-    """x * factor for a dyadic factor (here a squared norm of a dyadic vector), exactly."""
-    e = -(factor.denominator.bit_length() - 1)
-    return Dyadic(x.n * int(factor * 2 ** -e), x.e + e)
+def _direct_parts(x: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple:
+    """(W_EP, the direct path's bias row b_O W_U + b_U, the eupu option's row c or None if D is formed)."""
+    V, dm = x.W_E.n.shape
+    c = None if eupu in FROM_D else \
+        {"mean-query-max-diff": lambda: sb.floor_mean(x.W_E + sb.rows(x.W_pos[K - 1], V)),
+         "svd-query-max-diff": lambda: offset, "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[eupu]()
+    return x.W_E + sb.rows(x.W_pos[K - 1], V), (sb.rows(x.b_O, 1) @ x.W_U)[0] + x.b_U, c
 
 
-def _where(mask: np.ndarray, a: tuple, b: tuple) -> tuple:
-    return np.where(mask, a[0], b[0]), np.where(mask, a[1], b[1])
+def _direct(x: Params, K: int, eupu: str, offset: Dyadic | None, ops: Ops) -> dict[str, Dyadic]:
+    """The direct path's penalty dpen[q, m] >= max_{j != m} D[q, j] - D[q, m] (eupu option)."""
+    V, dm = x.W_E.n.shape
+    last, bias, c = _direct_parts(x, K, eupu, offset)
+    if c is None:
+        ops.add(V * V * dm + 3 * V * V)
+        return {"dpen": sb.dpen_from_d(last @ x.W_U + sb.rows(bias, V), eupu)}
+    ops.add(4 * V * dm + dm * V + 4 * V + V * V)
+    return {"dpen": sb.dpen_factored(last, x.W_U, bias, c)}
+
+
+def _paper(x: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: list,
+           ops: Ops) -> sp.PaperLogit:
+    """The paper's logit reasoning (subcubic_paper) in place of dpen: its own direct-path parts."""
+    V, dm = x.W_E.n.shape
+    last, bias, c = _direct_parts(x, K, eupu, offset)
+    ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
+    return sp.PaperLogit(*sp.eupu_parts(eupu, last, x.W_U, bias, c), evou, pvou, abar)
+
+
+def _ov(x: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
+    """OV: OV[t, i] = EVOU[t] + PVOU[i] (b_V folded into PVOU); the non-max penalties and good's part."""
+    V, dm = x.W_E.n.shape
+    OU = x.W_O @ x.W_U
+    evou = x.W_E @ x.W_V @ OU                                                     # [x, j]
+    pvou = (x.W_pos @ x.W_V + sb.rows(x.b_V, K)) @ OU                             # [i, j]
+    eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)                  # [x, m]
+    pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)                  # [i, m]
+    e = min(evou.e, pvou.e)
+    ov = evou.align(e)[:, None, :] + pvou.align(e)[None, :, :]                    # [m, i, j]
+    diag = np.arange(V)
+    own = ov[diag, :, diag].copy()                                                 # [m, i]
+    ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
+    good_ov = own - ov.max(axis=2)
+    d = x.W_V.n.shape[1]
+    ops.add(2 * V * V * dm + 3 * V * V + 2 * V * K * V)
+    return {"evou": evou, "pvou": pvou, "eterm": eterm, "pterm": pterm,
+            "pref": Dyadic(np.maximum.accumulate(eterm.n, axis=0), evou.e),
+            "ptmax": Dyadic(pterm.n[:K - 1].max(axis=0), pvou.e),
+            "gmin_nq": Dyadic(good_ov[:, :K - 1].min(axis=1), e), "gmin_all": Dyadic(good_ov.min(axis=1), e)}
+
+

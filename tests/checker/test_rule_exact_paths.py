@@ -333,8 +333,8 @@ def _check_subcubic(model, name: str, variant: tuple, kind: str, seed: int, monk
         assert not ex_ok or tr.correct[covered].all(), \
             f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
         ob = t.obligation(q, m, c, g)
-        if len(ob) == 1 and ob[0][0] <= 0:
-            continue  # good <= 0: the failing obligation "good > 0"
+        if ob[0][0] <= 0:
+            continue  # good <= 0: the sum cannot be > 0 (its other terms are <= 0)
         # penalty coefficients are <= 0 (they multiply upper bounds of attention ratios)
         assert ob[0][0] > 0 and ob[0][1] == 0 and all(coef <= 0 for coef, _ in ob[1:]), (q, m, c, g, ob)
         # the obligation is a lower bound of Z (logit_m - logit_j) / min_G w for every covered input
