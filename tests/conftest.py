@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections import namedtuple
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,9 +19,11 @@ try:
     from certify.weights import save_model
 except ImportError:  # the checker-only environment (numpy, pytest, hypothesis, mpmath): see below
     torch = None
+    Config = namedtuple("Config", "k d_vocab d_model d_head")
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "certify" / "zoo"
+FIXTURES = REPO / "tests" / "fixtures"
 NEEDS_PROVER = re.compile(r"^\s*(import torch|from (certify|exporters)[\s.]|import (certify|exporters))", re.M)
 
 
@@ -179,7 +182,11 @@ TINY_CFG = Config(k=3, d_vocab=5, d_model=6, d_head=4) if torch else None
 
 @pytest.fixture(scope="session")
 def tiny_trained_state() -> dict[str, np.ndarray]:
-    """A briefly trained K=3, vocab 5 model (deterministic; a few hundred ms)."""
+    """A briefly trained K=3, vocab 5 model (deterministic; a few hundred ms). Without torch: the
+    same model as committed in tests/fixtures (make_fixtures.py)."""
+    if torch is None:
+        from checker.safetensors import read_weights
+        return {k: v.copy() for k, v in read_weights(str(FIXTURES / "tiny.safetensors")).tensors.items()}
     from certify.train import train
     model, _ = train(TINY_CFG, seed=7, steps=150, progress=False)
     return model_state(model)
@@ -187,6 +194,9 @@ def tiny_trained_state() -> dict[str, np.ndarray]:
 
 @pytest.fixture()
 def tiny_weights(tmp_path: Path, tiny_trained_state) -> Path:
+    if torch is None:
+        (tmp_path / "tiny.safetensors").write_bytes((FIXTURES / "tiny.safetensors").read_bytes())
+        return tmp_path / "tiny.safetensors"
     return write_state(tiny_trained_state, tmp_path / "tiny.safetensors")
 
 
@@ -194,6 +204,9 @@ def tiny_weights(tmp_path: Path, tiny_trained_state) -> Path:
 def tiny_cert(tmp_path: Path, tiny_weights: Path) -> tuple[Path, dict]:
     """(path, dict) of a valid brute-force certificate next to its weights."""
     cert_path = tmp_path / "tiny.brute-force.json"
+    if torch is None:
+        cert_path.write_bytes((FIXTURES / "tiny.brute-force.json").read_bytes())
+        return cert_path, json.loads(cert_path.read_text())
     cert = make_certificate(tiny_weights, cert_path)
     return cert_path, cert
 

@@ -1,9 +1,9 @@
 """The checker alone, on committed fixtures (tests/fixtures/, made by make_fixtures.py): needs only
 numpy, pytest, hypothesis and mpmath, so .ci/run also runs it in a venv without torch or the prover.
 
-A tiny trained model (K = 3, d_vocab = 6) with one honest certificate per strategy: each is accepted
-with its bound; the bound one step higher, a count one higher, a cubic case claiming one value
-more are refused; the exact fallbacks alone give the same verdicts; brute force's count agrees
+A tiny trained model (K = 3, d_vocab = 5) with one honest certificate per strategy: each is accepted
+with its bound; the bound one step higher, a count one higher, a cubic case the prover left
+out are refused; the exact fallbacks alone give the same verdicts; brute force's count agrees
 with an independent mpmath enumeration; the rules' public obligations hold exactly.
 """
 from __future__ import annotations
@@ -23,9 +23,8 @@ from checker.check import check_file
 from checker.rules import obligations_for
 from checker.safetensors import read_weights
 
-from conftest import oracle_count
+from conftest import FIXTURES, oracle_count
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STRATEGIES = ["brute-force", "cubic", "subcubic"]
 
 
@@ -50,7 +49,7 @@ def test_honest_certificate_accepted_with_its_bound(strategy):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_bound_one_step_higher_is_refused(tmp_path, strategy):
     cert = _cert(strategy)
-    cert["claim"]["accuracy_lower_bound"] = str(Fraction(cert["claim"]["accuracy_lower_bound"]) + Fraction(1, 6 ** 3))
+    cert["claim"]["accuracy_lower_bound"] = str(Fraction(cert["claim"]["accuracy_lower_bound"]) + Fraction(1, 5 ** 3))
     assert check_file(_write(tmp_path, cert)).exit_code == 1
 
 
@@ -58,10 +57,11 @@ def test_forged_counts_are_refused(tmp_path):
     cert = _cert("brute-force")
     cert["evidence"]["correct_inputs"] += 1
     assert check_file(_write(tmp_path, cert)).exit_code == 1
-    cert = _cert("cubic")
+    cert = _cert("cubic")  # a case the prover left out because no value passes, claiming one
     cases = cert["evidence"]["cases"]
-    i = next(i for i, (q, m, c, n) in enumerate(cases) if c and n < m)
-    cases[i][3] += 1
+    q, m, c = next((q, m, c) for m in range(1, 5) for q in range(m + 1) for c in (1, 2)
+                   if c < 2 + (q == m) and not any(x[:3] == [q, m, c] for x in cases))
+    cases.append([q, m, c, 1])
     assert check_file(_write(tmp_path, cert)).exit_code == 1
 
 
