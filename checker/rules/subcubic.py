@@ -190,13 +190,18 @@ class _Tables:
             return all(self.exact.holds(ob, ops) for ob in self.paper_obligations(q, m, c, g))
         return self.exact.holds(self.obligation(q, m, c, g), ops)
 
+    def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
+        """Exact (b_q, a_x) of `_eqke_bounds` (a_x None for g = 0)."""
+        b_q, a_x = _eqke_bounds(self.exact, q, m, g)
+        return b_q, a_x if g else None
+
     def paper_obligations(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
         """The case under the paper's logit reasoning (subcubic_paper): every obligation must hold."""
         N, K = self.exact, self.k
-        b_q, a_x = _eqke_bounds(N, q, m, g)
         wn = [N.eterm[q, m]] if q < m else []
         wn += [N.pref[m - g, m]] if c else []
-        return sp.obligations(self.paper, K, [N.eqkp[q, i] for i in range(K)], a_x if g else None, b_q,
+        b_q, a_x = self.eqke_bounds(q, m, g)
+        return sp.obligations(self.paper, K, [N.eqkp[q, i] for i in range(K)], a_x, b_q,
                               max(wn, default=Fraction(0)), q, m, c)
 
     def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:

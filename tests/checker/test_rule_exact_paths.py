@@ -439,7 +439,7 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     (1 - a) Wn at the true a."""
     K, d, P = tr.K, tr.d, t.paper
     b_q, a_x = t.eqke_bounds(q, m, g)
-    p = [_f(t.eqkp.fraction((q, i))) for i in range(K)]
+    p = [_f(t.exact.eqkp[q, i]) for i in range(K)]
     srt = sorted(p[:K - 1])
     N = sum(math.exp(x / math.sqrt(d)) for x in srt[:K - 1 - c] + ([p[K - 1]] if q == m else []))
     M = sum(math.exp((x + _f(a_x)) / math.sqrt(d)) for x in srt[K - 1 - c:]) if c else 0.0
@@ -447,7 +447,7 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     a_lb = N / (N + M)
     cp = c + (q < m)
     ab, S, gap = _f(P.abar[m][cp]), _f(P.S[m][cp]), _f(P.gap.fraction(q))
-    wn = max([_f(t.eterm.fraction((q, m)))] * (q < m) + [_f(t.pref.fraction((m - g, m)))] * bool(c), default=0.0)
+    wn = max([_f(t.exact.eterm[q, m])] * (q < m) + [_f(t.exact.pref[m - g, m])] * bool(c), default=0.0)
     ks = [_f(P.R[m] * P.fE), _f(P.Emin[m] * P.fE)]
     # the obligations are C0 + a_lb C1 < 0 (times N + M), or C0 + C1 < 0 where C1 > 0 or a = 1
     obs = t.paper_obligations(q, m, c, g)
