@@ -398,7 +398,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from exporters.weights_import import import_weights
+    from certify.weights_import import import_weights
     digest = import_weights(args.source, args.out)
     print(f"wrote {args.out}\nsha256 {digest}")
     return 0

@@ -25,5 +25,6 @@ TRUSTED = {
     "rules/cubic.py": "cubic rule",
     "rules/subcubic.py": "subcubic rules",
     "rules/subcubic_bounds.py": "the subcubic rules' per-option bounds",
+    "rules/subcubic_paper.py": "the paper's algorithms as subcubic options (attn=svd, logit=paper-*)",
     "rules/hybrid.py": "hybrid rule",
 }

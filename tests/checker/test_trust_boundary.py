@@ -44,3 +44,11 @@ def test_trusted_files_are_named():
     files = {str(f.relative_to(CHECKER)) for f in CHECKER.rglob("*.py")}
     assert files <= set(named), sorted(files - set(named))
     assert all(role.strip() for role in named.values())
+
+
+def test_exporters_never_import_the_prover():
+    """No certify <-> exporters cycle: the exporters read the checker, never certify/ (the state-dict
+    import, which needs the prover's model, lives in certify/weights_import.py)."""
+    exporters = CHECKER.parent / "exporters"
+    bad = [str(f.name) for f in exporters.rglob("*.py") if "certify" in _imports(f)]
+    assert not bad, bad

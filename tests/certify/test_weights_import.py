@@ -7,7 +7,7 @@ import torch
 from certify.model import Config
 from certify.train import train
 from certify.weights import save_model
-from exporters.weights_import import ImportErrorWithReason, import_weights
+from certify.weights_import import ImportErrorWithReason, import_weights
 
 
 @pytest.fixture(scope="module")
