@@ -27,6 +27,21 @@ FIXTURES = REPO / "tests" / "fixtures"
 NEEDS_PROVER = re.compile(r"^\s*(import torch|from (certify|exporters)[\s.]|import (certify|exporters))", re.M)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", default=False,
+                     help="also run the tests marked slow (CI does: .ci/run passes --all)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Locally `python -m pytest` runs the fast set; `--all` (CI) runs every test."""
+    if config.getoption("--all"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --all (as CI does)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_ignore_collect(collection_path, config):
     """Without torch, collect only the test modules that need neither the prover nor the exporters:
     the checker's own tests on committed fixtures (.ci/run runs them so, in a numpy-only venv)."""
