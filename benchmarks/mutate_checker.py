@@ -36,14 +36,16 @@ DESELECT = "not whole_zoo and not count_is_below_exact and not torch_agrees"
 # A file not listed here gets all of tests/checker.
 T = "tests/checker/test_"
 BF, CERT, ADV, TIES = T + "brute_force_differential.py", T + "mutation.py", T + "adversarial_models.py", T + "ties.py"
-RELEVANT = {"interval.py": [T + "interval.py", TIES, CERT, ADV, BF], "expo.py": [TIES, ADV, T + "cubic.py"],
+RELEVANT = {"interval.py": [T + "interval.py", T + "fixtures.py", TIES, CERT, ADV, BF], "expo.py": [TIES, ADV, T + "cubic.py"],
             "dyadic.py": [TIES, ADV, BF], "paths.py": [TIES, ADV, BF], "safetensors.py": [T + "weights.py"],
             "certificate.py": [CERT, T + "weights.py"], "check.py": [CERT, T + "weights.py"], "cli.py": [CERT],
             "ops.py": [CERT, T + "subcubic.py"], "__main__.py": [CERT], "__init__.py": [CERT],
             "float32.py": [T + "float32_reference.py", "tests/certify/test_float32_semantics.py", BF],
             "brute_force.py": [TIES, CERT, BF],
-            "cubic.py": [T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
-            "subcubic.py": [T + "rule_exact_paths.py", T + "subcubic.py"],
+            "cubic.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
+            "numbers.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py"],
+            "subcubic.py": [T + "fixtures.py", T + "rule_exact_paths.py", T + "subcubic.py"],
+            "subcubic_paper.py": [T + "rule_exact_paths.py", "tests/certify/test_paper_variants.py"],
             "subcubic_bounds.py": [T + "rule_exact_paths.py", T + "subcubic.py"]}
 CMP_SWAPS = {ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE),
              ast.GtE: (ast.Gt, ast.Lt), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.Is: (ast.IsNot,),

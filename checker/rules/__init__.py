@@ -5,7 +5,7 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Callable, Iterator, NamedTuple
 
-from checker.certificate import Certificate
+from checker.certificate import Certificate, CertificateError
 from checker.ops import Ops
 from checker.paths import Paths, exact_paths
 from checker.safetensors import Weights
@@ -41,6 +41,28 @@ def semantic_paths(cert: Certificate, w: Weights, ops: Ops) -> Paths:
         return float32_paths(w, ops)
     except Float32Error as e:
         raise Reject(str(e)) from None
+
+
+def parse_cases(raw: object, rule: str, K: int, V: int, last_ok: Callable[[int, int, int], bool],
+                last: str) -> list[tuple[int, int, int, int]]:
+    """evidence.cases of a compact rule: distinct triples (q, m, c) with 0 <= q <= m < V and c non-max
+    copies (at most K-1 if q = m, else K-2), each with a fourth int that last_ok(m, c, value) accepts
+    (described by `last`). Anything else is malformed (CertificateError)."""
+    if not isinstance(raw, list):
+        raise CertificateError("evidence.cases must be a list")
+    seen: set[tuple[int, int, int]] = set()
+    for case in raw:
+        if not isinstance(case, list) or len(case) != 4 or not all(type(v) is int for v in case):
+            raise CertificateError(f"malformed {rule} case {case!r:.80}")
+        q, m, c, n = case
+        if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)):
+            raise CertificateError(f"{rule} case {case!r:.80} out of range")
+        if not last_ok(m, c, n):
+            raise CertificateError(f"{rule} case {case!r:.80}: {last}")
+        if (q, m, c) in seen:
+            raise CertificateError(f"duplicate {rule} case {(q, m, c)}")
+        seen.add((q, m, c))
+    return [tuple(case) for case in raw]
 
 
 def table() -> dict[str, ModuleType]:

@@ -39,12 +39,12 @@ from typing import Iterator
 import numpy as np
 
 from checker import expo
-from checker.certificate import Certificate, CertificateError, fields
+from checker.certificate import Certificate, fields
 from checker.dyadic import Dyadic
 from checker.numbers import Exact, Float
 from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths
-from checker.rules import Case, Reject, semantic_paths
+from checker.rules import Case, Reject, parse_cases, semantic_paths
 from checker.safetensors import Weights
 
 
@@ -85,24 +85,8 @@ def _cases(cert: Certificate, w: Weights) -> list[tuple[int, int, int, int]]:
     if w.d_vocab < 2:
         raise Reject("the cubic rule needs d_vocab >= 2")
     raw = fields(cert.evidence, "evidence", {"cases"})["cases"]
-    if not isinstance(raw, list):
-        raise CertificateError("evidence.cases must be a list")
-    K, V = w.k, w.d_vocab
-    seen: set[tuple[int, int, int]] = set()
-    out = []
-    for case in raw:
-        if not isinstance(case, list) or len(case) != 4 or not all(type(v) is int for v in case):
-            raise CertificateError(f"malformed cubic case {case!r:.80}")
-        q, m, c, n = case
-        if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)):
-            raise CertificateError(f"cubic case {case!r:.80} out of range")
-        if not (n == 1 if c == 0 else 1 <= n <= m):
-            raise CertificateError(f"cubic case {case!r:.80}: n must be 1 for c = 0, else in [1, m]")
-        if (q, m, c) in seen:
-            raise CertificateError(f"duplicate cubic case {(q, m, c)}")
-        seen.add((q, m, c))
-        out.append((q, m, c, n))
-    return out
+    return parse_cases(raw, "cubic", w.k, w.d_vocab, lambda m, c, n: n == 1 if c == 0 else 1 <= n <= m,
+                       "n must be 1 for c = 0, else in [1, m]")
 
 
 def _sums(N, q: int, m: int, c: int, x, i) -> list[tuple]:

@@ -43,7 +43,7 @@ from checker.dyadic import Dyadic
 from checker.numbers import Exact, Float
 from checker.paths import Params, exact_weights
 from checker.ops import Ops
-from checker.rules import Case, Reject
+from checker.rules import Case, Reject, parse_cases
 from checker.rules import subcubic_bounds as sb
 from checker.rules import subcubic_paper as sp
 from checker.safetensors import Weights
@@ -90,7 +90,8 @@ def _setup(cert: Certificate, w: Weights, ops: Ops) -> tuple["_Tables", list[tup
     if w.k < 2:
         raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
     t = tables(cert, w, ops)
-    return t, _cases(cert.evidence["cases"], w.k, w.d_vocab)
+    return t, parse_cases(cert.evidence["cases"], "subcubic", w.k, w.d_vocab,
+                          lambda m, c, g: g == 0 if c == 0 else 1 <= g <= m, "g must be 0 for c = 0, else in [1, m]")
 
 
 def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
@@ -116,21 +117,6 @@ def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
         abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
             [[Fraction(0)] * w.k for _ in range(w.d_vocab)]
     return _Tables(w, b, b2, par, ops, offset, uv, abar)
-
-
-def _cases(raw: object, K: int, V: int) -> list[tuple[int, int, int, int]]:
-    if not isinstance(raw, list):
-        raise CertificateError("evidence.cases must be a list")
-    seen: set[tuple[int, int, int]] = set()
-    for case in raw:
-        if not isinstance(case, list) or len(case) != 4 or not all(type(v) is int for v in case):
-            raise CertificateError(f"malformed subcubic case {case!r:.80}")
-        q, m, c, g = case
-        if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)
-                and (g == 0 if c == 0 else 1 <= g <= m)) or (q, m, c) in seen:
-            raise CertificateError(f"subcubic case {case!r:.80} out of range or duplicated")
-        seen.add((q, m, c))
-    return [tuple(case) for case in raw]
 
 
 def _sum(N, q, m, c, g) -> list[tuple]:
@@ -219,9 +205,8 @@ def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: t
     Km = x.W_E @ x.W_K
     eqkp = Q @ sb.tr(x.W_pos @ x.W_K + sb.rows(x.b_K, K))                          # [q, i]
     beta = sp.norm2(b)
-    u = (Q @ sb.tr(sb.rows(b, 1)))[:, 0]
-    v = (Km @ sb.tr(sb.rows(b, 1)))[:, 0]
-    kres = sp.scale(Km, beta) - Dyadic(np.outer(v.n, b.n), v.e + b.e)
+    u = (Q @ sb.tr(sb.vec(b)))[:, 0]
+    v, kres = _along(Km, b, beta)
     o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
     centred = Q if o == 0 else Q - sb.rows(b, V)
     # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
@@ -230,18 +215,15 @@ def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: t
     bq = x.b_Q - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
     eb = min(x.W_Q.e, bq.e)
     wq = Dyadic(np.vstack([x.W_Q.align(eb), bq.align(eb)[None, :]]), eb)          # [W_Q; b_Q - o b]
-    wk2 = sp.scale(x.W_K, beta) - Dyadic(np.outer((x.W_K @ sb.tr(sb.rows(b, 1)))[:, 0].n, b.n),
-                                        x.W_K.e + b.e + b.e)                      # W_K (beta I - b b^T)
+    wk2 = _along(x.W_K, b, beta)[1]                                               # W_K (beta I - b b^T)
     if b2 is None:  # rank 1: no second term
         beta2, qres = Fraction(1), centred
         u2 = w2 = Dyadic(np.zeros(V, dtype=object), 0)
     else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
         beta2 = sp.norm2(b2)
-        u2 = (centred @ sb.tr(sb.rows(b2, 1)))[:, 0]
-        w2 = (kres @ sb.tr(sb.rows(b2, 1)))[:, 0]
-        qres = sp.scale(centred, beta2) - Dyadic(np.outer(u2.n, b2.n), u2.e + b2.e)
-        wq = sp.scale(wq, beta2) - Dyadic(np.outer((wq @ sb.tr(sb.rows(b2, 1)))[:, 0].n, b2.n),
-                                        wq.e + b2.e + b2.e)                       # wq (beta2 I - b2 b2^T)
+        u2, qres = _along(centred, b2, beta2)
+        w2 = (kres @ sb.tr(sb.vec(b2)))[:, 0]
+        wq = _along(wq, b2, beta2)[1]                                             # wq (beta2 I - b2 b2^T)
     prefix = lambda y, f: Dyadic(f.accumulate(y.n), y.e)
     out = {"beta": beta * beta2, "eqbeta": Fraction(1), "u": sp.scale(u, beta2), "v": v, "u2": u2, "w2": w2, "eqkp": eqkp,
            "pmin": Dyadic(eqkp.n.min(axis=1), eqkp.e), "pmax": Dyadic(eqkp.n[:, :K - 1].max(axis=1), eqkp.e),
@@ -261,6 +243,12 @@ def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: t
         out["eqpref"] = Dyadic(np.maximum.accumulate(out["eqke"].n, axis=1), out["eqke"].e)
     ops.add(2 * V * dm * d + 6 * V * d + V * K * d + 3 * dm * d + (4 * V * d if b2 is not None else 0))
     return out
+
+
+def _along(x: Dyadic, b: Dyadic, beta: Fraction) -> tuple[Dyadic, Dyadic]:
+    """(x b, beta x - (x b) b^T): x's rows split along b (b.b = beta) and, times beta, orthogonally."""
+    xb = (x @ sb.tr(sb.vec(b)))[:, 0]
+    return xb, sp.scale(x, beta) - sp.outer(xb, b)
 
 
 def _direct_parts(x: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple:
@@ -306,7 +294,6 @@ def _ov(x: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
     own = ov[diag, :, diag].copy()                                                 # [m, i]
     ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
     good_ov = own - ov.max(axis=2)
-    d = x.W_V.n.shape[1]
     ops.add(2 * V * V * dm + 3 * V * V + 2 * V * K * V)
     return {"evou": evou, "pvou": pvou, "eterm": eterm, "pterm": pterm,
             "pref": Dyadic(np.maximum.accumulate(eterm.n, axis=0), evou.e),
