@@ -59,17 +59,17 @@ def exact_weights(w: Weights) -> Params:
 
 
 def exact_paths(w: Weights) -> Paths:
-    x = exact_weights(w)
+    wt = exact_weights(w)
     V, K = w.d_vocab, w.k
-    resid = _broadcast_add(x.W_E, x.W_pos)                          # [V*K, d_model], row t*K + i
-    last = x.W_E + Dyadic(x.W_pos.n[K - 1:K], x.W_pos.e)            # [V, d_model]
-    Q = last @ x.W_Q + _row(x.b_Q, V)
-    keys = resid @ x.W_K + _row(x.b_K, V * K)
+    resid = _broadcast_add(wt.W_E, wt.W_pos)                          # [V*K, d_model], row t*K + i
+    last = wt.W_E + Dyadic(wt.W_pos.n[K - 1:K], wt.W_pos.e)            # [V, d_model]
+    Q = last @ wt.W_Q + _row(wt.b_Q, V)
+    keys = resid @ wt.W_K + _row(wt.b_K, V * K)
     qk = Q @ Dyadic(keys.n.T, keys.e)                               # [V, V*K]
-    OU = x.W_O @ x.W_U
-    ov = (resid @ x.W_V + _row(x.b_V, V * K)) @ OU                  # [V*K, V]
-    bias = Dyadic(x.b_O.n.reshape(1, -1), x.b_O.e) @ x.W_U
-    direct = last @ x.W_U + _row(bias[0] + x.b_U, V)
+    OU = wt.W_O @ wt.W_U
+    ov = (resid @ wt.W_V + _row(wt.b_V, V * K)) @ OU                  # [V*K, V]
+    bias = Dyadic(wt.b_O.n.reshape(1, -1), wt.b_O.e) @ wt.W_U
+    direct = last @ wt.W_U + _row(bias[0] + wt.b_U, V)
     return Paths(K, V, w.d_head,
                  Dyadic(qk.n.reshape(V, V, K), qk.e),
                  Dyadic(ov.n.reshape(V, K, V), ov.e),

@@ -150,14 +150,14 @@ class _Tables:
     def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops,
                  offset: Dyadic | None = None, uv: tuple[Dyadic, Dyadic] | None = None,
                  abar: list | None = None) -> None:
-        x = exact_weights(w)
-        tables = {**_attention(x, w.k, b, b2, par, uv, ops), **_ov(x, w.k, ops)}
+        wt = exact_weights(w)
+        tables = {**_attention(wt, w.k, b, b2, par, uv, ops), **_ov(wt, w.k, ops)}
         evou, pvou = tables.pop("evou"), tables.pop("pvou")
         self.paper = None  # else the paper's logit reasoning (subcubic_paper), with its own direct-path parts
         if abar is None:
-            tables.update(_direct(x, w.k, par["eupu"], offset, ops))
+            tables.update(_direct(wt, w.k, par["eupu"], offset, ops))
         else:
-            self.paper = _paper(x, w.k, par["eupu"], offset, evou, pvou, abar, ops)
+            self.paper = _paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, ops)
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
         self.k, self.d = w.k, w.d_head
@@ -196,14 +196,14 @@ class _Tables:
         return [t for t, used in zip(_sum(self.exact, q, m, c, g), (True, q < m, c > 0)) if used]
 
 
-def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None,
+def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None,
                ops: Ops) -> dict[str, Dyadic]:
     """Attention: EQKP, the rank-1 (rank-2) split of EQKE along the hints and the residual's bound."""
-    V, d = x.W_E.n.shape[0], x.W_Q.n.shape[1]
-    last = x.W_E + sb.rows(x.W_pos[K - 1], V)                                     # W_EP
-    Q = last @ x.W_Q + sb.rows(x.b_Q, V)
-    Km = x.W_E @ x.W_K
-    eqkp = Q @ sb.tr(x.W_pos @ x.W_K + sb.rows(x.b_K, K))                          # [q, i]
+    V, d = wt.W_E.n.shape[0], wt.W_Q.n.shape[1]
+    last = wt.W_E + sb.rows(wt.W_pos[K - 1], V)                                     # W_EP
+    Q = last @ wt.W_Q + sb.rows(wt.b_Q, V)
+    Km = wt.W_E @ wt.W_K
+    eqkp = Q @ sb.tr(wt.W_pos @ wt.W_K + sb.rows(wt.b_K, K))                          # [q, i]
     beta = sp.norm2(b)
     u = (Q @ sb.tr(sb.vec(b)))[:, 0]
     v, kres = _along(Km, b, beta)
@@ -212,10 +212,10 @@ def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: t
     # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
     one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
     eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
-    bq = x.b_Q - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
-    eb = min(x.W_Q.e, bq.e)
-    wq = Dyadic(np.vstack([x.W_Q.align(eb), bq.align(eb)[None, :]]), eb)          # [W_Q; b_Q - o b]
-    wk2 = _along(x.W_K, b, beta)[1]                                               # W_K (beta I - b b^T)
+    bq = wt.b_Q - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
+    eb = min(wt.W_Q.e, bq.e)
+    wq = Dyadic(np.vstack([wt.W_Q.align(eb), bq.align(eb)[None, :]]), eb)          # [W_Q; b_Q - o b]
+    wk2 = _along(wt.W_K, b, beta)[1]                                               # W_K (beta I - b b^T)
     if b2 is None:  # rank 1: no second term
         beta2, qres = Fraction(1), centred
         u2 = w2 = Dyadic(np.zeros(V, dtype=object), 0)
@@ -229,16 +229,16 @@ def _attention(x: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: t
            "pmin": Dyadic(eqkp.n.min(axis=1), eqkp.e), "pmax": Dyadic(eqkp.n[:, :K - 1].max(axis=1), eqkp.e),
            "vmax": prefix(v, np.maximum), "vmin": prefix(v, np.minimum),
            "w2max": prefix(w2, np.maximum), "w2min": prefix(w2, np.minimum)}
-    dm = x.W_E.n.shape[1]
+    dm = wt.W_E.n.shape[1]
     if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
         out.update(eqke=Q @ sb.tr(Km), spread=Dyadic(np.zeros(V, dtype=object), 0))
         ops.add(V * V * d + V * V)
     elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
-        out["eqke"], out["eqbeta"], qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, x.W_K, x.W_E, *uv)
+        out["eqke"], out["eqbeta"], qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, wt.W_K, wt.W_E, *uv)
         out["spread"] = sb.spread(par["err"], qres, kres, chain, ops)
         ops.add(4 * V * d + 2 * V * dm * d + 4 * V * V)
     else:
-        out["spread"] = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(x.W_E)], ops)
+        out["spread"] = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(wt.W_E)], ops)
     if "eqke" in out:
         out["eqpref"] = Dyadic(np.maximum.accumulate(out["eqke"].n, axis=1), out["eqke"].e)
     ops.add(2 * V * dm * d + 6 * V * d + V * K * d + 3 * dm * d + (4 * V * d if b2 is not None else 0))
@@ -251,41 +251,41 @@ def _along(x: Dyadic, b: Dyadic, beta: Fraction) -> tuple[Dyadic, Dyadic]:
     return xb, sp.scale(x, beta) - sp.outer(xb, b)
 
 
-def _direct_parts(x: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple:
+def _direct_parts(wt: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple:
     """(W_EP, the direct path's bias row b_O W_U + b_U, the eupu option's row c or None if D is formed)."""
-    V, dm = x.W_E.n.shape
+    V, dm = wt.W_E.n.shape
     c = None if eupu in FROM_D else \
-        {"mean-query-max-diff": lambda: sb.floor_mean(x.W_E + sb.rows(x.W_pos[K - 1], V)),
+        {"mean-query-max-diff": lambda: sb.floor_mean(wt.W_E + sb.rows(wt.W_pos[K - 1], V)),
          "svd-query-max-diff": lambda: offset, "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[eupu]()
-    return x.W_E + sb.rows(x.W_pos[K - 1], V), (sb.rows(x.b_O, 1) @ x.W_U)[0] + x.b_U, c
+    return wt.W_E + sb.rows(wt.W_pos[K - 1], V), (sb.rows(wt.b_O, 1) @ wt.W_U)[0] + wt.b_U, c
 
 
-def _direct(x: Params, K: int, eupu: str, offset: Dyadic | None, ops: Ops) -> dict[str, Dyadic]:
+def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, ops: Ops) -> dict[str, Dyadic]:
     """The direct path's penalty dpen[q, m] >= max_{j != m} D[q, j] - D[q, m] (eupu option)."""
-    V, dm = x.W_E.n.shape
-    last, bias, c = _direct_parts(x, K, eupu, offset)
+    V, dm = wt.W_E.n.shape
+    last, bias, c = _direct_parts(wt, K, eupu, offset)
     if c is None:
         ops.add(V * V * dm + 3 * V * V)
-        return {"dpen": sb.dpen_from_d(last @ x.W_U + sb.rows(bias, V), eupu)}
+        return {"dpen": sb.dpen_from_d(last @ wt.W_U + sb.rows(bias, V), eupu)}
     ops.add(4 * V * dm + dm * V + 4 * V + V * V)
-    return {"dpen": sb.dpen_factored(last, x.W_U, bias, c)}
+    return {"dpen": sb.dpen_factored(last, wt.W_U, bias, c)}
 
 
-def _paper(x: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: list,
+def _paper(wt: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: list,
            ops: Ops) -> sp.PaperLogit:
     """The paper's logit reasoning (subcubic_paper) in place of dpen: its own direct-path parts."""
-    V, dm = x.W_E.n.shape
-    last, bias, c = _direct_parts(x, K, eupu, offset)
+    V, dm = wt.W_E.n.shape
+    last, bias, c = _direct_parts(wt, K, eupu, offset)
     ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
-    return sp.PaperLogit(*sp.eupu_parts(eupu, last, x.W_U, bias, c), evou, pvou, abar)
+    return sp.PaperLogit(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), evou, pvou, abar)
 
 
-def _ov(x: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
+def _ov(wt: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
     """OV: OV[t, i] = EVOU[t] + PVOU[i] (b_V folded into PVOU); the non-max penalties and good's part."""
-    V, dm = x.W_E.n.shape
-    OU = x.W_O @ x.W_U
-    evou = x.W_E @ x.W_V @ OU                                                     # [x, j]
-    pvou = (x.W_pos @ x.W_V + sb.rows(x.b_V, K)) @ OU                             # [i, j]
+    V, dm = wt.W_E.n.shape
+    OU = wt.W_O @ wt.W_U
+    evou = wt.W_E @ wt.W_V @ OU                                                     # [x, j]
+    pvou = (wt.W_pos @ wt.W_V + sb.rows(wt.b_V, K)) @ OU                             # [i, j]
     eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)                  # [x, m]
     pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)                  # [i, m]
     e = min(evou.e, pvou.e)
