@@ -69,73 +69,72 @@ class _Search:
 
     def _run(self) -> np.ndarray:
         """All passing cases [q, m, c, g] (c = 0: g = 0), g the smallest passing gap."""
-        if self._cases is not None:
-            return self._cases
-        T, a, K, V, M = self.T, self.a, self.T.K, self.T.V, MARGIN
-        eq = T.eqke_full() if self.exact_eqke else None
-        eqpref = np.maximum.accumulate(eq, axis=1) if self.exact_eqke else None
-        idx_all = np.maximum(np.arange(V)[:, None] - np.arange(1, V + 1)[None, :], 0)    # m - g
-        invalid_all = np.arange(V)[:, None] < np.arange(1, V + 1)[None, :]              # g > m
-        out = []
-        with np.errstate(over="ignore", invalid="ignore"):
-            for q in range(V):
-                mxs = np.arange(q, V)
-                same = mxs == q
-                dq = self.dpen[q, q:]
-                good = -dq + np.where(same, T.gmin_all[q:], T.gmin_nq[q:])
-                p_min = T.eqkp[q].min()
-                if eq is not None:
-                    b_q = eq[q, q] - eq[q, q:]
-                else:
-                    b_q = (a.u[q] * (a.v[q] - a.v[q:]) + a.u2[q] * (a.w2[q] - a.w2[q:]) + self.spread[q]) / a.beta
-                qpen = np.maximum(0.0, dq + T.eterm[q, q:] + T.pterm[K - 1, q:])
-                qterm = _pen_exp(qpen, T.s * (b_q + T.eqkp[q, K - 1] - p_min))
-                qterm[0] = 0.0
-                idx = idx_all[q:]
-                if eq is not None:
-                    a_x = eqpref[q][idx] - eq[q, q:][:, None]
-                else:
-                    ext = (a.vmax if a.u[q] >= 0 else a.vmin)[idx]
-                    ext2 = (a.w2max if a.u2[q] >= 0 else a.w2min)[idx]
-                    a_x = (a.u[q] * (ext - a.v[q:, None]) + a.u2[q] * (ext2 - a.w2[q:, None])
-                           + self.spread[q]) / a.beta
-                pen = np.maximum(0.0, dq[:, None] + T.prefg[q:] + T.ptmax[q:, None])
-                p_max = T.eqkp[q, :K - 1].max() if K > 1 else p_min
-                x = _pen_exp(pen, T.s * (a_x + p_max - p_min))
-                n0 = K - 1 + same
-                live = good > 0
-                # c = 0
-                ok0 = live & (n0 * good * (1 - M) - qterm * (1 + M) > 0)
-                r0 = np.nonzero(ok0)[0]
-                out.append(np.stack([np.full(len(r0), q), q + r0, np.zeros(len(r0), int), np.zeros(len(r0), int)], 1))
-                if K < 2:
-                    continue
-                # c >= 1: the case holds iff c < A / B (x is nonincreasing in g, so the passing g form a suffix)
-                A = n0 * good * (1 - M) - qterm * (1 + M)
-                B = good[:, None] * (1 - M) + x * (1 + M)
-                cm = np.where(A[:, None] > 0, np.ceil(A[:, None] / B) - 1, 0.0)
-                cm = np.where(np.isfinite(cm), cm, 0.0)
-                cm = np.clip(cm, 0, K).astype(np.int64)
-                cm[invalid_all[q:]] = K + 1
-                rows = len(mxs)
-                hist = np.bincount((np.arange(rows)[:, None] * (K + 2) + cm).ravel(),
-                                   minlength=rows * (K + 2)).reshape(rows, K + 2)
-                below = np.cumsum(hist, axis=1)[:, :K - 1]          # [row, c-1]: #valid g with cm < c
-                cs = np.arange(1, K)
-                cmax = np.where(same, K - 1, K - 2)
-                ok = live[:, None] & (below < mxs[:, None]) & (cs[None, :] <= cmax[:, None])
-                r, ci = np.nonzero(ok)
-                if not len(r):
-                    continue
-                c, g = cs[ci], below[r, ci] + 1
-                # re-check with the inequality as stated (guards the rearrangement's rounding)
-                xg, ng = x[r, g - 1], n0[r] - c
-                holds = ng * good[r] - qterm[r] - c * xg > M * (ng * good[r] + qterm[r] + c * xg)
-                r, c, g = r[holds], c[holds], g[holds]
-                out.append(np.stack([np.full(len(r), q), q + r, c, g], 1))
-        cases = np.concatenate(out) if out else np.zeros((0, 4), int)
-        self._cases = cases[np.lexsort((cases[:, 2], cases[:, 1], cases[:, 0]))]
+        if self._cases is None:
+            eq = self.T.eqke_full() if self.exact_eqke else None
+            out = []
+            with np.errstate(over="ignore", invalid="ignore"):
+                for q in range(self.T.V):
+                    terms = self._query_terms(q, eq)
+                    out += [self._without_copies(q, *terms), self._with_copies(q, *terms)]
+            cases = np.concatenate(out) if out else np.zeros((0, 4), int)
+            self._cases = cases[np.lexsort((cases[:, 2], cases[:, 1], cases[:, 0]))]
         return self._cases
+
+    def _query_terms(self, q: int, eq: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """For the maxima m >= q of query q: good, n_G (c = 0), the query's term, and the non-max term
+        [m, g - 1] per gap g (the inequality of checker/rules/subcubic.py, in float64)."""
+        T, a, K, V = self.T, self.a, self.T.K, self.T.V
+        same = np.arange(q, V) == q
+        dq = self.dpen[q, q:]
+        good = -dq + np.where(same, T.gmin_all[q:], T.gmin_nq[q:])
+        p_min = T.eqkp[q].min()
+        idx = np.maximum(np.arange(q, V)[:, None] - np.arange(1, V + 1)[None, :], 0)          # m - g
+        if eq is not None:
+            b_q = eq[q, q] - eq[q, q:]
+            a_x = np.maximum.accumulate(eq[q])[idx] - eq[q, q:][:, None]
+        else:
+            b_q = (a.u[q] * (a.v[q] - a.v[q:]) + a.u2[q] * (a.w2[q] - a.w2[q:]) + self.spread[q]) / a.beta
+            ext = (a.vmax if a.u[q] >= 0 else a.vmin)[idx]
+            ext2 = (a.w2max if a.u2[q] >= 0 else a.w2min)[idx]
+            a_x = (a.u[q] * (ext - a.v[q:, None]) + a.u2[q] * (ext2 - a.w2[q:, None]) + self.spread[q]) / a.beta
+        qpen = np.maximum(0.0, dq + T.eterm[q, q:] + T.pterm[K - 1, q:])
+        qterm = _pen_exp(qpen, T.s * (b_q + T.eqkp[q, K - 1] - p_min))
+        qterm[0] = 0.0
+        pen = np.maximum(0.0, dq[:, None] + T.prefg[q:] + T.ptmax[q:, None])
+        p_max = T.eqkp[q, :K - 1].max() if K > 1 else p_min
+        return good, K - 1 + same, qterm, _pen_exp(pen, T.s * (a_x + p_max - p_min))
+
+    @staticmethod
+    def _without_copies(q: int, good, n0, qterm, x) -> np.ndarray:
+        """The c = 0 cases of query q that pass with the margin."""
+        r0 = np.nonzero((good > 0) & (n0 * good * (1 - MARGIN) - qterm * (1 + MARGIN) > 0))[0]
+        return np.stack([np.full(len(r0), q), q + r0, np.zeros(len(r0), int), np.zeros(len(r0), int)], 1)
+
+    def _with_copies(self, q: int, good, n0, qterm, x) -> np.ndarray:
+        """The c >= 1 cases of query q, each with its smallest passing gap g: the case holds iff
+        c < A / B (x is nonincreasing in g, so the passing g form a suffix)."""
+        K, V, M = self.T.K, self.T.V, MARGIN
+        mxs = np.arange(q, V)
+        if K < 2:
+            return np.zeros((0, 4), int)
+        A = n0 * good * (1 - M) - qterm * (1 + M)
+        B = good[:, None] * (1 - M) + x * (1 + M)
+        cm = np.where(A[:, None] > 0, np.ceil(A[:, None] / B) - 1, 0.0)
+        cm = np.clip(np.where(np.isfinite(cm), cm, 0.0), 0, K).astype(np.int64)
+        cm[mxs[:, None] < np.arange(1, V + 1)[None, :]] = K + 1                             # g > m
+        rows = len(mxs)
+        hist = np.bincount((np.arange(rows)[:, None] * (K + 2) + cm).ravel(),
+                           minlength=rows * (K + 2)).reshape(rows, K + 2)
+        below = np.cumsum(hist, axis=1)[:, :K - 1]          # [row, c-1]: #valid g with cm < c
+        cs = np.arange(1, K)
+        cmax = np.where(mxs == q, K - 1, K - 2)
+        r, ci = np.nonzero((good > 0)[:, None] & (below < mxs[:, None]) & (cs[None, :] <= cmax[:, None]))
+        c, g = cs[ci], below[r, ci] + 1
+        # re-check with the inequality as stated (guards the rearrangement's rounding)
+        xg, ng = x[r, g - 1], n0[r] - c
+        holds = ng * good[r] - qterm[r] - c * xg > M * (ng * good[r] + qterm[r] + c * xg)
+        r, c, g = r[holds], c[holds], g[holds]
+        return np.stack([np.full(len(r), q), q + r, c, g], 1)
 
     def count(self) -> int:
         cases, K = self._run(), self.T.K
