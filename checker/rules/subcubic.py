@@ -161,6 +161,9 @@ class _Tables:
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
         self.k, self.d = w.k, w.d_head
+        # the exact tables subcubic_paper.filter_cases reads directly (its own float text)
+        self.K, self.eqbeta, self.eqke, self.eqpref = w.k, consts["eqbeta"], tables.get("eqke"), tables.get("eqpref")
+        self.spread, self.eterm, self.pref, self.eqkp = (tables[n] for n in ("spread", "eterm", "pref", "eqkp"))
         self.exact = Exact(w.k, w.d_head, tables, **consts)
         self.float = Float(w.k, w.d_head, tables, **consts)
 
