@@ -422,7 +422,8 @@ def test_run_and_check_work_without_torch(tmp_path, model):
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stdout + p.stderr
     p = subprocess.run(no_torch + ["check", *map(str, out.glob("*.json"))], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
-    for args in (["zoo"], ["strategies"], ["run", "--model", "k4-v64-s123", "--strategy", "cubic", "--out", str(out)]):
+    for args in (["zoo"], ["strategies"], ["run", "--model", "k4-v64-s123", "--strategy", "cubic", "--out", str(out)],
+                 ["export", "smt", str(out / "m.cubic.json"), "-o", str(tmp_path / "smt")]):
         assert subprocess.run(no_torch + args, capture_output=True).returncode == 0
     p = subprocess.run(no_torch + ["train", "--out", str(tmp_path / "x.safetensors")], capture_output=True, text=True)
     assert p.returncode == 2 and "certify[train]" in p.stderr and "Traceback" not in p.stderr
