@@ -87,11 +87,12 @@ class Run:
 def load(model: str | Path) -> Model:
     """A zoo name (`k4-v64-s123`, `zoo:k4-v64-s123`) or a .safetensors path, validated by the
     checker's own strict reader, so that nothing is proved about a model the checker refuses."""
-    from checker.safetensors import WeightsError, read_weights
+    from checker.errors import CheckFailure
+    from checker.safetensors import read_weights
     weights, name = zoo.resolve(str(model))
     try:
         w = read_weights(str(weights))
-    except WeightsError as e:
+    except CheckFailure as e:
         raise ModelError(f"{weights}: not a model certify can prove: {e}") from None
     t = {n: a.astype(np.float64) for n, a in w.tensors.items()}
     return Model(Path(weights), name, w.sha256, FloatModel(w.k, w.d_vocab, w.d_head, t))

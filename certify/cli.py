@@ -331,13 +331,16 @@ def _smt_sample_option(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from checker.cli import check_all, write_junit
+    from checker.cli import check_all, report_failure, write_junit
     results = []
-    for cert in args.certificates:  # one at a time, for a progress line between the verdicts
-        with _ticker(f"check {cert}"):
-            results += check_all(argparse.Namespace(**{**vars(args), "certificates": [cert], "junit": None}))
-    if args.junit:
-        write_junit(args.junit, list(zip(args.certificates, results)))
+    try:
+        for cert in args.certificates:  # one at a time, for a progress line between the verdicts
+            with _ticker(f"check {cert}"):
+                results += check_all(argparse.Namespace(**{**vars(args), "certificates": [cert], "junit": None}))
+        if args.junit:
+            write_junit(args.junit, list(zip(args.certificates, results)))
+    except OSError as e:  # stdout closed, --junit not writable: exit 2, as python -m checker
+        return report_failure(e, "certify check")
     status = max(r.exit_code for r in results)
     if args.smt:
         for cert, result in zip(args.certificates, results):
@@ -369,14 +372,15 @@ def _smt_recheck(args: argparse.Namespace, cert: str, claim_verified: bool) -> i
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from checker.certificate import CertificateError, parse_certificate
+    from checker.certificate import parse_certificate
     from checker.check import resolve_model_path
-    from checker.safetensors import WeightsError, read_weights
+    from checker.errors import CheckFailure
+    from checker.safetensors import read_weights
     try:  # the checker's own parser first: only a well-formed certificate reaches the exporter
         with open(args.certificate, "rb") as f:
             cert = parse_certificate(f.read())
         w = read_weights(args.weights or resolve_model_path(cert.model_path, args.certificate))
-    except (CertificateError, WeightsError) as e:
+    except CheckFailure as e:
         raise ValueError(f"{args.certificate}: cannot export: {e}") from None
     if w.sha256 != cert.sha256:
         raise ValueError(f"{args.certificate}: cannot export: the weights have SHA-256 {w.sha256}, "

@@ -62,10 +62,11 @@ class FloatModel:
     def float32_slack(self) -> np.ndarray:
         """The checker's float32 error bound (checker/float32.py, which specifies that semantics),
         enlarged by 2**-20 so that this float64 evaluation never claims more than the checker proves."""
-        from checker.float32 import Float32Error, logit_error
+        from checker.errors import Reject
+        from checker.float32 import logit_error
         try:
             return logit_error(self.t, np.abs(self.ov()).max(axis=(0, 1)) * SAFETY) * SAFETY
-        except Float32Error as e:
+        except Reject as e:
             raise ValueError(f"no float32 claim is possible: {e}") from None
 
 

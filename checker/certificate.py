@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from checker.errors import Malformed
+
 FORMAT = "certify-certificate"
 VERSION = 1
 SEMANTICS = ("exact-real", "float32")  # docs/semantics.md
@@ -21,8 +23,7 @@ _RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_D
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class CertificateError(Exception):
-    """Not a readable certificate of this format (exit code 2)."""
+CertificateError = Malformed  # transitional name, until every rule module says Malformed
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,20 @@ class Certificate:
 
 def parse_certificate(data: bytes) -> Certificate:
     if len(data) > MAX_BYTES:
-        raise CertificateError(f"certificate larger than {MAX_BYTES} bytes")
+        raise Malformed(f"certificate larger than {MAX_BYTES} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CertificateError("certificate is not UTF-8") from None
+        raise Malformed("certificate is not UTF-8") from None
     if _nesting(text) > MAX_DEPTH:
-        raise CertificateError(f"certificate nested deeper than {MAX_DEPTH}")
+        raise Malformed(f"certificate nested deeper than {MAX_DEPTH}")
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
                          parse_constant=_no_float, parse_int=_int)
-    except CertificateError:
+    except Malformed:
         raise
     except (json.JSONDecodeError, RecursionError, ValueError) as e:
-        raise CertificateError(f"certificate is not valid JSON: {e}") from None
+        raise Malformed(f"certificate is not valid JSON: {e}") from None
     return _certificate(doc)
 
 
@@ -61,31 +62,31 @@ def _certificate(doc: Any) -> Certificate:
     top = fields(doc, "certificate", {"format", "version", "claim", "model", "strategy", "evidence"},
                  optional={"producer"})
     if top["format"] != FORMAT:
-        raise CertificateError(f"not a certify certificate (format {top['format']!r})")
+        raise Malformed(f"not a certify certificate (format {top['format']!r})")
     if top["version"] != VERSION or type(top["version"]) is not int:
-        raise CertificateError(f"unsupported certificate version {top['version']!r} (this checker reads {VERSION})")
+        raise Malformed(f"unsupported certificate version {top['version']!r} (this checker reads {VERSION})")
     claim = fields(top["claim"], "claim", {"task", "k", "d_vocab", "semantics", "accuracy_lower_bound"})
     if claim["task"] != "max-of-k":
-        raise CertificateError(f"unsupported task {claim['task']!r}")
+        raise Malformed(f"unsupported task {claim['task']!r}")
     if claim["semantics"] not in SEMANTICS:
-        raise CertificateError(f"unsupported semantics {claim['semantics']!r}")
+        raise Malformed(f"unsupported semantics {claim['semantics']!r}")
     bound = rational(claim["accuracy_lower_bound"], "claim.accuracy_lower_bound")
     if not 0 <= bound <= 1:
-        raise CertificateError("claim.accuracy_lower_bound must lie in [0, 1]")
+        raise Malformed("claim.accuracy_lower_bound must lie in [0, 1]")
     model = fields(top["model"], "model", {"sha256", "path"})
     if not isinstance(model["sha256"], str) or not _SHA256.fullmatch(model["sha256"]):
-        raise CertificateError("model.sha256 must be 64 lowercase hex digits")
+        raise Malformed("model.sha256 must be 64 lowercase hex digits")
     if not isinstance(model["path"], str) or not model["path"]:
-        raise CertificateError("model.path must be a non-empty string")
+        raise Malformed("model.path must be a non-empty string")
     strategy = fields(top["strategy"], "strategy", {"name", "parameters"})
     if not isinstance(strategy["name"], str) or not isinstance(strategy["parameters"], dict):
-        raise CertificateError("strategy needs a string name and an object of parameters")
+        raise Malformed("strategy needs a string name and an object of parameters")
     if not isinstance(top["evidence"], dict):
-        raise CertificateError("evidence must be an object")
+        raise Malformed("evidence must be an object")
     if "producer" in top:
         producer = fields(top["producer"], "producer", {"name", "version"})
         if not all(isinstance(v, str) for v in producer.values()):
-            raise CertificateError("producer name and version must be strings")
+            raise Malformed("producer name and version must be strings")
     return Certificate(positive_int(claim["k"], "claim.k"), positive_int(claim["d_vocab"], "claim.d_vocab"),
                        claim["semantics"], bound, model["sha256"], model["path"], strategy["name"],
                        strategy["parameters"], top["evidence"])
@@ -94,12 +95,12 @@ def _certificate(doc: Any) -> Certificate:
 def fields(obj: Any, where: str, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:
     """The object's fields, refusing missing required ones and any unknown one."""
     if not isinstance(obj, dict):
-        raise CertificateError(f"{where} must be an object")
+        raise Malformed(f"{where} must be an object")
     missing, unknown = required - set(obj), set(obj) - required - set(optional)
     if missing:
-        raise CertificateError(f"{where}: missing field(s) {sorted(missing)}")
+        raise Malformed(f"{where}: missing field(s) {sorted(missing)}")
     if unknown:
-        raise CertificateError(f"{where}: unknown field(s) {sorted(unknown)}")
+        raise Malformed(f"{where}: unknown field(s) {sorted(unknown)}")
     return obj
 
 
@@ -114,12 +115,12 @@ def rational(value: Any, where: str) -> Fraction:
             f = Fraction(p, q)
             if f.numerator == p and f.denominator == q:
                 return f
-    raise CertificateError(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r:.60}")
+    raise Malformed(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r:.60}")
 
 
 def positive_int(value: Any, where: str) -> int:
     if type(value) is not int or value < 1:
-        raise CertificateError(f"{where}: expected a positive integer")
+        raise Malformed(f"{where}: expected a positive integer")
     return value
 
 
@@ -149,16 +150,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise CertificateError(f"duplicate key {key!r}")
+            raise Malformed(f"duplicate key {key!r}")
         out[key] = value
     return out
 
 
 def _no_float(token: str) -> None:
-    raise CertificateError(f"JSON float or constant {token[:40]!r} not allowed: write numbers as ints or \"p/q\"")
+    raise Malformed(f"JSON float or constant {token[:40]!r} not allowed: write numbers as ints or \"p/q\"")
 
 
 def _int(token: str) -> int:
     if len(token.lstrip("-")) > MAX_INT_DIGITS:
-        raise CertificateError(f"integer with more than {MAX_INT_DIGITS} digits")
+        raise Malformed(f"integer with more than {MAX_INT_DIGITS} digits")
     return int(token)

@@ -1,16 +1,20 @@
 """Command line of the checker: `python -m checker CERT [--weights PATH] [--min-accuracy X] [--json]`.
 
-Exit codes: 0 accepted (and >= X if given), 1 rejected, 2 not a readable certificate,
-3 --time-limit exceeded (verdict error); with several certificates, the largest.
+Exit codes (checker/errors.py): 0 accepted (and >= X if given), 1 rejected (claim not established),
+2 error (malformed or unreadable input, or a report that cannot be written), 3 error (a cap or the
+time limit was reached); with several certificates, the largest.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from fractions import Fraction
 
-from checker.check import ERROR, Result, check_file
+from checker.check import DEFAULT_TIME_LIMIT, ERROR, Result, check_file
+from checker.errors import Malformed
 
 
 def parse_fraction(text: str) -> Fraction:
@@ -41,12 +45,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also reject if the certified bound is below X (e.g. 0.9 or 9/10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per certificate")
     parser.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report, one test case per certificate")
-    parser.add_argument("--time-limit", type=parse_seconds, metavar="SECONDS",
-                        help="give up on a certificate after SECONDS of wall time: verdict error, exit code 3")
+    parser.add_argument("--time-limit", type=parse_seconds, metavar="SECONDS", default=DEFAULT_TIME_LIMIT,
+                        help="give up on a certificate after SECONDS of wall time: verdict error, exit "
+                             f"code 3 (default {DEFAULT_TIME_LIMIT:g})")
 
 
 def run(args: argparse.Namespace) -> int:
-    return max(r.exit_code for r in check_all(args))
+    """Check every certificate; a report that cannot be written (stdout closed, as by `| head`,
+    or an unwritable --junit file) is an error, exit 2, reported on stderr."""
+    try:
+        return max(r.exit_code for r in check_all(args))
+    except OSError as e:
+        return report_failure(e, "python -m checker")
+
+
+def report_failure(e: OSError, prog: str) -> int:
+    """A report that cannot be written: exit 2 and a line on stderr, never a traceback."""
+    if isinstance(e, BrokenPipeError):
+        with contextlib.suppress(OSError, ValueError):  # stdout to /dev/null: no second error at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{prog}: error: standard output closed before the report was written", file=sys.stderr)
+    else:
+        print(f"{prog}: error: cannot write report {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+    return Malformed.exit_code
 
 
 def check_all(args: argparse.Namespace) -> list[Result]:

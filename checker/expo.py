@@ -6,13 +6,10 @@ from __future__ import annotations
 import math
 from math import isqrt
 
+from checker.errors import OutOfBudget
 from checker.ops import Ops
 
-MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed
-
-
-class Undecided(Exception):
-    """The sign could not be decided below MAX_PRECISION_BITS (never expected; fails closed)."""
+MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed (OutOfBudget, never expected)
 
 
 def _ceil_shift(a: int, s: int) -> int:
@@ -56,6 +53,8 @@ def exp_fixed(a: int, p: int, upper: bool, ops: Ops | None = None) -> int:
         total += term
         if term <= 1:
             break
+        if ops is not None and n % 64 == 0:
+            ops.poll()  # at the precision cap one series takes seconds: keep the time limit tight
     if want_series_upper:
         total += term  # the tail is at most a third of the last term
     if a < 0:
@@ -109,7 +108,7 @@ def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 
         if hi < 0:
             return -1
         p *= 2
-    raise Undecided("sign of a sum of exponentials undecided at the precision cap")
+    raise OutOfBudget("sign of a sum of exponentials undecided at the precision cap")
 
 
 Obligation = list  # [(coefficient, argument), ...] as Fractions: sum c * exp(a / sqrt(d)) > 0

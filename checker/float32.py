@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from checker.dyadic import Dyadic
+from checker.errors import Reject
 from checker.interval import down, enclose_ints, inv_sqrt, up
 from checker.ops import Ops
 from checker.paths import Paths, exact_paths
@@ -40,14 +41,10 @@ SOFT_ABS = 2.0 ** -146        # absolute softmax slack from underflow (<= 6 eta,
 MAX_MAGNITUDE = 2.0 ** 126    # every bounded intermediate must stay below float32 overflow
 
 
-class Float32Error(Exception):
-    """The error bound cannot be established (overflow risk or a too-wide score range)."""
-
-
 def gamma(n: int) -> float:
     """n u / (1 - n u), rounded up; the bound needs n u < 1 and the softmax argument gamma <= 1/3."""
     if n * U > 0.25:
-        raise Float32Error(f"a sum of {n} terms is too long for the float32 error model")
+        raise Reject(f"a sum of {n} terms is too long for the float32 error model")
     return float(up(n * U / down(1 - n * U)))
 
 
@@ -121,7 +118,7 @@ def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:
     """
     x = up(U * spread)
     if not (np.all(x <= 0.25) and np.all(es <= 0.125)):
-        raise Float32Error("the scores span too wide a range for the float32 error model")
+        raise Reject("the scores span too wide a range for the float32 error model")
     g = gamma(k - 1) if k > 1 else 0.0
     rho_hi = up((1 + EXP_REL) / down(1 - x))
     rho_lo = down((1 - EXP_REL) * down(1 - x))
@@ -136,7 +133,7 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     """E[q, j] >= |L32_j - L_j| for every input with query token q (float64 [V, V]).
 
     t: the TransformerLens tensors (float32, or exact float64 copies); ov_abs_max[j] >=
-    max_{t, i} |OV[t, i, j]| (the path term of checker/paths.py). Raises Float32Error when an
+    max_{t, i} |OV[t, i, j]| (the path term of checker/paths.py). Raises Reject when an
     intermediate could overflow float32 or the softmax bound does not apply.
     """
     f = {name: np.asarray(a, dtype=np.float64) for name, a in t.items()}
@@ -178,7 +175,7 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     logits = w.affine(out, f["unembed.W_U"], f["unembed.b_U"])
     total = w.sum(logits.e, w.mul(weight, np.asarray(ov_abs_max, dtype=np.float64)[None, :]))
     if not (np.all(np.isfinite(total)) and all(s < MAX_MAGNITUDE for s in w.seen)):
-        raise Float32Error("a float32 intermediate could overflow; no float32 claim is possible")
+        raise Reject("a float32 intermediate could overflow; no float32 claim is possible")
     return total
 
 

@@ -13,11 +13,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from checker.errors import Reject
+
 NEG, POS = -np.inf, np.inf
-
-
-class FloatEnvironmentError(Exception):
-    pass
 
 
 def assert_ieee_float64() -> None:
@@ -27,7 +25,7 @@ def assert_ieee_float64() -> None:
     if not (sub[0] > 0 and np.nextafter(np.float64(0), np.float64(1)) > 0
             and np.finfo(np.float64).eps == 2.0**-52 and (np.float64(1) + 2.0**-53) == 1.0
             and (np.float64(1) + 2.0**-52) > 1.0):
-        raise FloatEnvironmentError("float64 arithmetic is not IEEE round-to-nearest "
+        raise Reject("float64 arithmetic is not IEEE round-to-nearest "
                                     "with gradual underflow; refusing to use the float filter")
 
 
@@ -40,9 +38,20 @@ def up(x: np.ndarray) -> np.ndarray:
 
 
 def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
-    """Enclose the exact values nums * 2**e (object array of ints) by float64 arrays (lo, hi)."""
-    flat = [_nearest(int(n), e) for n in nums.ravel()]
-    mid = np.array(flat, dtype=np.float64).reshape(nums.shape)
+    """Enclose the exact values nums * 2**e (object array of ints) by float64 arrays (lo, hi).
+
+    float(n) is correctly rounded (CPython), and scaling by 2**e is exact while the result stays
+    normal, so that is the float nearest n * 2**e; entries that overflow or leave the normal range
+    are rounded one at a time by _nearest.
+    """
+    nums = np.asarray(nums, dtype=object)
+    try:
+        mid = np.ldexp(nums.astype(np.float64), e) if abs(e) < 2048 else np.full(nums.shape, np.nan)
+    except OverflowError:  # some |n| >= 2**1024
+        mid = np.full(nums.shape, np.nan)
+    slow = ~(np.abs(mid) >= 2.0 ** -1022) & (nums != 0) | ~np.isfinite(mid)
+    for idx in zip(*np.nonzero(slow)):
+        mid[idx] = _nearest(int(nums[idx]), e)
     return down(mid), up(mid)
 
 
@@ -185,14 +194,14 @@ def exp_bounds(x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def _exp_side(x: np.ndarray, upper: bool) -> np.ndarray:
     if not np.all(x <= 700):
-        raise FloatEnvironmentError("exp argument above 700 (outside the float filter's range)")
+        raise Reject("exp argument above 700 (outside the float filter's range)")
     xc = np.maximum(x, -740.0)  # below: lower bound 0; exp(-740) bounds exp(x) from above
     k = np.rint(xc / 0.6931471805599453)
     kl = mul((k, k), (np.float64(_LN2[0]), np.float64(_LN2[1])))
     r_lo, r_hi = sub((xc, xc), kl)
     r = r_hi if upper else r_lo
     if not np.all(np.abs(r) <= 0.36):
-        raise FloatEnvironmentError("argument reduction out of range")
+        raise Reject("argument reduction out of range")
     acc = (np.full_like(r, _INV_FACT[18][0]), np.full_like(r, _INV_FACT[18][1]))
     for n in range(17, -1, -1):
         acc = add(mul(acc, (r, r)), (np.float64(_INV_FACT[n][0]), np.float64(_INV_FACT[n][1])))

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from checker.dyadic import Dyadic
+from checker.errors import OutOfBudget
 from checker.safetensors import Weights
+
+MAX_PATH_ENTRIES = 1 << 23     # exact integers in QK or OV, d_vocab^2 K each
+MAX_PATH_PRODUCTS = 1 << 30    # integer multiplications to form all path terms (about a minute)
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,9 @@ def exact_weights(w: Weights) -> Params:
 
 
 def exact_paths(w: Weights) -> Paths:
-    wt = exact_weights(w)
     V, K = w.d_vocab, w.k
+    _check_size(V, K, w.d_model, w.d_head)
+    wt = exact_weights(w)
     resid = _broadcast_add(wt.W_E, wt.W_pos)                          # [V*K, d_model], row t*K + i
     last = wt.W_E + Dyadic(wt.W_pos.n[K - 1:K], wt.W_pos.e)            # [V, d_model]
     Q = last @ wt.W_Q + _row(wt.b_Q, V)
@@ -74,6 +79,17 @@ def exact_paths(w: Weights) -> Paths:
                  Dyadic(qk.n.reshape(V, V, K), qk.e),
                  Dyadic(ov.n.reshape(V, K, V), ov.e),
                  direct, direct, direct)
+
+
+def _check_size(V: int, K: int, dm: int, dh: int) -> None:
+    """The caps, before anything is allocated: the products are those of the matmuls below."""
+    products = dh * dm * (2 * V + 2 * V * K) + 2 * V * V * K * dh + dm * V * (V + 1)
+    if V * V * K > MAX_PATH_ENTRIES:
+        raise OutOfBudget(f"the path terms would hold d_vocab^2 K = {V * V * K:,} exact entries "
+                          f"(cap MAX_PATH_ENTRIES = {MAX_PATH_ENTRIES:,})")
+    if products > MAX_PATH_PRODUCTS:
+        raise OutOfBudget(f"the path terms would take {products:,} exact products "
+                          f"(cap MAX_PATH_PRODUCTS = {MAX_PATH_PRODUCTS:,})")
 
 
 def _broadcast_add(E: Dyadic, P: Dyadic) -> Dyadic:

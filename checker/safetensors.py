@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-MAX_FILE_BYTES = 1 << 30
+from checker.errors import OutOfBudget, Reject
+from checker.files import read_file
+
+MAX_FILE_BYTES = 1 << 26   # 64 MiB
 MAX_HEADER_BYTES = 1 << 20
+MAX_PARAMETERS = 1 << 22   # float32 values in all tensors together (16 MiB)
 
 NAMES = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K",
          "blocks.0.attn.W_V", "blocks.0.attn.W_O", "blocks.0.attn.b_Q", "blocks.0.attn.b_K",
          "blocks.0.attn.b_V", "blocks.0.attn.b_O", "unembed.W_U", "unembed.b_U")
-
-
-class WeightsError(Exception):
-    """The weights file is unreadable or not a model this checker understands."""
 
 
 @dataclass(frozen=True)
@@ -34,55 +35,64 @@ class Weights:
     d_head: int
 
 
-def read_weights(path: str) -> Weights:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise WeightsError(f"cannot read weights {path!r}: {e.strerror or e}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise WeightsError("weights file larger than 1 GiB")
-    return parse_weights(data)
-
-
-def parse_weights(data: bytes) -> Weights:
+def read_weights(path: str, sha256: str | None = None) -> Weights:
+    """The model in the file; with sha256, a file with another SHA-256 is rejected before it is parsed.
+    Unreadable: Malformed (exit 2); larger than MAX_FILE_BYTES: OutOfBudget; not a model: Reject."""
+    data = read_file(path, MAX_FILE_BYTES, "weights", cap=OutOfBudget)
     digest = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and digest != sha256:
+        raise Reject(f"weights {path} have SHA-256 {digest}, the certificate names {sha256}")
+    return parse_weights(data, digest)
+
+
+def parse_weights(data: bytes, digest: str | None = None) -> Weights:
+    """The model in `data` (whose SHA-256 is `digest`, if already computed), or Reject: the file
+    read, so whatever is wrong with it means it is not a model this checker understands."""
+    digest = digest or hashlib.sha256(data).hexdigest()
     if len(data) < 8:
-        raise WeightsError("weights file truncated (no header length)")
+        raise Reject("weights file truncated (no header length)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
-        raise WeightsError("weights file truncated or header length invalid")
+        raise Reject("weights file truncated or header length invalid")
     try:
         header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise WeightsError("weights header is not valid JSON") from None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or an integer past int's digit limit
+        raise Reject("weights header is not valid JSON") from None
     if not isinstance(header, dict):
-        raise WeightsError("weights header is not a JSON object")
+        raise Reject("weights header is not a JSON object")
     header.pop("__metadata__", None)
     if set(header) != set(NAMES):
         extra, missing = set(header) - set(NAMES), set(NAMES) - set(header)
-        raise WeightsError(f"unsupported architecture: unexpected tensors {sorted(extra)}, "
-                           f"missing {sorted(missing)}")
+        raise Reject(f"unsupported architecture: unexpected tensors {sorted(extra)}, "
+                     f"missing {sorted(missing)}")
     buf = data[8 + n:]
-    tensors = {name: _tensor(name, header[name], buf) for name in NAMES}
+    size = sum(math.prod(_shape(name, header[name], len(buf))) for name in NAMES)
     _check_coverage(header, len(buf))
+    if size > MAX_PARAMETERS:
+        raise OutOfBudget(f"the model has {size:,} parameters, more than the checker's cap of {MAX_PARAMETERS:,}")
+    tensors = {name: _tensor(name, header[name], buf) for name in NAMES}
     return _validated(digest, tensors)
 
 
-def _tensor(name: str, info: object, buf: bytes) -> np.ndarray:
+def _shape(name: str, info: object, size: int) -> list[int]:
     if not isinstance(info, dict) or info.get("dtype") != "F32":
-        raise WeightsError(f"{name}: only float32 (F32) tensors are accepted")
+        raise Reject(f"{name}: only float32 (F32) tensors are accepted")
     shape, offsets = info.get("shape"), info.get("data_offsets")
-    if (not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape)
+    if (not isinstance(shape, list) or len(shape) > 3 or not all(type(s) is int and s >= 0 for s in shape)
             or not isinstance(offsets, list) or len(offsets) != 2
             or not all(type(o) is int for o in offsets)):
-        raise WeightsError(f"{name}: malformed shape or data_offsets")
+        raise Reject(f"{name}: malformed shape or data_offsets")
     begin, end = offsets
-    if not 0 <= begin <= end <= len(buf) or end - begin != 4 * int(np.prod(shape, dtype=np.int64)):
-        raise WeightsError(f"{name}: data_offsets do not match shape or file is truncated")
+    if not 0 <= begin <= end <= size or end - begin != 4 * math.prod(shape):
+        raise Reject(f"{name}: data_offsets do not match shape or file is truncated")
+    return shape
+
+
+def _tensor(name: str, info: dict, buf: bytes) -> np.ndarray:
+    shape, (begin, end) = info["shape"], info["data_offsets"]
     arr = np.frombuffer(buf[begin:end], dtype="<f4").reshape(shape).astype(np.float32)
     if not np.all(np.isfinite(arr)):
-        raise WeightsError(f"{name}: contains NaN or infinite values")
+        raise Reject(f"{name}: contains NaN or infinite values")
     return arr
 
 
@@ -91,15 +101,15 @@ def _check_coverage(header: dict, size: int) -> None:
     pos = 0
     for begin, end in spans:
         if begin != pos:
-            raise WeightsError("tensor data overlaps or leaves gaps in the buffer")
+            raise Reject("tensor data overlaps or leaves gaps in the buffer")
         pos = end
     if pos != size:
-        raise WeightsError("trailing bytes after the tensor data")
+        raise Reject("trailing bytes after the tensor data")
 
 
 def _validated(digest: str, t: dict[str, np.ndarray]) -> Weights:
     if t["embed.W_E"].ndim != 2 or t["pos_embed.W_pos"].ndim != 2:
-        raise WeightsError("W_E and W_pos must be matrices")
+        raise Reject("W_E and W_pos must be matrices")
     d_vocab, d_model = t["embed.W_E"].shape
     k = t["pos_embed.W_pos"].shape[0]
     d_head = t["blocks.0.attn.W_Q"].shape[-1] if t["blocks.0.attn.W_Q"].ndim == 3 else -1
@@ -113,8 +123,8 @@ def _validated(digest: str, t: dict[str, np.ndarray]) -> Weights:
     }
     for name, shape in expected.items():
         if t[name].shape != shape:
-            raise WeightsError(f"unsupported architecture: {name} has shape {t[name].shape}, "
+            raise Reject(f"unsupported architecture: {name} has shape {t[name].shape}, "
                                f"expected {shape} (one layer, one head)")
     if min(d_vocab, d_model, d_head, k) < 1:
-        raise WeightsError("empty dimension")
+        raise Reject("empty dimension")
     return Weights(digest, t, k, d_vocab, d_model, d_head)

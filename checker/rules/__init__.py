@@ -5,14 +5,11 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Callable, Iterator, NamedTuple
 
-from checker.certificate import Certificate, CertificateError
+from checker.certificate import Certificate
+from checker.errors import Malformed, Reject  # noqa: F401 (Reject re-exported: the rule modules raise it)
 from checker.ops import Ops
 from checker.paths import Paths, exact_paths
 from checker.safetensors import Weights
-
-
-class Reject(Exception):
-    """The certificate's claim is not established (exit code 1)."""
 
 
 Rule = Callable[[Certificate, Weights, Ops], Fraction]
@@ -34,33 +31,28 @@ Obligations = Callable[[Certificate, Weights], Iterator[Case]]
 
 def semantic_paths(cert: Certificate, w: Weights, ops: Ops) -> Paths:
     """The exact path terms, with the direct path widened by the float32 error bound if claimed."""
-    from checker.float32 import Float32Error, float32_paths
-    if cert.semantics == "exact-real":
-        return exact_paths(w)
-    try:
-        return float32_paths(w, ops)
-    except Float32Error as e:
-        raise Reject(str(e)) from None
+    from checker.float32 import float32_paths
+    return exact_paths(w) if cert.semantics == "exact-real" else float32_paths(w, ops)
 
 
 def parse_cases(raw: object, rule: str, K: int, V: int, last_ok: Callable[[int, int, int], bool],
                 last: str) -> list[tuple[int, int, int, int]]:
     """evidence.cases of a compact rule: distinct triples (q, m, c) with 0 <= q <= m < V and c non-max
     copies (at most K-1 if q = m, else K-2), each with a fourth int that last_ok(m, c, value) accepts
-    (described by `last`). Anything else is malformed (CertificateError)."""
+    (described by `last`). Anything else is malformed (Malformed)."""
     if not isinstance(raw, list):
-        raise CertificateError("evidence.cases must be a list")
+        raise Malformed("evidence.cases must be a list")
     seen: set[tuple[int, int, int]] = set()
     for case in raw:
         if not isinstance(case, list) or len(case) != 4 or not all(type(v) is int for v in case):
-            raise CertificateError(f"malformed {rule} case {case!r:.80}")
+            raise Malformed(f"malformed {rule} case {case!r:.80}")
         q, m, c, n = case
         if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)):
-            raise CertificateError(f"{rule} case {case!r:.80} out of range")
+            raise Malformed(f"{rule} case {case!r:.80} out of range")
         if not last_ok(m, c, n):
-            raise CertificateError(f"{rule} case {case!r:.80}: {last}")
+            raise Malformed(f"{rule} case {case!r:.80}: {last}")
         if (q, m, c) in seen:
-            raise CertificateError(f"duplicate {rule} case {(q, m, c)}")
+            raise Malformed(f"duplicate {rule} case {(q, m, c)}")
         seen.add((q, m, c))
     return [tuple(case) for case in raw]
 

@@ -11,7 +11,10 @@ Three stages, each sound by itself, the later ones only for inputs the earlier l
  2. per-j float64 intervals: all lower bounds > 0 -> correct; some upper bound <= 0 -> wrong.
  3. exact sign of the remaining gaps (expo.sign_sum_exp, Lindemann-Weierstrass).
 Stages 1-2 use float64 enclosures rounded outward by one ulp, exp enclosed by
-interval.exp_bounds; stage 3 encloses exp with integer arithmetic (expo.py). Only V*V*K distinct scores and V*K*V OV rows exist, so exp and the
+interval.exp_bounds; stage 3 encloses exp with integer arithmetic (expo.py). The differences
+DIRECT[q, m] - DIRECT[q, j] and OV[t, i, m] - OV[t, i, j] are formed exactly and only then rounded:
+rounding each term first would let an offset common to all logits (b_U = 2**60) swamp them and leave
+every input to stage 3. Only V*V*K distinct scores and V*K*V OV rows exist, so exp and the
 path terms are computed per distinct value, then summed per input.
 """
 from __future__ import annotations
@@ -22,35 +25,55 @@ import numpy as np
 
 from checker import expo
 from checker.certificate import Certificate, fields
+from checker.dyadic import Dyadic
+from checker.errors import Malformed, OutOfBudget, Reject
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, mul_lower, mul_upper, up
 from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths
-from checker.rules import Reject, semantic_paths
+from checker.rules import semantic_paths
 from checker.safetensors import Weights
 
 CHUNK = 1 << 18
-MAX_INPUTS = 1 << 31
+MAX_INPUTS = 1 << 31  # inputs enumerated, d_vocab**K
+MAX_TABLE = 1 << 24   # entries of the per-query table of gap bounds [t, i, m, j], d_vocab**3 * K
 
 
-class TooLarge(Exception):
-    pass
+def check_size(V: int, K: int) -> None:
+    """The caps, before anything is allocated (OutOfBudget names the one exceeded)."""
+    if V ** K > MAX_INPUTS:
+        raise OutOfBudget(f"brute force would enumerate {V ** K:,} inputs (cap MAX_INPUTS = {MAX_INPUTS:,})")
+    if V ** 3 * K > MAX_TABLE:
+        raise OutOfBudget(f"brute force would tabulate d_vocab^3 K = {V ** 3 * K:,} gap bounds "
+                          f"(cap MAX_TABLE = {MAX_TABLE:,})")
 
 
 def count_correct(p: Paths, ops: Ops) -> int:
     V, K = p.d_vocab, p.k
-    if V ** K > MAX_INPUTS:
-        raise TooLarge(f"brute force would enumerate {V ** K:,} inputs (limit {MAX_INPUTS:,})")
-    win, rival = enclose_ints(p.win.n, p.win.e), enclose_ints(p.rival.n, p.rival.e)
-    o = enclose_ints(p.ov.n, p.ov.e)
+    check_size(V, K)
+    ov_gap = _ov_gaps(p, ops)
     tops, (w_lo, w_hi) = exp_table(p, ops)
     correct = 0
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
-        ov_gap = down(o[0][:, :, :, None] - o[1][:, :, None, :])      # [t, i, m, j], the same for every q
-        ops.add(ov_gap.size)
         for q in range(V):
-            dq = ((win[0][q], win[1][q]), (rival[0][q], rival[1][q]))
-            correct += _count_query(p, q, dq, o, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
+            dq = _enclose(Dyadic(p.win.n[q][:, None], p.win.e) - Dyadic(p.rival.n[q][None, :], p.rival.e))
+            ops.add(V * V)
+            correct += _count_query(p, q, dq, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
     return correct
+
+
+def _enclose(d: Dyadic) -> tuple[np.ndarray, np.ndarray]:
+    return enclose_ints(d.n, d.e)
+
+
+def _ov_gaps(p: Paths, ops: Ops) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of OV[t, i, m] - OV[t, i, j], [t, i, m, j], the same for every query; one key token
+    at a time keeps the exact integers at O(K V^2)."""
+    V, K = p.d_vocab, p.k
+    lo, hi = np.empty((V, K, V, V)), np.empty((V, K, V, V))
+    for t in range(V):
+        lo[t], hi[t] = _enclose(Dyadic(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e))
+        ops.add(K * V * V)
+    return lo, hi
 
 
 def exp_table(p: Paths, ops: Ops) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -62,39 +85,25 @@ def exp_table(p: Paths, ops: Ops) -> tuple[np.ndarray, tuple[np.ndarray, np.ndar
     return tops, w
 
 
-def _count_query(p: Paths, q: int, dq: tuple, o: tuple, ov_gap: np.ndarray, w: tuple, top: int,
-                 ops: Ops) -> int:
+def _count_query(p: Paths, q: int, dq: tuple, ov_gap: tuple, w: tuple, top: int, ops: Ops) -> int:
+    """dq: (lo, hi) [m, j] of the query's DIRECT[q, m] - DIRECT[q, j] (win and rival, paths.Paths)."""
     V, K = p.d_vocab, p.k
-    c_lo = _gap_lower(dq, ov_gap, ops)
+    c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
+    diag = np.arange(V)
+    c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
     g = c_lo.min(axis=3)                                       # [t, i, m]
-    ops.add(c_lo.size)
+    ops.add(2 * c_lo.size)
     correct = 0
     for start in range(0, V ** (K - 1), CHUNK):
         toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-        correct += _count_chunk(p, q, toks, g, c_lo, (dq, o), w, top, ops)
+        correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), w, top, ops)
     return correct
 
 
-def _gap_lower(dq: tuple, ov_gap: np.ndarray, ops: Ops) -> np.ndarray:
-    """Lower bounds of C[t, i, m, j] for this query; +inf on j == m so it never decides.
-    dq = (win, rival) enclosures of the query's direct path (paths.Paths)."""
-    (win_lo, _), (_, rival_hi) = dq
-    V = win_lo.shape[0]
-    dd_lo = down(win_lo[:, None] - rival_hi[None, :])          # [m, j]
-    c_lo = down(dd_lo + ov_gap)
-    diag = np.arange(V)
-    c_lo[:, :, diag, diag] = np.inf
-    ops.add(c_lo.size + dd_lo.size)
-    return c_lo
-
-
-def _gap_upper(dq: tuple, o: tuple, toks: np.ndarray, m: np.ndarray, ops: Ops) -> np.ndarray:
+def _gap_upper(dq: tuple, ov_gap: tuple, toks: np.ndarray, m: np.ndarray, ops: Ops) -> np.ndarray:
     """Upper bounds of C[i, j] for the given inputs [n, K, V]; +inf on j == m."""
-    (_, win_hi), (rival_lo, _) = dq
     pos = np.arange(toks.shape[1])
-    dd_hi = up(win_hi[m][:, None] - rival_lo[None, :])         # [n, j]
-    own = o[1][toks, pos, m[:, None]]                           # [n, K]
-    c_hi = up(dd_hi[:, None, :] + up(own[:, :, None] - o[0][toks, pos]))
+    c_hi = up(dq[1][m][:, None, :] + ov_gap[1][toks, pos, m[:, None]])
     c_hi[np.arange(len(m)), :, m] = np.inf
     ops.add(2 * c_hi.size)
     return c_hi
@@ -123,15 +132,15 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
         lo_c = c_lo[toks[rows], pos, m[rows, None]]                # [n, K, V]
-        correct += per_logit(p, q, toks[rows], m[rows], lo_c, terms, wl[rows], wh[rows], top, ops)
+        hi_c = _gap_upper(*terms, toks[rows], m[rows], ops)
+        correct += per_logit(p, q, toks[rows], m[rows], lo_c, hi_c, wl[rows], wh[rows], top, ops)
     return correct
 
 
 def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarray,
-              terms: tuple, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
-    """How many of these inputs (query q, maxima m) are correct, by stages 2 and 3; lo_c [n, K, V]
-    are lower bounds of C[i, j] (+inf at j = m), terms = (direct, OV) enclosures for _gap_upper."""
-    hi_c = _gap_upper(*terms, toks, m, ops)
+              hi_c: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
+    """How many of these inputs (query q, maxima m) are correct, by stages 2 and 3; lo_c and hi_c
+    [n, K, V] are lower and upper bounds of C[i, j] (+inf at j = m)."""
     lower = _sum_down(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
     upper = _sum_up(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]))
     ops.add(4 * lo_c.size)
@@ -147,6 +156,7 @@ def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarra
 
 
 def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int, ops: Ops) -> int:
+    """The exact sign of the gap logit_m - logit_j of one input (stage 3)."""
     e = min(p.win.e, p.ov.e)
     dd = (p.win.n[q, m] - p.rival.n[q, j]) << (p.win.e - e)
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
@@ -183,11 +193,8 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     """
     fields(cert.parameters, "strategy.parameters", set())
     claimed = claimed_count(fields(cert.evidence, "evidence", set(COUNTS)), w)
-    try:
-        correct = count_correct(semantic_paths(cert, w, ops), ops)
-    except TooLarge as e:
-        raise Reject(str(e)) from None
-    return settle(cert, claimed, correct)
+    check_size(w.d_vocab, w.k)
+    return settle(cert, claimed, count_correct(semantic_paths(cert, w, ops), ops))
 
 
 COUNTS = ("correct_inputs", "total_inputs")  # the evidence fields of a count of correct inputs
@@ -195,12 +202,11 @@ COUNTS = ("correct_inputs", "total_inputs")  # the evidence fields of a count of
 
 def claimed_count(ev: dict, w: Weights) -> int:
     """The evidence's correct_inputs, after checking total_inputs is the model's d_vocab**K."""
-    total = w.d_vocab ** w.k
-    if ev["total_inputs"] != total or type(ev["total_inputs"]) is not int:
+    claimed, total = ev["correct_inputs"], w.d_vocab ** w.k
+    if not (type(claimed) is int and type(ev["total_inputs"]) is int and claimed >= 0):
+        raise Malformed("evidence.correct_inputs and evidence.total_inputs must be non-negative integers")
+    if ev["total_inputs"] != total:
         raise Reject(f"evidence.total_inputs is {ev['total_inputs']!r}, the model has {total} inputs")
-    claimed = ev["correct_inputs"]
-    if type(claimed) is not int or claimed < 0:
-        raise Reject(f"evidence.correct_inputs is {claimed!r}, not a count")
     return claimed
 
 

@@ -280,9 +280,11 @@ class _Query:
         md, q, K = self.md, self.q, self.md.p.k
         pos = np.arange(K)
         lo_c = down(self.dd[m][:, None, :] + md.ovd[toks, pos, m[:, None]])
-        ops.add(lo_c.size)
-        dq = ((md.win[0][q], md.win[1][q]), (md.rival[0][q], md.rival[1][q]))
-        return bf.per_logit(md.p, q, toks, m, lo_c, (dq, md.o), md.w_lo[q][toks, pos],
+        dd_hi = up(md.win[1][q][m][:, None] - md.rival[0][q][None, :])                 # [n, j]
+        hi_c = up(dd_hi[:, None, :] + up(md.o[1][toks, pos, m[:, None]][:, :, None] - md.o[0][toks, pos]))
+        hi_c[np.arange(len(m)), :, m] = np.inf                                           # j = m never decides
+        ops.add(lo_c.size + 2 * hi_c.size)
+        return bf.per_logit(md.p, q, toks, m, lo_c, hi_c, md.w_lo[q][toks, pos],
                             md.w_hi[q][toks, pos], int(md.tops[q]), ops)
 
 

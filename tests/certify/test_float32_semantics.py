@@ -14,7 +14,8 @@ import torch
 from certify.cli import main
 from certify.model import Config, MaxOfK
 from checker.check import check_file
-from checker.float32 import Float32Error, float32_paths, logit_error, ov_abs_max
+from checker.errors import Reject
+from checker.float32 import float32_paths, logit_error, ov_abs_max
 from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules.brute_force import _exact_gap_sign, count_correct
@@ -100,7 +101,7 @@ def test_float32_count_is_below_exact_count():
 def test_overflowing_model_refuses_float32_claims(tmp_path):
     state = random_state(Config(k=2, d_vocab=3, d_model=4, d_head=4), 0, scale=1e18)
     w = read_weights(str(write_state(state, tmp_path / "huge.safetensors")))
-    with pytest.raises(Float32Error):
+    with pytest.raises(Reject):
         float32_paths(w, Ops())
 
 

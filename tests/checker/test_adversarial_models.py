@@ -41,9 +41,9 @@ from safetensors.numpy import save
 import checker.rules.cubic as cubic_rule
 import checker.rules.subcubic as subcubic_rule
 from certify.model import PARAM_SHAPES, Config
-from checker.certificate import Certificate, CertificateError
+from checker.certificate import Certificate
 from checker.check import check_file
-from checker.expo import Undecided
+from checker.errors import Malformed, OutOfBudget
 from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules import Reject
@@ -344,7 +344,7 @@ def _run_rule(rule, w, strategy: str, parameters: dict, evidence: dict) -> Fract
     cert = Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, "x", strategy, parameters, evidence)
     try:
         return rule(cert, w, Ops())
-    except (Reject, Undecided):
+    except (Reject, OutOfBudget):
         return None
 
 

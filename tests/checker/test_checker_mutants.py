@@ -9,7 +9,8 @@ import pytest
 from certify.model import Config
 from certify.paths import load_float_model
 from certify.strategies import cubic
-from checker.certificate import Certificate, CertificateError, positive_int, rational
+from checker.certificate import Certificate, positive_int, rational
+from checker.errors import Malformed
 from checker.ops import EXP_OPS, Ops
 from checker.paths import exact_paths
 from checker.rules import cubic as cubic_rule
@@ -70,9 +71,9 @@ def test_rational_accepts_exactly_max_int_digits():
     big = "1" + "0" * 399  # 400 digits
     assert rational(f"1/{big}", "x") == Fraction(1, 10 ** 399)
     assert rational(f"-{int(big) - 1}/{big}", "x") == Fraction(-(10 ** 399 - 1), 10 ** 399)
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         rational(f"1/{big}0", "x")
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         rational(f"{big}1/{big}", "x")
 
 
@@ -80,7 +81,7 @@ def test_positive_int_boundary():
     """1 is a positive integer (a K = 1 or one-token claim is well-formed); 0 and bools are not."""
     assert positive_int(1, "claim.k") == 1
     for bad in (0, -1, True, "1"):
-        with pytest.raises(CertificateError):
+        with pytest.raises(Malformed):
             positive_int(bad, "claim.k")
 
 
@@ -156,7 +157,7 @@ def test_interval_mul_and_div_contain_every_product_and_quotient():
 def test_cubic_cases_must_be_a_list(tiny):
     path, w = tiny
     for cases in ({}, "", 3, None):
-        with pytest.raises(CertificateError):
+        with pytest.raises(Malformed):
             cubic_rule.rule(_cert(w, path, "cubic", {}, {"cases": cases}), w, Ops())
 
 
@@ -189,5 +190,5 @@ def test_subcubic_exact_fallback_agrees_with_float_filter(tiny, variant, monkeyp
 def test_cubic_case_out_of_range_is_refused(tiny, case):
     """A negative query token (numpy would read it as V - 1) or too many copies is malformed."""
     path, w = tiny
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         cubic_rule.rule(_cert(w, path, "cubic", {}, {"cases": [case]}), w, Ops())

@@ -30,13 +30,13 @@ intermediate x: A >= |x| of the exact model, R >= |x32 - x|, M >= |x32|):
   a32_i / a_i is within [lo, hi] up to the absolute 2^-146,
     hi = rho_hi (1 + gamma(2)) / ((rho_lo - K eta)(1 - g)) / (1 - 2es),
     lo = rho_lo (1 - gamma(2)) / ((rho_hi + K eta)(1 + g)) (1 - 2es),
-  and alpha = max(hi - 1, 1 - lo). Float32Error unless u spread <= 1/4 and es <= 1/8.
+  and alpha = max(hi - 1, 1 - lo). Reject unless u spread <= 1/4 and es <= 1/8.
 * z = sum_i a_i v_i: weight = alpha + K 2^-146 >= sum |a32_i - a_i|, mass = 1 + weight >= sum a32_i; with
   the per-coordinate maxima over every (t, i) of A_v, R_v, M_v: the rest of z32 - z (all but
   sum (a32_i - a_i) v_i) is R_z = mass R_v + gamma(K) mass M_v + K eta, and M_z = A_v + weight M_v + R_z.
 * out = resid_{K-1} + z W_O + b_O (n = dh + 2, the residual one term), logits = out U + b_U (n = d_model + 1).
 * E[q, j] = R_logits[j] + weight max_{t, i} |OV[t, i, j]| (OV exact).
-* Float32Error if any magnitude (every M, every S, M_q.M_k, the spread, M_z) reaches 2^126.
+* Reject if any magnitude (every M, every S, M_q.M_k, the spread, M_z) reaches 2^126.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 
-from checker.float32 import Float32Error, attention_error, float32_paths, logit_error
+from checker.errors import Reject
+from checker.float32 import attention_error, float32_paths, logit_error
 from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.safetensors import Weights
@@ -161,7 +162,7 @@ class Ref:
         return best
 
     def bound(self) -> tuple[list[list[F]], list[F]]:
-        """(E [V][V], alpha [V]); raises Overflow where the checker must raise Float32Error."""
+        """(E [V][V], alpha [V]); raises Overflow where the checker must raise Reject."""
         V, K, dh = self.V, self.K, self.dh
         c = inv_sqrt_lo(dh)
         res = {(t, i): self.resid(t, i) for t in range(V) for i in range(K)}
@@ -294,7 +295,7 @@ def test_attention_error_matches_reference(es, spread, k):
 @pytest.mark.parametrize("es, spread", [(0.125 * (1 + 2 ** -50), 1.0), (0.0, 2.0 ** 22 * (1 + 2 ** -40)),
                                         (0.2, 1.0), (0.0, 2.0 ** 23)])
 def test_attention_error_refuses_outside_preconditions(es, spread):
-    with pytest.raises(Float32Error):
+    with pytest.raises(Reject):
         attention_error(np.array([0.0, es]), np.array([1.0, spread]), 3)
 
 
@@ -304,7 +305,7 @@ def test_score_spread_precondition_raises():
     state["blocks.0.attn.W_K"] *= np.float32(2.0 ** 14)
     with pytest.raises(Overflow):
         Ref(state).bound()
-    with pytest.raises(Float32Error):
+    with pytest.raises(Reject):
         checker_E(state, [1.0] * 3)
 
 
@@ -317,7 +318,7 @@ def _zero_model_with_bU(value: float) -> dict:
 def test_overflow_threshold():
     """A logit bias of 2^126 makes a magnitude reach 2^126: refused; one just below the threshold
     (after the gamma(n) growth of the logits' bound) is accepted, and agrees with the reference."""
-    with pytest.raises(Float32Error):
+    with pytest.raises(Reject):
         checker_E(_zero_model_with_bU(2.0 ** 126), [0.0] * 3)
     ok = _zero_model_with_bU(2.0 ** 125 * 1.99)
     ref = Ref(ok)
@@ -329,7 +330,7 @@ def test_overflow_threshold():
     big["blocks.0.attn.W_V"][:] = np.float32(2.0 ** 126)
     with pytest.raises(Overflow):
         Ref(big).bound()
-    with pytest.raises(Float32Error):
+    with pytest.raises(Reject):
         checker_E(big, [0.0] * 3)
 
 
@@ -351,6 +352,6 @@ def test_gamma_precondition():
     for n in (2 ** 24 + 1, 2 ** 24 + 2, 2 ** 25):
         try:
             g = checker_gamma(n)
-        except Float32Error:
+        except Reject:
             continue
         assert g == math.inf, f"gamma({n}) = {g}"

@@ -106,11 +106,16 @@ MUTATIONS = {
     "sha256 uppercase": (_set("model.sha256", lambda s: s.upper()), ERROR),
     "sha256 short": (_set("model.sha256", lambda s: s[:-1]), ERROR),
     "model path empty": (_set("model.path", ""), ERROR),
-    "model path missing file": (_set("model.path", "nope.safetensors"), REJECT),
+    "model path missing file": (_set("model.path", "nope.safetensors"), ERROR),
+    "model path NUL": (_set("model.path", "tiny\0.safetensors"), ERROR),
+    "model path lone surrogate": (_set("model.path", "tiny\ud800.safetensors"), ERROR),
+    "model path /dev/zero": (_set("model.path", "/dev/zero"), ERROR),
+    "model path a folder": (_set("model.path", "."), ERROR),
     "k float": (_set("claim.k", 3.0), ERROR),
     "k bool": (_set("claim.k", True), ERROR),
     "k string": (_set("claim.k", "3"), ERROR),
-    "correct_inputs string": (_set("evidence.correct_inputs", lambda v: str(v)), REJECT),
+    "correct_inputs string": (_set("evidence.correct_inputs", lambda v: str(v)), ERROR),
+    "correct_inputs negative": (_set("evidence.correct_inputs", -1), ERROR),
     "total_inputs float": (_set("evidence.total_inputs", lambda v: float(v)), ERROR),
     "bound float": (_set("claim.accuracy_lower_bound", 0.5), ERROR),
     "bound 1/0": (_set("claim.accuracy_lower_bound", "1/0"), ERROR),
@@ -291,6 +296,6 @@ def test_weights_override_and_relative_path(tmp_path, tiny_cert):
     moved = sub / "cert.json"
     moved.write_text(path.read_text())
     r = _check(moved)
-    assert r.verdict == "rejected" and "cannot read weights" in r.reason
+    assert (r.verdict, r.exit_code) == ("error", 2) and "cannot read weights" in r.reason
     r = _check(moved, weights=str(tmp_path / cert["model"]["path"]))
     assert r.verdict == "accepted", r.reason

@@ -18,8 +18,9 @@ import pytest
 import checker.rules.brute_force as brute_force
 import checker.safetensors as safetensors
 from checker import expo
-from checker.certificate import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, CertificateError, parse_certificate
-from checker.check import EXIT_TIME_LIMIT, check_file
+from checker.certificate import MAX_BYTES, MAX_DEPTH, MAX_INT_DIGITS, parse_certificate
+from checker.check import check_file
+from checker.errors import Malformed, OutOfBudget, Reject
 from checker.cli import main
 from conftest import REPO
 
@@ -51,8 +52,8 @@ def test_time_limit_fails_closed_quickly(tmp_path):
     start = time.perf_counter()
     r = check_file(str(cert), time_limit=0.2)
     elapsed = time.perf_counter() - start
-    assert (r.verdict, r.exit_code, r.bound) == ("error", EXIT_TIME_LIMIT, None)
-    assert r.timed_out and "time limit of 0.2 s exceeded" in r.reason
+    assert (r.verdict, r.exit_code, r.bound) == ("error", 3, None)
+    assert r.out_of_budget and "time limit of 0.2 s exceeded" in r.reason
     assert r.strategy == "brute-force"
     assert elapsed < 1.5, elapsed  # interrupted, not run to completion (~3 s)
 
@@ -63,11 +64,11 @@ def test_time_limit_restores_the_alarm_handler(tmp_path, tiny_cert):
     before = signal.getsignal(signal.SIGALRM)
     path, _ = tiny_cert
     r = check_file(str(path), time_limit=60)
-    assert (r.verdict, r.exit_code, r.timed_out) == ("accepted", 0, False)
+    assert (r.verdict, r.exit_code, r.out_of_budget) == ("accepted", 0, False)
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     r = check_file(str(_default_brute_force_cert(tmp_path)), time_limit=0.05)
-    assert r.timed_out
+    assert r.out_of_budget
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
@@ -114,7 +115,7 @@ def _minimal(extra: str = "", evidence: str = '{"correct_inputs": 0, "total_inpu
 def test_size_cap_boundary():
     text = _minimal()
     parse_certificate(text.encode() + b" " * (MAX_BYTES - len(text)))       # exactly MAX_BYTES
-    with pytest.raises(CertificateError, match="larger than"):
+    with pytest.raises(Malformed, match="larger than"):
         parse_certificate(text.encode() + b" " * (MAX_BYTES - len(text) + 1))
 
 
@@ -138,7 +139,7 @@ def _nested(depth: int) -> str:
 def test_nesting_cap_boundary():
     # at MAX_DEPTH the parser reads the file (and the brute-force rule will refuse the unknown field)
     assert parse_certificate(_nested(MAX_DEPTH).encode()).evidence["x"] is not None
-    with pytest.raises(CertificateError, match="nested deeper"):
+    with pytest.raises(Malformed, match="nested deeper"):
         parse_certificate(_nested(MAX_DEPTH + 1).encode())
 
 
@@ -146,7 +147,7 @@ def test_integer_digits_cap_boundary():
     ok = "9" * MAX_INT_DIGITS
     cert = parse_certificate(_minimal(evidence='{"correct_inputs": -' + ok + ', "total_inputs": 8}').encode())
     assert cert.evidence["correct_inputs"] == -int(ok)
-    with pytest.raises(CertificateError, match=f"more than {MAX_INT_DIGITS} digits"):
+    with pytest.raises(Malformed, match=f"more than {MAX_INT_DIGITS} digits"):
         parse_certificate(_minimal(evidence='{"correct_inputs": 9' + ok + ', "total_inputs": 8}').encode())
 
 
@@ -155,7 +156,7 @@ def test_rational_digits_cap_boundary():
     p, q = "1" + "0" * (MAX_INT_DIGITS - 1), "3" * MAX_INT_DIGITS
     assert parse_certificate(_minimal().replace('"accuracy_lower_bound": 0',
                                                 f'"accuracy_lower_bound": "{p}/{q}"').encode()).bound == Fraction(int(p), int(q))
-    with pytest.raises(CertificateError, match="lowest terms"):
+    with pytest.raises(Malformed, match="lowest terms"):
         parse_certificate(_minimal().replace('"accuracy_lower_bound": 0',
                                              f'"accuracy_lower_bound": "1/{q}33"').encode())
 
@@ -168,7 +169,7 @@ def test_weights_file_size_cap(tmp_path, tiny_weights, monkeypatch):
     monkeypatch.setattr(safetensors, "MAX_FILE_BYTES", size)
     assert safetensors.read_weights(str(tiny_weights)).d_vocab == 5   # exactly at the cap
     monkeypatch.setattr(safetensors, "MAX_FILE_BYTES", size - 1)
-    with pytest.raises(safetensors.WeightsError, match="larger than"):
+    with pytest.raises(OutOfBudget, match="larger than"):
         safetensors.read_weights(str(tiny_weights))
 
 
@@ -179,7 +180,7 @@ def test_weights_header_cap(tiny_weights, monkeypatch):
     monkeypatch.setattr(safetensors, "MAX_HEADER_BYTES", n)
     safetensors.parse_weights(data)
     monkeypatch.setattr(safetensors, "MAX_HEADER_BYTES", n - 1)
-    with pytest.raises(safetensors.WeightsError, match="header length"):
+    with pytest.raises(Reject, match="header length"):
         safetensors.parse_weights(data)
 
 
@@ -193,7 +194,7 @@ def test_weights_header_cap_real_value(tiny_weights):
     ok = pad(0)
     safetensors.parse_weights(struct.pack("<Q", len(ok)) + ok + buf)
     bad = pad(1)
-    with pytest.raises(safetensors.WeightsError, match="header length"):
+    with pytest.raises(Reject, match="header length"):
         safetensors.parse_weights(struct.pack("<Q", len(bad)) + bad + buf)
 
 
@@ -207,8 +208,8 @@ def test_brute_force_input_cap(tiny_cert, monkeypatch):
     assert check_file(str(path)).verdict == "accepted"
     monkeypatch.setattr(brute_force, "MAX_INPUTS", 124)
     r = check_file(str(path))
-    assert (r.verdict, r.exit_code) == ("rejected", 1)
-    assert "125 inputs (limit 124)" in r.reason
+    assert (r.verdict, r.exit_code) == ("error", 3)
+    assert "125 inputs (cap MAX_INPUTS = 124)" in r.reason
 
 
 def test_brute_force_input_cap_real_value(tmp_path):
@@ -225,7 +226,7 @@ def test_brute_force_input_cap_real_value(tmp_path):
     p.write_text(json.dumps(cert))
     start = time.perf_counter()
     r = check_file(str(p))
-    assert (r.verdict, r.exit_code) == ("rejected", 1) and "limit 2,147,483,648" in r.reason
+    assert (r.verdict, r.exit_code) == ("error", 3) and "cap MAX_INPUTS = 2,147,483,648" in r.reason
     assert time.perf_counter() - start < 10
 
 
@@ -234,7 +235,7 @@ def test_exact_sign_precision_cap(monkeypatch):
     # e**(2**-300) - 1 > 0 but only ~2**-300: needs more than 300 bits
     assert expo.sign_sum_exp([1, -1], [1, 0], -100, 1) == 1
     monkeypatch.setattr(expo, "MAX_PRECISION_BITS", 128)
-    with pytest.raises(expo.Undecided):
+    with pytest.raises(OutOfBudget):
         expo.sign_sum_exp([1, -1], [1, 0], -300, 1)
     monkeypatch.setattr(expo, "MAX_PRECISION_BITS", 1 << 12)
     assert expo.sign_sum_exp([1, -1], [1, 0], -300, 1) == 1

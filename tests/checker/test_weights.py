@@ -12,7 +12,8 @@ from safetensors.numpy import save
 
 from certify.model import Config
 from checker.check import check_file
-from checker.safetensors import NAMES, WeightsError, parse_weights, read_weights
+from checker.errors import Malformed, Reject
+from checker.safetensors import NAMES, parse_weights, read_weights
 from conftest import make_certificate, random_state, write_state
 
 
@@ -81,7 +82,7 @@ def test_truncated_rejected(tmp_path, tiny_cert, tiny_weights, cut):
     cert_path, _ = tiny_cert
     data = tiny_weights.read_bytes()
     short = data[:cut] if cut >= 0 else data[:cut]
-    with pytest.raises(WeightsError, match="truncated|header|JSON|offsets|trailing"):
+    with pytest.raises(Reject, match="truncated|header|JSON|offsets|trailing"):
         parse_weights(short)
     tiny_weights.write_bytes(short)
     r = check_file(str(cert_path))
@@ -117,7 +118,7 @@ def test_swapped_weights_with_matching_claim_still_checked(tmp_path, state):
 def test_nonfinite_weight_rejected(tmp_path, state, bad):
     state["blocks.0.attn.W_V"][0, 2, 1] = bad
     data = _bytes(state)
-    with pytest.raises(WeightsError, match="NaN"):
+    with pytest.raises(Reject, match="NaN"):
         parse_weights(data)
     # end to end: a certificate whose sha names exactly this file
     p = tmp_path / "nan.safetensors"
@@ -143,7 +144,7 @@ def _fake_cert(weights: Path, k: int, v: int) -> Path:
 def test_extra_tensor_rejected_as_unsupported(tmp_path, state):
     state["blocks.0.mlp.W_in"] = np.ones((6, 8), dtype=np.float32)
     data = _bytes(state)
-    with pytest.raises(WeightsError, match="unsupported"):
+    with pytest.raises(Reject, match="unsupported"):
         parse_weights(data)
     p = tmp_path / "mlp.safetensors"
     p.write_bytes(data)
@@ -153,7 +154,7 @@ def test_extra_tensor_rejected_as_unsupported(tmp_path, state):
 
 def test_missing_tensor_rejected(state):
     del state["unembed.b_U"]
-    with pytest.raises(WeightsError, match="unsupported"):
+    with pytest.raises(Reject, match="unsupported"):
         parse_weights(_bytes(state))
 
 
@@ -161,7 +162,7 @@ def test_missing_tensor_rejected(state):
 def test_other_dtype_rejected(tmp_path, state, dtype):
     state["embed.W_E"] = state["embed.W_E"].astype(dtype)
     data = _bytes(state)
-    with pytest.raises(WeightsError, match="float32"):
+    with pytest.raises(Reject, match="float32"):
         parse_weights(data)
     p = tmp_path / "f16.safetensors"
     p.write_bytes(data)
@@ -174,7 +175,7 @@ def test_two_heads_rejected_as_unsupported(state):
         state[f"blocks.0.attn.W_{n}"] = np.concatenate([state[f"blocks.0.attn.W_{n}"]] * 2)
         state[f"blocks.0.attn.b_{n}"] = np.concatenate([state[f"blocks.0.attn.b_{n}"]] * 2)
     state["blocks.0.attn.W_O"] = np.concatenate([state["blocks.0.attn.W_O"]] * 2)
-    with pytest.raises(WeightsError, match="unsupported architecture"):
+    with pytest.raises(Reject, match="unsupported architecture"):
         parse_weights(_bytes(state))
 
 
@@ -186,29 +187,29 @@ def test_overlapping_offsets_rejected(state):
     # point b_U at the first bytes of b_O's data and append 20 junk bytes to keep the size
     size = header[a]["data_offsets"][1] - header[a]["data_offsets"][0]
     header[a]["data_offsets"] = [header[b]["data_offsets"][0], header[b]["data_offsets"][0] + size]
-    with pytest.raises(WeightsError):
+    with pytest.raises(Reject):
         parse_weights(_with_header(header, buf))
 
 
 def test_trailing_bytes_rejected(state):
-    with pytest.raises(WeightsError, match="trailing"):
+    with pytest.raises(Reject, match="trailing"):
         parse_weights(_bytes(state) + b"\0\0\0\0")
 
 
 @pytest.mark.parametrize("n", [2 ** 63, 2 ** 20 + 1])
 def test_bad_header_length_rejected(state, n):
     data = _bytes(state)
-    with pytest.raises(WeightsError):
+    with pytest.raises(Reject):
         parse_weights(struct.pack("<Q", n) + data[8:])
 
 
 def test_header_not_object_rejected():
-    with pytest.raises(WeightsError):
+    with pytest.raises(Reject):
         parse_weights(_with_header([], b""))  # type: ignore[arg-type]
-    with pytest.raises(WeightsError):
+    with pytest.raises(Reject):
         parse_weights(struct.pack("<Q", 3) + b"\xff\xfe{")
 
 
 def test_missing_weights_file(tmp_path):
-    with pytest.raises(WeightsError, match="cannot read"):
+    with pytest.raises(Malformed, match="cannot read"):
         read_weights(str(tmp_path / "nope.safetensors"))
