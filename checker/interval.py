@@ -44,14 +44,15 @@ def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
     normal, so that is the float nearest n * 2**e; entries that overflow or leave the normal range
     are rounded one at a time by _nearest.
     """
-    nums = np.asarray(nums, dtype=object)
+    flat = np.asarray(nums, dtype=object).reshape(-1)
     try:
-        mid = np.ldexp(nums.astype(np.float64), e) if abs(e) < 2048 else np.full(nums.shape, np.nan)
+        mid = np.ldexp(flat.astype(np.float64), e) if abs(e) < 2048 else np.full(flat.shape, np.nan)
     except OverflowError:  # some |n| >= 2**1024
-        mid = np.full(nums.shape, np.nan)
-    slow = ~(np.abs(mid) >= 2.0 ** -1022) & (nums != 0) | ~np.isfinite(mid)
-    for idx in zip(*np.nonzero(slow)):
-        mid[idx] = _nearest(int(nums[idx]), e)
+        mid = np.full(flat.shape, np.nan)
+    slow = ~(np.abs(mid) >= 2.0 ** -1022) & (flat != 0) | ~np.isfinite(mid)
+    for i in np.flatnonzero(slow):
+        mid[i] = _nearest(int(flat[i]), e)
+    mid = mid.reshape(np.shape(nums))
     return down(mid), up(mid)
 
 
