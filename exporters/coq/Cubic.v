@@ -198,8 +198,9 @@ Definition covered (M : model) (CT : list (list (list (list bool)))) (t : list n
   let Kn := K M in let q := tok t (Kn - 1) in let m := answer t in
   let b := fun i => Nat.eqb (tok t i) m in
   let c := countn (Kn - 1) b in
-  if Nat.eqb c 0 then get4 CT q m 0 m
-  else forallb (fun i => b i || get4 CT q m c (tok t i)) (seq 0 (Kn - 1)).
+  let row := nth c (nth m (nth q CT []) []) [] in   (* = get4 CT q m c, looked up once *)
+  if Nat.eqb c 0 then nth m row false
+  else forallb (fun i => b i || nth (tok t i) row false) (seq 0 (Kn - 1)).
 
 Lemma get4_cubic M tb et q m c x : (q < d_vocab M)%nat -> (m < d_vocab M)%nat -> (c < K M)%nat ->
   (x < d_vocab M)%nat ->
@@ -283,7 +284,7 @@ Proof.
   { intros x Hx H0 H1. unfold MD, MO, V. rewrite <- get4_cubic by (try assumption; lia). unfold covered in Hcov. cbv zeta in Hcov.
     fold q m in Hcov. fold n in Hcov. fold b c in Hcov.
     destruct (Nat.eqb_spec c 0) as [Hc0|Hc0].
-    - cbv iota beta in Hcov. rewrite (H0 Hc0). rewrite Hc0. exact Hcov.
+    - cbv iota beta in Hcov. rewrite (H0 Hc0). exact Hcov.
     - cbv iota beta in Hcov.
       destruct (H1 Hc0) as [i [Hi [Hb <-]]]. rewrite forallb_forall in Hcov.
       specialize (Hcov i ltac:(apply in_seq; lia)). unfold b in Hb. rewrite Hb in Hcov. exact Hcov. }
