@@ -135,26 +135,23 @@ class Interval:
     def __getitem__(self, idx) -> "Interval":
         return Interval(self.lo[idx], self.hi[idx])
 
-    def __add__(self, other) -> "Interval":
-        o = Interval.lift(other)
-        return Interval(*add((self.lo, self.hi), (o.lo, o.hi)))
+    def _op(f):
+        """An operator from a (lo, hi)-pair function above, the other operand lifted."""
+        def op(self, other) -> "Interval":
+            o = Interval.lift(other)
+            return Interval(*f((self.lo, self.hi), (o.lo, o.hi)))
+        return op
 
-    __radd__ = __add__
+    __add__ = __radd__ = _op(add)
+    __mul__ = __rmul__ = _op(mul)
+    __truediv__ = _op(div_pos)  # a divisor whose enclosure is not > 0 gives (-inf, inf)
+    del _op
 
     def __neg__(self) -> "Interval":
         return Interval(-self.hi, -self.lo)
 
     def __sub__(self, other) -> "Interval":
         return self + -Interval.lift(other)
-
-    def __mul__(self, other) -> "Interval":
-        o = Interval.lift(other)
-        return Interval(*mul((self.lo, self.hi), (o.lo, o.hi)))
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other: "Interval") -> "Interval":
-        return Interval(*div_pos((self.lo, self.hi), (other.lo, other.hi)))
 
     def max0(self) -> "Interval":
         return Interval(np.maximum(self.lo, 0.0), np.maximum(self.hi, 0.0))
