@@ -18,20 +18,20 @@ from certify.strategies.base import Proof, Strategy, needs_two_positions
 MARGIN = 1e-9
 
 
-def prove(m: FloatModel) -> Proof:
+def prove(model: FloatModel) -> Proof:
     cases, count = [], 0
-    for q, mx, c, xs in case_sets(m):
-        cases.append([q, mx, c, len(xs)])
-        count += comb(m.k - 1, c) * len(xs) ** c
-    return Proof("cubic", Fraction(count, m.d_vocab ** m.k), {}, {"cases": cases}, m.semantics)
+    for q, m, c, xs in case_sets(model):
+        cases.append([q, m, c, len(xs)])
+        count += comb(model.k - 1, c) * len(xs) ** c
+    return Proof("cubic", Fraction(count, model.d_vocab ** model.k), {}, {"cases": cases}, model.semantics)
 
 
-def case_sets(m: FloatModel) -> list[tuple[int, int, int, list]]:
+def case_sets(model: FloatModel) -> list[tuple[int, int, int, list]]:
     """Every case (q, max, c) with a nonempty set S of passing values ([None] for c = 0)."""
-    V, K = m.d_vocab, m.k
-    qk = m.qk() / np.sqrt(m.d_head)
-    e = np.exp(qk - qk.max(axis=(1, 2), keepdims=True))                 # [q, t, i]
-    D, OV = m.direct_win_rival(), m.ov()                                 # (win, rival) direct paths
+    V, K = model.d_vocab, model.k
+    qk = model.qk() / np.sqrt(model.d_head)
+    w = np.exp(qk - qk.max(axis=(1, 2), keepdims=True))                 # [q, t, i] attention weights
+    D, OV = model.direct_win_rival(), model.ov()                             # (win, rival) direct paths
     diag = np.arange(V)
     dd = D[1][:, None, :] - D[0][:, :, None]                             # [q, m, j] = rival[q,j] - win[q,m]
     dd[:, diag, diag] = -np.inf
@@ -43,25 +43,25 @@ def case_sets(m: FloatModel) -> list[tuple[int, int, int, list]]:
         maxovd[x] = ovd.max(axis=2)
     out = []
     for q in range(V):
-        out += [(q, mx, c, xs) for mx in range(q, V) for c, xs in _case_sets(q, mx, K, e, D, OV, maxdd, maxovd)]
-        m.tick(q + 1, V)
+        out += [(q, m, c, xs) for m in range(q, V) for c, xs in _case_sets(q, m, K, w, D, OV, maxdd, maxovd)]
+        model.tick(q + 1, V)
     return out
 
 
-def _case_sets(q, m, K, e, D, OV, maxdd, maxovd):
+def _case_sets(q, m, K, w, D, OV, maxdd, maxovd):
     pos = list(range(K - 1)) + ([K - 1] if q == m else [])
     gap = (D[0][q, m] - D[1][q])[None, :] + OV[m, pos, m][:, None] - OV[m, pos]
     gap[:, m] = np.inf
     good = gap.min()
     if good <= 0:
         return
-    qpen = 0.0 if q == m else e[q, q, K - 1] * max(0.0, maxdd[q, m] + maxovd[q, K - 1, m])
-    worst = (e[q, :m, :K - 1] * np.maximum(0.0, maxdd[q, m] + maxovd[:m, :K - 1, m])).max(axis=1)
-    smallest = np.sort(e[q, m, :K - 1])
+    qpen = 0.0 if q == m else w[q, q, K - 1] * max(0.0, maxdd[q, m] + maxovd[q, K - 1, m])
+    worst = (w[q, :m, :K - 1] * np.maximum(0.0, maxdd[q, m] + maxovd[:m, :K - 1, m])).max(axis=1)
+    smallest = np.sort(w[q, m, :K - 1])
     for c in range(K if q == m else K - 1):
-        w = smallest[:K - 1 - c].sum() + (e[q, m, K - 1] if q == m else 0.0)
-        base = w * good - qpen
-        scale = abs(w * good) + qpen
+        w_min = smallest[:K - 1 - c].sum() + (w[q, m, K - 1] if q == m else 0.0)
+        base = w_min * good - qpen
+        scale = abs(w_min * good) + qpen
         if c == 0:
             if base > MARGIN * scale:
                 yield 0, [None]
