@@ -312,3 +312,31 @@ def test_default_zoo_model_exact_accuracy():
     e = zoo.lookup(zoo.DEFAULT_MODEL)
     proof = get("hybrid").prove(load_float_model(e.path))
     assert proof.bound == Fraction(e.accuracy)
+
+
+def test_logit_offset_cancels_before_rounding(partial, tmp_path):
+    """A 2^60 offset on every b_U entry (trained b_U is 0, so exactly 2^60) changes no classification; the rebased enclosures cancel it
+    exactly, so the count is unchanged and no more work reaches the later stages."""
+    from checker.certificate import parse_certificate
+    from checker.ops import Ops
+    from checker.paths import exact_paths
+    from checker.rules import cubic
+    from checker.safetensors import read_weights
+    from safetensors.numpy import load_file
+    weights, cert = partial
+    state = load_file(str(weights))
+    state["unembed.b_U"] = (state["unembed.b_U"] + np.float32(2.0 ** 60)).astype(np.float32)
+    shifted = write_state(state, tmp_path / "offset.safetensors")
+    sub = parse_certificate(cert.read_bytes())
+    import dataclasses
+    sub = dataclasses.replace(sub, strategy="cubic", parameters={},
+                              evidence={"cases": sub.evidence["cases"]})
+    counts = []
+    for path in (weights, shifted):
+        w = read_weights(str(path))
+        p, ops = exact_paths(w), Ops()
+        sets = {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, Ops(), p)}
+        covered = sum(comb(w.k - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
+        counts.append((covered + hybrid.count_residue(p, sets, ops), ops.count))
+    assert counts[1][0] == counts[0][0] == json.loads(cert.read_text())["evidence"]["correct_inputs"]
+    assert counts[1][1] <= counts[0][1] * 1.01
