@@ -80,12 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--coq", action="store_true", help="also prove the claim as a Coq theorem (exit 0 only if Coq accepts)")
     _smt_sample_option(chk)
     chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
+    chk.add_argument("--smt-jobs", type=int, metavar="N", help="SMT solver processes (default: one per core)")
     exp = command("export", "export a certificate: SMT-LIB2 obligations (smt) or a Coq development (coq)")
     exp.add_argument("format", choices=["smt", "coq"])
     exp.add_argument("certificate")
     exp.add_argument("-o", "--out", required=True, help="output directory (.smt2 files, or a Coq development)")
     exp.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
     _smt_sample_option(exp)
+    exp.add_argument("--smt-jobs", type=int, metavar="N", help="SMT export processes (default: one per core)")
     command("zoo", "list the shipped models")
     command("strategies", "list the proof strategies")
     sw = command("sweep", "prove and check many models x strategies on Dask (resumable)")
@@ -351,24 +353,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
+SMT_NOT_CONFIRMED = 4  # exit code: the checker accepted, the SMT second opinion did not confirm (docs/smt.md)
+
+
 def _smt_recheck(args: argparse.Namespace, cert: str, claim_verified: bool) -> int:
-    """Second opinion on one certificate; 1 on disagreement with the checker or failure to run."""
+    """Second opinion on one certificate: 0 if every obligation is unsat, else SMT_NOT_CONFIRMED
+    (when the checker accepted; a rejected certificate keeps the checker's exit code)."""
     from exporters.smt import recheck
     try:
-        summary, note = recheck(cert, args.smt, args.weights, args.smt_sample, int(args.smt_timeout * 1000))
+        summary, note = recheck(cert, args.smt, args.weights, args.smt_sample, int(args.smt_timeout * 1000),
+                                jobs=args.smt_jobs)
     except Exception as e:  # unreadable certificate, missing solver, ...: reported, never a traceback
-        print(f"SMT ({args.smt}) {cert}: re-check failed: {e}")
-        return 1
+        print(f"SMT ({args.smt}) {cert}: NOT CONFIRMED: re-check failed: {e}")
+        return SMT_NOT_CONFIRMED if claim_verified else 0
     print(f"SMT ({args.smt}) {cert}: {summary.obligations} obligations, {summary.unsat} unsat, "
           f"{len(summary.sat)} sat, {len(summary.unknown)} unknown, {summary.seconds:.1f} s; {note}")
+    if summary.confirmed:
+        print(f"SMT ({args.smt}): CONFIRMED" if claim_verified else
+              "note: every exported obligation holds; the checker's refusal concerns what they add up to")
+        return 0
     if summary.sat and claim_verified:
-        print(f"DISAGREEMENT: the checker verified the claim but {args.smt} refutes {summary.sat[:5]}")
-        return 1
-    if not summary.sat and not claim_verified:
-        print("note: every exported obligation holds; the checker's refusal concerns what they add up to")
-    if summary.unknown:
-        print(f"not confirmed by {args.smt} (timeout or unknown): {summary.unknown[:5]}")
-    return 0
+        print(f"DISAGREEMENT: the checker verified the claim but {args.smt} refutes {len(summary.sat)}:")
+    for name in summary.sat:
+        print(f"  sat      {name}")
+    for item in summary.unknown:
+        print(f"  unknown  {item}")
+    if not claim_verified:
+        return 0
+    print(f"SMT ({args.smt}): NOT CONFIRMED ({len(summary.sat)} sat, {len(summary.unknown)} unknown or timed out)")
+    return SMT_NOT_CONFIRMED
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -392,12 +405,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         return export_command(args.certificate, args.out, args.weights)
     from exporters.smt import export
     try:
-        n, note = export(args.certificate, args.out, args.weights, args.smt_sample)
+        n, note, files = export(args.certificate, args.out, args.weights, args.smt_sample, args.smt_jobs)
     except (OSError, KeyboardInterrupt):
         raise
     except Exception as e:  # e.g. evidence the exporter cannot read: reported, never a traceback
         raise ValueError(f"{args.certificate}: cannot export: {type(e).__name__}: {e}") from None
-    print(f"wrote {n} SMT-LIB2 obligations to {args.out}/ ({note}); unsat = holds")
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {n} SMT-LIB2 obligations in {len(files)} files ({size / 1e6:.1f} MB) to {args.out}/ "
+          f"({note}); unsat = holds")
     return 0
 
 

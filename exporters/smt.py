@@ -1,27 +1,27 @@
 """SMT-LIB2 export and re-check of a certificate's obligations (second opinion by z3 / cvc5).
 
-Every obligation the checker decides has the form  sum_k c_k * exp(a_k / sqrt(d)) > 0  with exact
-rationals c_k, a_k (computed from the weights by the checker's exact tables). Each file states its
-negation over the Reals (QF_NRA), so `unsat` means the obligation holds:
-  * s is sqrt(d): s > 0, s * s = d;  y_k * s = a_k;  e_k > 0 stands for exp(y_k);
-  * one analytic fact per term, instantiated at rationals L_k <= y_k <= U_k chosen by us and
-    re-derived by the solver from y_k * s = a_k: exp is increasing, and Taylor's theorem gives
-      exp(U) <= 1 / T_N(-U)                       for U <= 0,
-      exp(U) <= T_N(U) / (1 - U^(N+1) / (N+1)!)   for 0 < U with U^(N+1) < (N+1)!,
-      exp(L) >= T_N(L)                            for L >= 0,
-      exp(L) >= (1 - |L|^(N+1)/(N+1)!) / T_N(|L|)  for L < 0,
-    with T_N(x) = sum_{n<=N} x^n / n! written out as rational arithmetic for the solver to evaluate;
-  * the negated goal sum_k c_k e_k <= 0.
+Every obligation the checker decides is a list of sums  sum_k c_k * exp(a_k / sqrt(d)) > 0  with
+exact rationals c_k, a_k, read from the checker's rule (`checker.rules`; brute force: a sample of
+inputs, below). exporters/smt_encode.py writes each as SMT-LIB2 with small exact numbers;
+`unsat` means the obligation holds. The re-check runs them in child processes (one per core by
+default), each obligation with its own timeout; a child that overruns or dies is killed and its
+obligation counted unconfirmed; Ctrl-C kills the children at once.
+
 Brute-force certificates are re-checked on a seeded sample of inputs plus the inputs whose float64
 margin is smallest (near-ties): the output says plainly that this part is a sample.
 """
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import os
 import random
+import re
+import signal
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import factorial
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Iterator
 
@@ -33,33 +33,64 @@ from checker.check import resolve_model_path
 from checker.ops import Ops
 from checker.rules import obligations_for, semantic_paths
 from checker.safetensors import read_weights
+from exporters.smt_encode import Obligation, encode, group, standalone
 
-PRECISION = 64  # bits of the rational enclosure of each exponent
+GRACE_S = 5.0          # beyond the solver's own timeout, before its process is killed
+NEAR_TIES = 20
+NEAR_TIE_CHUNK = 1 << 16
+MAX_NEAR_TIE_INPUTS = 1 << 24  # near-ties among all inputs up to this many, else among a seeded sample
 
 
 @dataclass(frozen=True)
-class Obligation:
-    name: str
-    sums: list   # [[(coeff, arg), ...], ...] Fractions: every sum > 0 (or, if not holds, the one sum <= 0)
-    holds: bool  # False for a brute-force input counted wrong
+class Source:
+    """Where a worker gets its obligations: a shard of the rule's cases, or a given list."""
+    cert_path: str
+    weights: str
+    shard: int = 0
+    shards: int = 1
+    listed: tuple = ()
 
 
-def obligations(cert_path: str, weights: str | None = None, sample: int = 200,
-                seed: int = 0) -> tuple[list[Obligation], int, str]:
-    """(obligations, d_head, note) for a certificate; the weights' hash is verified first."""
+def plan(cert_path: str, weights: str | None = None, sample: int = 200,
+         seed: int = 0) -> tuple[str, int, int, str, list[Obligation] | None]:
+    """(weights path, d_head, obligation count, note, listed obligations or None for rule shards);
+    the weights' hash is verified first."""
     cert = parse_certificate(Path(cert_path).read_bytes())
-    w = read_weights(weights or resolve_model_path(cert.model_path, cert_path))
+    path = weights or resolve_model_path(cert.model_path, cert_path)
+    w = read_weights(path)
     if w.sha256 != cert.sha256:
         raise ValueError("weights do not match the certificate's SHA-256")
     if cert.strategy == "brute-force":
         obs = list(_brute_force(cert, w, sample, seed))
-        return obs, w.d_head, (f"SAMPLE ONLY: {len(obs)} inputs (near-ties plus {sample} seeded random) "
-                               f"of {w.d_vocab ** w.k}")
-    cases = obligations_for(cert.strategy)  # the rule's own obligations (checker/rules/__init__.py)
-    if cases is None:
+        return path, w.d_head, len(obs), (f"SAMPLE ONLY: {len(obs)} inputs (near-ties plus {sample} "
+                                          f"seeded random) of {w.d_vocab ** w.k}"), obs
+    if _rule_cases(cert.strategy) is None:
         raise ValueError(f"no SMT export for strategy {cert.strategy!r}")
-    obs = [Obligation(case.name, case.sums, True) for case in cases(cert, w)]
-    return obs, w.d_head, "all obligations (complete re-check)"
+    cases = cert.evidence.get("cases") if isinstance(cert.evidence, dict) else None
+    if not isinstance(cases, list):
+        raise ValueError("the certificate lists no cases")
+    return path, w.d_head, len(cases), "all obligations (complete re-check)", None
+
+
+def obligations(src: Source) -> Iterator[Obligation]:
+    """The source's obligations, computed in the calling process."""
+    if src.listed:
+        yield from src.listed
+        return
+    cert = parse_certificate(Path(src.cert_path).read_bytes())
+    w = read_weights(src.weights)
+    if w.sha256 != cert.sha256:
+        raise ValueError("weights do not match the certificate's SHA-256")
+    cases = cert.evidence["cases"]
+    part = dataclasses.replace(cert, evidence={**cert.evidence, "cases": cases[src.shard::src.shards]})
+    for name, sums in _rule_cases(cert.strategy)(part, w):
+        yield Obligation(name, sums, True)
+
+
+def _rule_cases(strategy: str):
+    """The rule's own obligations (checker.rules.obligations_for) as (name, sums) pairs, or None."""
+    get = obligations_for(strategy)
+    return None if get is None else (lambda cert, w: ((c.name, c.sums) for c in get(cert, w)))
 
 
 def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:
@@ -67,9 +98,9 @@ def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:
     V, K = w.d_vocab, w.k
     rng = random.Random(seed)
     picked = {tuple(rng.randrange(V) for _ in range(K)) for _ in range(sample)}
-    picked |= _near_ties(p, 20)
+    picked |= _near_ties(p, NEAR_TIES)
     for toks in sorted(picked):
-        q, m = toks[-1], max(toks)
+        m = max(toks)
         gaps = [_gap_terms(p, toks, m, j) for j in range(V) if j != m]
         correct = all(expo.holds(g, p.d_head) for g in gaps)
         name = "input_" + "_".join(map(str, toks))
@@ -86,136 +117,222 @@ def _gap_terms(p, toks, m: int, j: int) -> list:
 
 
 def _near_ties(p, count: int) -> set[tuple[int, ...]]:
-    """The inputs with the smallest |float64 logit margin| (a selector only; never trusted)."""
+    """The inputs with the smallest |float64 logit margin| (a selector only; never trusted), in
+    chunks so memory stays small: all inputs up to MAX_NEAR_TIE_INPUTS, else a seeded sample."""
     V, K = p.d_vocab, p.k
     f = lambda x: np.vectorize(float)(x.n) * 2.0 ** x.e
     qk, ov, direct = f(p.qk) / np.sqrt(p.d_head), f(p.ov), f(p.direct)
-    toks = np.stack(np.unravel_index(np.arange(V ** K), (V,) * K), axis=1) if V ** K <= 1 << 20 else \
-        np.random.default_rng(0).integers(0, V, (1 << 20, K))
+    total = V ** K
+    rng = np.random.default_rng(0)
+    n = min(total, MAX_NEAR_TIE_INPUTS)
+    best_m, best_t = np.empty(0), np.empty((0, K), dtype=np.int64)
     pos = np.arange(K)
-    s = qk[toks[:, -1][:, None], toks, pos]
-    a = np.exp(s - s.max(1, keepdims=True))
-    a /= a.sum(1, keepdims=True)
-    logits = direct[toks[:, -1]] + np.einsum("nk,nkv->nv", a, ov[toks, pos])
-    m = toks.max(1)
-    right = logits[np.arange(len(toks)), m].copy()
-    logits[np.arange(len(toks)), m] = -np.inf
-    margin = np.abs(right - logits.max(1))
-    return {tuple(int(v) for v in toks[i]) for i in np.argsort(margin)[:count]}
+    for start in range(0, n, NEAR_TIE_CHUNK):
+        if total <= MAX_NEAR_TIE_INPUTS:
+            idx = np.arange(start, min(start + NEAR_TIE_CHUNK, n))
+            toks = np.stack(np.unravel_index(idx, (V,) * K), axis=1)
+        else:
+            toks = rng.integers(0, V, (min(NEAR_TIE_CHUNK, n - start), K))
+        s = qk[toks[:, -1][:, None], toks, pos]
+        a = np.exp(s - s.max(1, keepdims=True))
+        a /= a.sum(1, keepdims=True)
+        logits = direct[toks[:, -1]] + np.einsum("nk,nkv->nv", a, ov[toks, pos])
+        m = toks.max(1)
+        rows = np.arange(len(toks))
+        right = logits[rows, m].copy()
+        logits[rows, m] = -np.inf
+        margin = np.abs(right - logits.max(1))
+        best_m, best_t = np.concatenate([best_m, margin]), np.concatenate([best_t, toks])
+        keep = np.argsort(best_m)[:count]
+        best_m, best_t = best_m[keep], best_t[keep]
+    return {tuple(int(v) for v in t) for t in best_t}
 
 
-def to_smtlib(ob: Obligation, d: int) -> str:
-    """One exponential variable per distinct argument, with the facts the sums' signs need."""
-    claim = "every sum > 0" if ob.holds else "the sum <= 0"
-    lines = [f"; obligation {ob.name}: sums of c_k * exp(a_k / sqrt({d})); claim: {claim}",
-             "; unsat means the obligation holds", "(set-logic QF_NRA)",
-             "(declare-const s Real)", "(assert (> s 0.0))", f"(assert (= (* s s) {_num(Fraction(d))}))"]
-    args = sorted({a for terms in ob.sums for _, a in terms})
-    index = {a: k for k, a in enumerate(args)}
-    sides = {(a, (coef > 0) == ob.holds) for terms in ob.sums for coef, a in terms}  # True: need a lower bound
-    for a, k in index.items():
-        lo, hi = _arg_bounds(a, d)
-        lines += [f"(declare-const y{k} Real)", f"(assert (= (* y{k} s) {_num(a)}))",
-                  f"(declare-const e{k} Real)", f"(assert (> e{k} 0.0))"]
-        if (a, True) in sides:
-            lines.append(f"(assert (=> (>= y{k} {_num(lo)}) (>= e{k} {_exp_lower(lo)})))")
-        if (a, False) in sides:
-            lines.append(f"(assert (=> (<= y{k} {_num(hi)}) (<= e{k} {_exp_upper(hi)})))")
-    bodies = []
-    for terms in ob.sums:
-        parts = [f"(* {_num(coef)} e{index[a]})" for coef, a in terms]
-        bodies.append(f"(+ {' '.join(parts)})" if len(parts) > 1 else parts[0])
-    if ob.holds:
-        negated = [f"(<= {b} 0.0)" for b in bodies]
-        lines.append(f"(assert (or {' '.join(negated)}))" if len(negated) > 1 else f"(assert {negated[0]})")
-    else:
-        lines.append(f"(assert (> {bodies[0]} 0.0))")
-    lines += ["(check-sat)", ""]
-    return "\n".join(lines)
+# ---- running in child processes ----
+
+def _worker(conn, src: Source, d: int, solver: str | None, timeout_ms: int, skip: int) -> None:
+    """Encode (and, given a solver, solve) the source's obligations from index `skip` on, reporting
+    each: ("start", i, name), then ("text", i, name, Encoded) or ("done", i, name, answer, seconds)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C by killing us
+    run = _solver(solver) if solver else None
+    try:
+        for i, ob in enumerate(obligations(src)):
+            if i < skip:
+                continue
+            conn.send(("start", i, ob.name))
+            enc = encode(ob, d)
+            if run is None:
+                conn.send(("text", i, ob.name, enc))
+                continue
+            start = time.perf_counter()
+            try:
+                answer = run(standalone(enc, d), timeout_ms)
+            except Exception as e:  # a solver error is an unconfirmed obligation, not a crash
+                answer = f"error: {e}"[:200]
+            conn.send(("done", i, ob.name, answer, time.perf_counter() - start))
+        conn.send(("end",))
+    except Exception as e:
+        conn.send(("fail", f"{type(e).__name__}: {e}"[:300]))
 
 
-def _arg_bounds(arg: Fraction, d: int) -> tuple[Fraction, Fraction]:
-    """Rationals lo <= arg / sqrt(d) <= hi (the solver re-derives this from s * s = d)."""
-    m = expo.scaled_sqrt_floor(arg.numerator, 0, d, PRECISION, arg.denominator)
-    scale = Fraction(1, 1 << PRECISION)
-    return (m * scale, (m + 1) * scale) if arg >= 0 else (-(m + 1) * scale, -m * scale)
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
 
 
-def _terms(x: Fraction) -> int:
-    return max(20, int(3 * abs(x)) + 20)
+def _sources(cert_path: str, weights: str, listed: list | None, jobs: int) -> list[Source]:
+    if listed is not None:
+        return [Source(cert_path, weights, listed=tuple(listed[j::jobs])) for j in range(jobs) if listed[j::jobs]]
+    return [Source(cert_path, weights, j, jobs) for j in range(jobs)]
 
 
-def _taylor(x: Fraction, n: int) -> str:
-    """T_n(x) in Horner form, as SMT-LIB rational arithmetic."""
-    expr = _num(Fraction(1, factorial(n)))
-    for k in range(n - 1, -1, -1):
-        expr = f"(+ {_num(Fraction(1, factorial(k)))} (* {_num(x)} {expr}))"
-    return expr
+def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_message,
+         watchdog_s: float | None) -> list[str]:
+    """Run one child per source; on_message gets every report. Returns errors of failed sources."""
+    ctx = multiprocessing.get_context("spawn")
+    live: dict = {}     # connection -> [process, source, next index, (index, name, started) | None]
+    errors: list[str] = []
+
+    def start(src: Source, skip: int) -> None:
+        here, there = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(there, src, d, solver, timeout_ms, skip), daemon=True)
+        proc.start()
+        there.close()
+        live[here] = [proc, src, skip, None]
+
+    def stop(conn) -> None:
+        proc = live.pop(conn)[0]
+        proc.kill()
+        proc.join()
+        conn.close()
+
+    try:
+        for src in sources:
+            start(src, 0)
+        while live:
+            for conn in wait(list(live), timeout=1.0):
+                state = live[conn]
+                try:
+                    msg = conn.recv()
+                except EOFError:  # the child died (out of memory, a solver crash)
+                    current = state[3]
+                    stop(conn)
+                    if current is None:
+                        errors.append("a worker process died")
+                        continue
+                    on_message(("done", current[0], current[1], "unknown (solver process died)", 0.0), state[1])
+                    start(state[1], current[0] + 1)
+                    continue
+                if msg[0] == "start":
+                    state[3] = (msg[1], msg[2], time.monotonic())
+                elif msg[0] in ("done", "text"):
+                    state[3], state[2] = None, msg[1] + 1
+                    on_message(msg, state[1])
+                elif msg[0] in ("end", "fail"):
+                    if msg[0] == "fail":
+                        errors.append(msg[1])
+                    stop(conn)
+            if watchdog_s is not None:
+                now = time.monotonic()
+                for conn, (proc, src, _, current) in list(live.items()):
+                    if current is not None and now - current[2] > watchdog_s:
+                        stop(conn)
+                        on_message(("done", current[0], current[1], "timeout (killed)", now - current[2]), src)
+                        start(src, current[0] + 1)
+    finally:
+        for conn in list(live):
+            stop(conn)
+    return errors
 
 
-def _tail(x: Fraction, n: int) -> str:
-    return f"(- 1.0 {_num(abs(x) ** (n + 1) / factorial(n + 1))})"
+# ---- export ----
 
-
-def _exp_upper(u: Fraction) -> str:
-    n = _terms(u)
-    if u <= 0:
-        return f"(/ 1.0 {_taylor(-u, n)})"
-    return f"(/ {_taylor(u, n)} {_tail(u, n)})"
-
-
-def _exp_lower(l: Fraction) -> str:
-    n = _terms(l)
-    if l >= 0:
-        return _taylor(l, n)
-    return f"(/ {_tail(l, n)} {_taylor(-l, n)})"
-
-
-def _num(x: Fraction) -> str:
-    body = f"(/ {abs(x.numerator)}.0 {x.denominator}.0)" if x.denominator != 1 else f"{abs(x.numerator)}.0"
-    return f"(- {body})" if x < 0 else body
-
-
-def export(cert_path: str, out_dir: str, weights: str | None = None, sample: int = 200) -> tuple[int, str]:
-    obs, d, note = obligations(cert_path, weights, sample)
+def export(cert_path: str, out_dir: str, weights: str | None = None, sample: int = 200,
+           jobs: int | None = None) -> tuple[int, str, list[Path]]:
+    """Write the obligations as SMT-LIB2 scripts, one per group (a query token q, or the sample),
+    each exponential's facts once per file, every obligation in push/pop. Returns (count, note, files)."""
+    path, d, total, note, listed = plan(cert_path, weights, sample)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for ob in obs:
-        (out / f"{ob.name}.smt2").write_text(to_smtlib(ob, d))
-    return len(obs), note
+    groups: dict[str, list] = {}
 
+    def collect(msg, src) -> None:
+        if msg[0] == "text":
+            groups.setdefault(_group_of(msg[2]), []).append((msg[1], src.shard, msg[3]))
+    errors = _run(_sources(cert_path, path, listed, jobs or default_jobs()), d, None, 0, collect, None)
+    if errors:
+        raise ValueError(f"export failed: {errors[0]}")
+    files = []
+    for name, items in sorted(groups.items(), key=lambda kv: _natural(kv[0])):
+        encs = [enc for _, _, enc in sorted(items, key=lambda x: (x[0], x[1]))]
+        target = out / f"{name}.smt2"
+        target.write_text(f"; {len(encs)} obligations of {Path(cert_path).name}; each prints its name, "
+                          f"then unsat (holds) or sat\n" + group(encs, d))
+        files.append(target)
+    return sum(len(v) for v in groups.values()), note, files
+
+
+def _group_of(name: str) -> str:
+    m = re.match(r"case_q(\d+)_", name)
+    return f"q{m.group(1)}" if m else "sample"
+
+
+def _natural(name: str) -> tuple:
+    m = re.match(r"q(\d+)$", name)
+    return (0, int(m.group(1))) if m else (1, name)
+
+
+# ---- re-check ----
 
 @dataclass
 class Summary:
     obligations: int = 0
     unsat: int = 0
     sat: list = field(default_factory=list)
-    unknown: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)   # "name: reason" (unknown, timeout, solver error)
     seconds: float = 0.0
+    solver_seconds: float = 0.0
+
+    @property
+    def confirmed(self) -> bool:
+        return self.obligations > 0 and self.unsat == self.obligations
 
 
 def recheck(cert_path: str, solver: str, weights: str | None = None, sample: int = 200,
-            timeout_ms: int = 10_000, progress: bool = True) -> tuple[Summary, str]:
-    """Run every obligation through z3 or cvc5; sat or unknown answers are listed by name."""
-    run = _solver(solver)
-    obs, d, note = obligations(cert_path, weights, sample)
+            timeout_ms: int = 10_000, progress: bool = True, jobs: int | None = None) -> tuple[Summary, str]:
+    """Run every obligation through z3 or cvc5 in `jobs` child processes; sat and unconfirmed
+    (unknown, timeout, error) answers are listed by name."""
+    _solver(solver)  # a clear error now if it is unknown or not installed
+    path, d, total, note, listed = plan(cert_path, weights, sample)
     summary = Summary()
+    bar = _bar(total, solver) if progress else None
     start = time.perf_counter()
-    bar = _bar(len(obs), f"{solver}") if progress else None
-    for ob in obs:
-        answer = run(to_smtlib(ob, d), timeout_ms)
+
+    def record(msg, src) -> None:
+        _, _, name, answer, seconds = msg
         summary.obligations += 1
+        summary.solver_seconds += seconds
         if answer == "unsat":
             summary.unsat += 1
         elif answer == "sat":
-            summary.sat.append(ob.name)
+            summary.sat.append(name)
         else:
-            summary.unknown.append(ob.name)
+            summary.unknown.append(f"{name}: {answer}")
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
+    try:
+        errors = _run(_sources(cert_path, path, listed, jobs or default_jobs()), d, solver, timeout_ms,
+                      record, timeout_ms / 1000 + GRACE_S)
+    finally:
+        if bar is not None:
+            bar.close()
     summary.seconds = time.perf_counter() - start
+    if errors:
+        raise ValueError(f"re-check failed: {errors[0]}")
+    if summary.obligations != total:
+        summary.unknown.append(f"{total - summary.obligations} obligations were not run")
     return summary, note
 
 
@@ -242,7 +359,6 @@ def _solver(name: str):
             tm = cvc5.TermManager()
             s = cvc5.Solver(tm)
             s.setOption("tlimit-per", str(timeout_ms))
-            s.setOption("nl-cov", "true")
             parser = cvc5.InputParser(s)
             parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "obligation")
             sm = parser.getSymbolManager()
@@ -251,9 +367,9 @@ def _solver(name: str):
                 cmd = parser.nextCommand()
                 if cmd.isNull():
                     break
-                out = cmd.invoke(s, sm)
-                if out.strip() in ("sat", "unsat", "unknown"):
-                    result = out.strip()
+                out = cmd.invoke(s, sm).strip()
+                if out in ("sat", "unsat") or out.startswith("unknown"):
+                    result = out
             return result
         return run
     raise ValueError(f"unknown solver {name!r} (z3 or cvc5)")

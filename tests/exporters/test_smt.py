@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+from fractions import Fraction
+
 import pytest
 
 from certify.certificate import certificate_dict, write_certificate
@@ -82,13 +84,69 @@ def test_forged_cubic_count_is_refuted(certs, tmp_path, solver):
     assert summary.sat, summary
 
 
-def test_export_writes_readable_files(certs, tmp_path):
-    n, note = export(str(certs["subcubic"]), str(tmp_path / "out"))
-    files = sorted((tmp_path / "out").glob("*.smt2"))
-    assert len(files) == n > 0
-    text = files[0].read_text()
-    assert "(set-logic QF_NRA)" in text and "(check-sat)" in text
-    assert not re.search(r"\d[eE][-+]?\d", text)  # exact rationals only, no float literals
+@pytest.mark.parametrize("strategy", ["cubic", "subcubic", "brute-force"])
+def test_export_groups_are_scripts_both_solvers_confirm(certs, tmp_path, strategy):
+    n, note, files = export(str(certs[strategy]), str(tmp_path / "out"), sample=5)
+    assert files == sorted((tmp_path / "out").glob("*.smt2"), key=files.index) and n > 0
+    for f in files:
+        text = f.read_text()
+        assert text.count("(check-sat)") == text.count("(push 1)") == text.count("(echo ")
+        assert not re.search(r"\d[eE][-+]?\d", text)  # exact rationals only, no float literals
+        for solver in SOLVERS:
+            answers = _run_script(text, solver)
+            assert answers and set(answers) == {"unsat"}, (f, solver, answers)
+    assert sum(_run_script(f.read_text(), "z3").count("unsat") for f in files) == n
+
+
+def _run_script(text: str, solver: str) -> list[str]:
+    """Every check-sat answer of a whole script, as the solvers' own command loop gives them."""
+    if solver == "z3":
+        import z3
+        ctx = z3.Context()  # a fresh context per script (kept alive while z3 reads it)
+        return [line for line in z3.Z3_eval_smtlib2_string(ctx.ref(), text).split()
+                if line in ("sat", "unsat", "unknown")]
+    import cvc5
+    s = cvc5.Solver(cvc5.TermManager())
+    s.setOption("incremental", "true")
+    parser = cvc5.InputParser(s)
+    parser.setStringInput(cvc5.InputLanguage.SMT_LIB_2_6, text, "script")
+    sm, out = parser.getSymbolManager(), []
+    while not (cmd := parser.nextCommand()).isNull():
+        answer = cmd.invoke(s, sm).strip()
+        if answer in ("sat", "unsat", "unknown"):
+            out.append(answer)
+    return out
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_forged_obligation_is_refuted(solver):
+    """1 - 2 exp(-1) > 0 holds, 1 - 2 exp(-1/2) > 0 does not (exp(-1/2) ~ 0.607): arguments a / sqrt(4)."""
+    from exporters.smt import _solver
+    from exporters.smt_encode import Obligation, encode, standalone
+    run = _solver(solver)
+    true = Obligation("true", [[(Fraction(1), Fraction(0)), (Fraction(-2), Fraction(-2))]], True)
+    false = Obligation("false", [[(Fraction(1), Fraction(0)), (Fraction(-2), Fraction(-1))]], True)
+    wrong = Obligation("wrong", [[(Fraction(1), Fraction(0)), (Fraction(-2), Fraction(-1))]], False)
+    assert run(standalone(encode(true, 4), 4), 10_000) == "unsat"
+    assert run(standalone(encode(false, 4), 4), 10_000) == "sat"
+    assert run(standalone(encode(wrong, 4), 4), 10_000) == "unsat"
+
+
+def test_near_tie_needs_and_gets_a_fine_enclosure():
+    """exp(a / 2) against a rational 2**-40 away from it: decided with exact facts, both ways."""
+    from exporters.smt import _solver
+    from exporters.smt_encode import Obligation, encode, standalone
+    a = Fraction(-1, 3)
+    import mpmath
+    mpmath.mp.prec = 200
+    close = Fraction(int(mpmath.exp(mpmath.mpf(-1) / 6) * 2 ** 60), 2 ** 60)  # exp(-1/6) rounded down
+    below = Obligation("below", [[(Fraction(1), a), (-close, Fraction(0))]], True)   # exp(-1/6) - close > 0
+    above = Obligation("above", [[(Fraction(1), a), (-close - Fraction(1, 2 ** 40), Fraction(0))]], False)
+    for ob in (below, above):
+        enc = encode(ob, 4)
+        assert enc.decided
+        for solver in SOLVERS:
+            assert _solver(solver)(standalone(enc, 4), 10_000) == "unsat", (ob.name, solver)
 
 
 def test_unknown_solver_is_a_clear_error(certs):
