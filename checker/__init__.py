@@ -11,6 +11,7 @@ TRUSTED = {
     "cli.py": "command line: arguments, verdict, exit code",
     "check.py": "driver: read, hash, look the rule up, compare the proven bound with the claim",
     "errors.py": "the three kinds of failure and their exit codes",
+    "files.py": "reading the untrusted input files: regular files only, capped",
     "certificate.py": "strict certificate parser (exact numbers only, caps)",
     "safetensors.py": "own weights reader: SHA-256 of the bytes parsed, shapes",
     "dyadic.py": "exact dyadic matrices (every float32 weight is one)",

@@ -38,7 +38,8 @@ from typing import Iterator
 import numpy as np
 
 from checker import expo
-from checker.certificate import Certificate, CertificateError, fields
+from checker.certificate import Certificate, fields
+from checker.errors import Malformed
 from checker.dyadic import Dyadic
 from checker.numbers import Exact, Float
 from checker.paths import Params, exact_weights
@@ -99,7 +100,7 @@ def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
     par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"}, {"logit"})
     if par["eupu"] not in EUPU or par["attn"] not in ATTN + sp.ATTN or par["err"] not in ERR \
             or par.get("logit", sp.LOGIT[0]) not in sp.LOGIT:
-        raise CertificateError(f"unknown subcubic variant {par!r:.120}")
+        raise Malformed(f"unknown subcubic variant {par!r:.120}")
     rank2, svdq, svd = par["attn"] == "rank2-query", par["eupu"] == "svd-query-max-diff", par["attn"] == "svd"
     averaged = par.get("logit") == "paper-mean-query"
     ev = fields(cert.evidence, "evidence", {"cases"} | ({"svd_left", "svd_right"} if svd else {"direction"})
