@@ -31,12 +31,13 @@ from typing import Iterator
 
 import numpy as np
 
-from checker.certificate import Certificate, CertificateError
+from checker.certificate import Certificate
 from checker.dyadic import Dyadic
+from checker.errors import Malformed, OutOfBudget
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
 from checker.ops import Ops
 from checker.paths import Paths
-from checker.rules import Reject, brute_force as bf, cubic, semantic_paths
+from checker.rules import brute_force as bf, cubic, semantic_paths
 from checker.safetensors import Weights
 
 R = 2            # candidate competitors per row in stage B
@@ -54,19 +55,22 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     `count_residue` decides each of them exactly (stages A-C). So the sum is the exact count."""
     par, ev = cert.parameters, cert.evidence
     if not isinstance(par, dict) or par.get("compact") not in COMPACT:
-        raise CertificateError(f"strategy.parameters.compact must be one of {sorted(COMPACT)}")
+        raise Malformed(f"strategy.parameters.compact must be one of {sorted(COMPACT)}")
     if not isinstance(ev, dict) or not set(bf.COUNTS) <= set(ev):
-        raise CertificateError(f"evidence needs {list(bf.COUNTS)} beside the compact proof's fields")
+        raise Malformed(f"evidence needs {list(bf.COUNTS)} beside the compact proof's fields")
     claimed = bf.claimed_count(ev, w)
+    K, V = w.k, w.d_vocab
+    if V ** 3 * K > bf.MAX_TABLE:
+        raise OutOfBudget(f"the residue's gap table would have d_vocab^3 K = {V ** 3 * K:,} entries "
+                          f"(cap brute_force.MAX_TABLE = {bf.MAX_TABLE:,})")
     sub = dataclasses.replace(cert, strategy=par["compact"],
                               parameters={k: v for k, v in par.items() if k != "compact"},
                               evidence={k: v for k, v in ev.items() if k not in bf.COUNTS})
     p = semantic_paths(cert, w, ops)
     sets = COMPACT[par["compact"]](sub, w, p, ops)
-    K, V = w.k, w.d_vocab
     left = residue_size(V, K, sets)
     if left > MAX_RESIDUE:
-        raise Reject(f"the compact proof leaves {left:,} inputs, more than the limit of {MAX_RESIDUE:,}")
+        raise OutOfBudget(f"the compact proof leaves {left:,} inputs to enumerate (cap MAX_RESIDUE = {MAX_RESIDUE:,})")
     covered = sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
     return bf.settle(cert, claimed, covered + count_residue(p, sets, ops))
 

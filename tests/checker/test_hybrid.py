@@ -340,3 +340,11 @@ def test_logit_offset_cancels_before_rounding(partial, tmp_path):
         counts.append((covered + hybrid.count_residue(p, sets, ops), ops.count))
     assert counts[1][0] == counts[0][0] == json.loads(cert.read_text())["evidence"]["correct_inputs"]
     assert counts[1][1] <= counts[0][1] * 1.01
+
+
+def test_residue_over_the_cap_is_out_of_budget(partial, monkeypatch):
+    """A residue above MAX_RESIDUE is refused before enumeration: nothing established (exit 3)."""
+    _, cert = partial
+    monkeypatch.setattr(hybrid, "MAX_RESIDUE", 10)
+    r = check_file(str(cert))
+    assert (r.verdict, r.exit_code) == ("error", 3) and "MAX_RESIDUE" in r.reason
