@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 
 import pytest
@@ -175,3 +180,90 @@ def test_cli_check_with_smt_reports_agreement(certs):
     result = subprocess.run(cli + ["check", str(certs["subcubic"]), "--smt", "z3"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 sat" in result.stdout and "complete re-check" in result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def default_certs(tmp_path_factory):
+    """The default model's cubic and best subcubic certificates, as `certify run` writes them."""
+    from certify.cli import main
+    out = tmp_path_factory.mktemp("default")
+    assert main(["run", "--model", "k4-v64-s123", "--strategy", "cubic", "--strategy", "subcubic",
+                 "--out", str(out)]) == 0
+    return {s: out / f"k4-v64-s123.{s}.json" for s in ("cubic", "subcubic")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_default_model_subcubic_certificate_is_confirmed_whole(default_certs, solver):
+    summary, note = recheck(str(default_certs["subcubic"]), solver, progress=False)
+    assert summary.confirmed and summary.obligations > 6000, summary
+    assert "complete re-check" in note
+
+
+def _descendants(pid: int) -> set[int]:
+    out = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            out.add(int(entry))
+    return out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_z3_recheck_within_seconds(default_certs):
+    cmd = [sys.executable, "-c", "import sys; from certify.cli import main; sys.exit(main())",
+           "check", str(default_certs["cubic"]), "--smt", "z3"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(_descendants(proc.pid)) < 1 and time.monotonic() < deadline:  # the solver processes run
+        time.sleep(0.2)
+    time.sleep(3)
+    workers = _descendants(proc.pid)
+    assert workers and proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - start < 5, (proc.returncode, err[-500:])
+    assert "Traceback" not in err
+    time.sleep(1)
+    assert not [p for p in workers if _alive(p)]  # no solver left behind
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"  # a zombie waits to be reaped, it runs nothing
+
+
+def test_unconfirmed_obligations_give_their_own_verdict(certs, monkeypatch, capsys):
+    """unknown/timeout (or sat) after an accepted check: NOT CONFIRMED, exit 4, every name listed."""
+    import exporters.smt as smt
+    from certify.cli import main
+    real = smt._solver
+
+    def flaky(name):
+        run = real(name)
+        return lambda text, timeout_ms: "unknown (timeout)" if "case_q" in text and hash(text) % 2 else run(text, timeout_ms)
+    monkeypatch.setattr(smt, "_solver", flaky)
+    monkeypatch.setattr(smt, "_run", _inline_run)
+    code = main(["check", str(certs["subcubic"]), "--smt", "z3"])
+    out = capsys.readouterr().out
+    n_unknown = out.count("  unknown  ")
+    assert code == 4 and "NOT CONFIRMED" in out and n_unknown > 0, out
+    assert f"{n_unknown} unknown" in out
+
+
+def _inline_run(sources, d, solver, timeout_ms, on_message, watchdog_s):
+    """exporters.smt._run without child processes (so a monkeypatched solver is seen)."""
+    import exporters.smt as smt
+    from exporters.smt_encode import encode, standalone
+    run = smt._solver(solver)
+    for src in sources:
+        for i, ob in enumerate(smt.obligations(src)):
+            on_message(("done", i, ob.name, run(standalone(encode(ob, d), d), timeout_ms), 0.0), src)
+    return []
