@@ -43,7 +43,7 @@ RELEVANT = {"interval.py": [T + "interval.py", T + "fixtures.py", TIES, CERT, AD
             "float32.py": [T + "float32_reference.py", "tests/certify/test_float32_semantics.py", BF],
             "brute_force.py": [TIES, CERT, BF],
             "cubic.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
-            "numbers.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py"],
+            "numbers.py": [T + "numbers.py", T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py"],
             "subcubic.py": [T + "fixtures.py", T + "rule_exact_paths.py", T + "subcubic.py"],
             "subcubic_paper.py": [T + "rule_exact_paths.py", "tests/certify/test_paper_variants.py"],
             "subcubic_bounds.py": [T + "rule_exact_paths.py", T + "subcubic.py"]}
