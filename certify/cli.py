@@ -15,8 +15,9 @@ from certify import __version__, zoo
 
 CHECK_EXIT_CODES = """exit codes: 0 accepted (and the bound is at least --min-accuracy), 1 rejected (the claim is
 not established for these weights, or the bound is below --min-accuracy), 2 error (not a readable
-certificate, unknown strategy, bad command line), 3 --time-limit ran out; with several
-certificates, the largest."""
+certificate, unknown strategy, bad command line), 3 --time-limit ran out, 4 with --smt: the checker
+accepted but the SMT solver did not confirm every obligation (sat, unknown or timed out); with
+several certificates, the largest."""
 
 
 class _Formatter(argparse.HelpFormatter):

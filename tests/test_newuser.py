@@ -352,7 +352,7 @@ def test_help_shows_defaults_exit_codes_and_version(tmp_path, capsys):
     assert "default: zoo:k4" in out()
     assert main(["check", "--help"]) == 0
     text = out()
-    assert "exit codes: 0 accepted" in text and "3 --time-limit" in text
+    assert "exit codes: 0 accepted" in text and "3 --time-limit" in text and "4 with --smt" in text
     assert main(["export", "--help"]) == 0
     assert "--smt-timeout" not in capsys.readouterr().out
     assert main(["--version"]) == 0
