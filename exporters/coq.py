@@ -33,7 +33,7 @@ INSTALL = "apt-get update && apt-get install -y coq libcoq-interval libcoq-flocq
 # exp enclosure parameters: 2^SQUARINGS squarings' worth of (1 + x/2^k)^(2^k), rounded at 2^-PRECISION.
 # They only affect how close to a tie an input may be and still be decided; soundness is proven
 # for every value.
-SQUARINGS, PRECISION = 48, 112
+SQUARINGS, PRECISION = 60, 128
 # (Coq name, file name, index of the single head or None, comment)
 TENSORS = [("W_E", "embed.W_E", None, "[d_vocab, d_model]"), ("W_pos", "pos_embed.W_pos", None, "[K, d_model]"),
            ("W_Q", "blocks.0.attn.W_Q", 0, "[d_model, d_head]"), ("W_K", "blocks.0.attn.W_K", 0, "[d_model, d_head]"),

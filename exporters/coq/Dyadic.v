@@ -34,6 +34,10 @@ Fixpoint Dsum (n : nat) (f : nat -> D) : D :=
 Definition Dfloor (p : Z) (x : D) :=
   if - p <=? ex x then x else mkD (BigZ.shiftr (mant x) (BigZ.of_Z (- p - ex x))) (- p).
 Definition Dceil (p : Z) (x : D) := Dopp (Dfloor p (Dopp x)).
+(** Round down to p significant bits (any right shift s >= 0 of the mantissa rounds down). *)
+Definition Dshr (s : Z) (x : D) := mkD (BigZ.shiftr (mant x) (BigZ.of_Z s)) (ex x + s).
+Definition Dfloor_rel (p : Z) (x : D) :=
+  Dshr (Z.max 0 (BigZ.to_Z (BigZ.log2 (BigZ.abs (mant x))) + 1 - p)) x.
 
 Lemma zm_mul x y : zm (Dmul x y) = zm x * zm y.
 Proof. apply BigZ.spec_mul. Qed.
@@ -156,3 +160,29 @@ Lemma Dceil_ge p x : (D2R x <= D2R (Dceil p x))%R.
 Proof.
   unfold Dceil. rewrite D2R_opp. assert (H := Dfloor_le p (Dopp x)). rewrite D2R_opp in H. lra.
 Qed.
+
+Lemma Dshr_le s x : 0 <= s -> (D2R (Dshr s x) <= D2R x)%R.
+Proof.
+  intros Hs. unfold D2R, zm, Dshr; simpl. rewrite zm_shiftr, Z.shiftr_div_pow2 by lia.
+  set (a := BigZ.to_Z (mant x)).
+  assert (Hdiv : 2 ^ s * (a / 2 ^ s) <= a) by (apply Z.mul_div_le; apply Z.pow_pos_nonneg; lia).
+  rewrite powerRZ_add by exact two_neq0.
+  assert (H2 : (0 < powerRZ 2 (ex x))%R) by (apply powerRZ_lt; lra).
+  replace (IZR (a / 2 ^ s) * (powerRZ 2 (ex x) * powerRZ 2 s))%R
+    with (IZR (a / 2 ^ s) * powerRZ 2 s * powerRZ 2 (ex x))%R by ring.
+  apply Rmult_le_compat_r; [lra|].
+  rewrite <- IZR_pow2 by exact Hs. rewrite <- mult_IZR. apply IZR_le. lia.
+Qed.
+
+Lemma Dshr_nonneg s x : 0 <= s -> (0 <= D2R x)%R -> (0 <= D2R (Dshr s x))%R.
+Proof.
+  intros Hs H. apply D2R_sign in H. apply D2R_sign. unfold zm, Dshr in *; simpl.
+  rewrite zm_shiftr, Z.shiftr_div_pow2 by lia. apply Z.div_pos; [assumption|].
+  apply Z.pow_pos_nonneg; lia.
+Qed.
+
+Lemma Dfloor_rel_le p x : (D2R (Dfloor_rel p x) <= D2R x)%R.
+Proof. apply Dshr_le. lia. Qed.
+
+Lemma Dfloor_rel_nonneg p x : (0 <= D2R x)%R -> (0 <= D2R (Dfloor_rel p x))%R.
+Proof. apply Dshr_nonneg. lia. Qed.

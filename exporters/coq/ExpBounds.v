@@ -3,6 +3,7 @@
     exp x * exp y,  exp (-x) = / exp x  and that exp is increasing:
       exp x >= (1 + x / 2^k)^(2^k)  (k squarings, each rounded down, of a non-negative start),
       exp x = / exp (-x) <= / lower(-x)  (rounded up),
+    (each squaring keeps p significant bits, so small values keep their relative precision),
     and r / sqrt d is enclosed by dyadics L, H with L^2 d <= r^2 <= H^2 d, checked exactly. *)
 From Coq Require Import Bool ZArith Reals Lia Lra.
 From Bignums Require Import BigZ.
@@ -22,17 +23,17 @@ Proof.
 Qed.
 
 Fixpoint sq_iter (p : Z) (n : nat) (y : D) : D :=
-  match n with O => y | S n' => sq_iter p n' (Dfloor p (Dmul y y)) end.
+  match n with O => y | S n' => sq_iter p n' (Dfloor_rel p (Dmul y y)) end.
 
 Lemma sq_iter_spec p n : forall y z, (0 <= D2R y <= exp z)%R ->
   (0 <= D2R (sq_iter p n y) <= exp (z * powerRZ 2 (Z.of_nat n)))%R.
 Proof.
   induction n as [|n IH]; intros y z [H0 H1]; cbn [sq_iter].
   - simpl. rewrite Rmult_1_r. lra.
-  - assert (Hsq : (0 <= D2R (Dfloor p (Dmul y y)) <= exp (z * 2))%R).
+  - assert (Hsq : (0 <= D2R (Dfloor_rel p (Dmul y y)) <= exp (z * 2))%R).
     { split.
-      - apply Dfloor_nonneg. rewrite D2R_mul. apply Rmult_le_pos; lra.
-      - apply (Rle_trans _ (D2R (Dmul y y))); [apply Dfloor_le|].
+      - apply Dfloor_rel_nonneg. rewrite D2R_mul. apply Rmult_le_pos; lra.
+      - apply (Rle_trans _ (D2R (Dmul y y))); [apply Dfloor_rel_le|].
         rewrite D2R_mul. replace (z * 2)%R with (z + z)%R by ring. rewrite exp_plus.
         apply Rmult_le_compat; lra. }
     specialize (IH _ _ Hsq).

@@ -2,6 +2,7 @@
 own axioms; a statement claiming one more correct input does not build; careless input is refused."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from fractions import Fraction
@@ -30,7 +31,7 @@ def _cert(root: Path, weights: Path, name: str, strategy=brute_force) -> tuple[P
     proof = strategy.prove(fm)
     path = root / f"{name}.json"
     w = read_weights(str(weights))
-    write_certificate(path, certificate_dict(proof, w.k, w.d_vocab, w.sha256, weights.name))
+    write_certificate(path, certificate_dict(proof, w.k, w.d_vocab, w.sha256, str(weights)))
     assert check_file(str(path)).verdict == "accepted"
     return path, int(proof.bound * w.d_vocab ** w.k)
 
@@ -167,3 +168,14 @@ def test_unsupported_strategy_is_refused(built, tmp_path, capsys):
     (tmp_path / "s.json").write_text(json.dumps(doc))
     assert main(["export", "coq", str(tmp_path / "s.json"), "-o", str(tmp_path / "d")]) == 2
     assert "no Coq export for strategy 'subcubic'" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("CERTIFY_COQ_DEFAULT"),
+                    reason="builds k4-v64-s123's cubic theorem (minutes of CPU); set CERTIFY_COQ_DEFAULT=1")
+def test_default_model_cubic_theorem(tmp_path):
+    from certify import zoo
+    weights = Path(zoo.resolve(zoo.DEFAULT_MODEL)[0])
+    cert, claimed = _cert(tmp_path, weights, "default", cubic)
+    b, bound = coq.check(str(cert), timeout=7200)
+    assert b.accepted and bound == Fraction(claimed, 64 ** 4), b.log[-2000:]
