@@ -123,21 +123,35 @@ def _goal(enc: Encoded, names: dict) -> str:
 
 
 def _above(x: Fraction, a: Fraction, d: int) -> str:
-    """A ground formula that implies x <= a / sqrt(d) (the solver evaluates it)."""
-    if a >= 0:  # a >= 0 and d x^2 <= a^2: |x| <= a / sqrt(d)
-        body = f"(and (>= a 0.0) (<= (* {d}.0 {_num(x)} {_num(x)}) (* a a)))"
-    else:       # x <= 0 and a^2 <= d x^2: a / sqrt(d) >= -|x| = x
-        body = f"(and (<= {_num(x)} 0.0) (<= (* a a) (* {d}.0 {_num(x)} {_num(x)})))"
-    return f"(let ((a {_num(a)})) {body})"
+    """A ground formula, true here, that implies x <= a / sqrt(d) (the solver evaluates it)."""
+    if x <= 0 <= a:    # a / sqrt(d) >= 0 >= x
+        return _ground(f"(and (<= {_num(x)} 0.0) (>= {_num(a)} 0.0))", True)
+    if a >= 0:         # 0 < x, d x^2 <= a^2: x <= a / sqrt(d)
+        return _ground(f"(let ((a {_num(a)})) (and (>= a 0.0) (<= (* {d}.0 {_num(x)} {_num(x)}) (* a a))))",
+                       d * x * x <= a * a)
+    # a < 0, x <= 0, a^2 <= d x^2: a / sqrt(d) = -|a| / sqrt(d) >= -|x| = x
+    return _ground(f"(let ((a {_num(a)})) (and (<= {_num(x)} 0.0) (<= (* a a) (* {d}.0 {_num(x)} {_num(x)}))))",
+                   x <= 0 and a * a <= d * x * x)
 
 
 def _below(x: Fraction, a: Fraction, d: int) -> str:
-    """A ground formula that implies a / sqrt(d) <= x."""
-    if a <= 0:  # a <= 0 and d x^2 <= a^2: a / sqrt(d) <= -|x| <= x
-        body = f"(and (<= a 0.0) (<= (* {d}.0 {_num(x)} {_num(x)}) (* a a)))"
-    else:       # x >= 0 and a^2 <= d x^2: a / sqrt(d) <= x
-        body = f"(and (>= {_num(x)} 0.0) (<= (* a a) (* {d}.0 {_num(x)} {_num(x)})))"
-    return f"(let ((a {_num(a)})) {body})"
+    """A ground formula, true here, that implies a / sqrt(d) <= x."""
+    if a <= 0 <= x:    # a / sqrt(d) <= 0 <= x
+        return _ground(f"(and (<= {_num(a)} 0.0) (>= {_num(x)} 0.0))", True)
+    if a <= 0:         # x < 0, d x^2 <= a^2: a / sqrt(d) = -|a| / sqrt(d) <= -|x| = x
+        return _ground(f"(let ((a {_num(a)})) (and (<= a 0.0) (<= (* {d}.0 {_num(x)} {_num(x)}) (* a a))))",
+                       d * x * x <= a * a)
+    # a > 0, x >= 0, a^2 <= d x^2: a / sqrt(d) <= x
+    return _ground(f"(let ((a {_num(a)})) (and (>= {_num(x)} 0.0) (<= (* a a) (* {d}.0 {_num(x)} {_num(x)}))))",
+                   x >= 0 and a * a <= d * x * x)
+
+
+def _ground(text: str, true: bool) -> str:
+    """A premise the exporter knows to be true (checked exactly): a false one would make its fact
+    vacuous and the obligation undecided, so it is a bug here, never a silent sat."""
+    if not true:
+        raise AssertionError(f"exporter bug: a premise does not hold: {text[:200]}")
+    return text
 
 
 def _merge(terms) -> dict[Fraction, Fraction]:

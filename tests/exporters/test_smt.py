@@ -135,6 +135,9 @@ def test_forged_obligation_is_refuted(solver):
     assert run(standalone(encode(true, 4), 4), 10_000) == "unsat"
     assert run(standalone(encode(false, 4), 4), 10_000) == "sat"
     assert run(standalone(encode(wrong, 4), 4), 10_000) == "unsat"
+    # exp(0) needs an upper bound here (its coefficient is negative): 2 exp(-1/2) - 1 > 0
+    upper_at_zero = Obligation("upper", [[(Fraction(2), Fraction(-1)), (Fraction(-1), Fraction(0))]], True)
+    assert run(standalone(encode(upper_at_zero, 4), 4), 10_000) == "unsat"
 
 
 def test_near_tie_needs_and_gets_a_fine_enclosure():
