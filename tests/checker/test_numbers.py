@@ -28,6 +28,7 @@ def test_holds_needs_the_lower_end_positive():
     assert not Float.holds([(ONE, ONE), (_iv(-1.0, -0.0), ONE)])       # could be exactly 0
     assert not Float.holds([(ONE, ONE), (_iv(-1.0, 0.0), _iv(1.0, math.inf))])
     assert Float.holds([(ONE, ONE), (_iv(-0.5, 0.0), ONE)])
+    assert not Float.holds([(0, ONE)]) and not Float.holds([])          # a sum that is exactly 0
 
 
 def test_an_exact_zero_coefficient_contributes_nothing():
