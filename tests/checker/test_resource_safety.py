@@ -91,6 +91,31 @@ def test_brute_force_ov_offset_decided_by_the_filter(tmp_path, tiny_trained_stat
     assert res[0][0] == res[1][0] and res[1][1] <= res[0][1], res
 
 
+@pytest.mark.parametrize("shift", ["b_U", "W_U row"])
+def test_cubic_offset_decided_by_the_filter(tmp_path, tiny_trained_state, monkeypatch, shift):
+    """The same for the cubic rule: the plain model's certificate holds for the shifted one (the
+    cases depend on differences only), and no more values are left to the exact fallback (before
+    the fix: every case's every value, 328 s instead of 0.5 s on the default model)."""
+    from certify.paths import load_float_model
+    from certify.strategies import cubic
+    plain = {**tiny_trained_state, "unembed.b_U": np.zeros(5, dtype=np.float32),
+             "unembed.W_U": tiny_trained_state["unembed.W_U"].copy()}
+    plain["unembed.W_U"][0] = 0
+    shifted = {**plain, "unembed.b_U": plain["unembed.b_U"].copy(), "unembed.W_U": plain["unembed.W_U"].copy()}
+    (shifted["unembed.b_U"] if shift == "b_U" else shifted["unembed.W_U"][0])[:] = 2.0 ** 60
+    proof = cubic.prove(load_float_model(write_state(plain, tmp_path / "plain.safetensors")))
+    write_state(shifted, tmp_path / "shifted.safetensors")
+    calls = _exact_signs(monkeypatch)
+    seen = []
+    for name in ("plain", "shifted"):
+        calls.clear()
+        cert = _cert(tmp_path / f"{name}.safetensors", 3, 5, "cubic", proof.evidence,
+                     f"{proof.bound.numerator}/{proof.bound.denominator}")
+        r = check_file(str(cert))
+        seen.append((r.verdict, len(calls)))
+    assert seen[0][0] == seen[1][0] == "accepted" and seen[1][1] <= seen[0][1], seen
+
+
 # ------------------------------------------------------------------ 2. size caps before allocation
 
 def _wide_model(tmp_path: Path, v: int = 1024, k: int = 2) -> Path:
