@@ -80,7 +80,7 @@ def _fifo(case: Case) -> str:
 
 
 def _header(case: Case, header: bytes) -> dict:
-    return case.weights(len(header).to_bytes(8, "little") + header)
+    return case.weights(len(header).to_bytes(8, "little") + header + b"\0" * 4)  # 4 bytes of data
 
 
 CASES: dict[str, Callable[[Case, pytest.MonkeyPatch], list[tuple[str, int]]]] = {
@@ -115,7 +115,7 @@ CASES: dict[str, Callable[[Case, pytest.MonkeyPatch], list[tuple[str, int]]]] = 
     "sha-mismatch": lambda c, mp: [c.check(_set("model.sha256", "0" * 64))],
     "weights-not-a-model": lambda c, mp: [
         c.check(_set("model", _header(c, b"{"))),
-        c.check(_set("model", _header(c, b'{"x": ' + b"9" * 4300 + b"}"))),
+        c.check(_set("model", _header(c, b'{"x": ' + b"9" * 4301 + b"}"))),
         c.check(_set("model", _header(c, json.dumps({n: {"dtype": "F32", "shape": [2 ** 64], "data_offsets": [0, 4]}
                                                       for n in safetensors.NAMES}).encode()))),
         c.check(_set("model", c.weights(_state_bytes(c, nan=True)))),
