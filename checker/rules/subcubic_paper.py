@@ -40,7 +40,8 @@ import numpy as np
 
 from checker import expo
 from checker import interval as iv
-from checker.certificate import CertificateError, rational
+from checker.certificate import rational
+from checker.errors import Malformed
 from checker.dyadic import Dyadic
 from checker.rules import Reject
 from checker.rules import subcubic_bounds as sb
@@ -52,10 +53,10 @@ LOGIT = ("paper-mean-query", "paper-plain")      # the paper's logit reasoning (
 def vector(raw: object, n: int, name: str) -> Dyadic:
     """A certificate list of n dyadic rationals."""
     if not isinstance(raw, list) or len(raw) != n:
-        raise CertificateError(f"evidence.{name} must list {n} dyadic rationals")
+        raise Malformed(f"evidence.{name} must list {n} dyadic rationals")
     vals = [rational(x, f"evidence.{name}") for x in raw]
     if any(v.denominator & (v.denominator - 1) for v in vals):
-        raise CertificateError(f"evidence.{name} entries must have power-of-two denominators")
+        raise Malformed(f"evidence.{name} entries must have power-of-two denominators")
     e = -max(v.denominator.bit_length() - 1 for v in vals)
     out = np.empty(n, dtype=object)
     out[:] = [int(v * 2 ** -e) for v in vals]
@@ -65,7 +66,7 @@ def vector(raw: object, n: int, name: str) -> Dyadic:
 def mean_attention(raw: object, V: int, K: int) -> list[list[Fraction]]:
     """evidence.mean_attention: V rows of K rationals (any values are sound)."""
     if not isinstance(raw, list) or len(raw) != V or not all(isinstance(r, list) and len(r) == K for r in raw):
-        raise CertificateError(f"evidence.mean_attention must be {V} lists of {K} rationals")
+        raise Malformed(f"evidence.mean_attention must be {V} lists of {K} rationals")
     return [[rational(x, "evidence.mean_attention") for x in row] for row in raw]
 
 

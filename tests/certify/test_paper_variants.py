@@ -111,21 +111,21 @@ def _ev(default_paper, **changes):
     {"svd_left": ["1/3"] * 64}, {"svd_left": [1] * 63}, {"svd_right": None}, {"mean_attention": None},
     {"mean_attention": [[0] * 3] * 64}, {"mean_attention": [[0.5] * 4] * 64}, {"direction": [1] * 32}])
 def test_malformed_paper_evidence_is_refused(default_paper, change):
-    from checker.certificate import CertificateError
-    with pytest.raises(CertificateError):
+    from checker.errors import Malformed
+    with pytest.raises(Malformed):
         _check(default_paper, evidence=_ev(default_paper, **change))
 
 
 @pytest.mark.parametrize("logit", ["paper", "ours", "paper-mean"])
 def test_unknown_logit_option_is_refused(default_paper, logit):
-    from checker.certificate import CertificateError
-    with pytest.raises(CertificateError):
+    from checker.errors import Malformed
+    with pytest.raises(Malformed):
         _check(default_paper, parameters={**default_paper[2].parameters, "logit": logit})
 
 
 def test_mean_attention_refused_without_averaging(default_paper):
-    from checker.certificate import CertificateError
-    with pytest.raises(CertificateError):
+    from checker.errors import Malformed
+    with pytest.raises(Malformed):
         _check(default_paper, parameters={**default_paper[2].parameters, "logit": "paper-plain"})
 
 

@@ -26,7 +26,8 @@ from certify.strategies import cubic, subcubic
 from certify.strategies import subcubic_tables
 from certify.train import train
 from certify.weights import save_model
-from checker.certificate import Certificate, CertificateError
+from checker.certificate import Certificate
+from checker.errors import Malformed
 from checker.dyadic import Dyadic
 from checker.check import check_file
 from checker.ops import Ops
@@ -256,7 +257,7 @@ def test_malformed_evidence_is_refused(default, mutate):
     entry, w, proof = default
     ev = copy.deepcopy(proof.evidence)
     mutate(ev)
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(default, evidence=ev)
 
 
@@ -284,7 +285,7 @@ def test_zero_direction_is_rejected(rank2, key):
     entry, w, proof = rank2
     ev = copy.deepcopy(proof.evidence)
     ev[key] = [0] * w.d_head
-    with pytest.raises((Reject, CertificateError)):
+    with pytest.raises((Reject, Malformed)):
         _rule(rank2, evidence=ev)
 
 
@@ -297,13 +298,13 @@ def test_zero_direction_is_rejected(rank2, key):
 def test_malformed_rank2_evidence_is_refused(rank2, mutate):
     ev = copy.deepcopy(rank2[2].evidence)
     mutate(ev)
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(rank2, evidence=ev)
 
 
 def test_direction2_refused_for_rank1_variants(rank1):
     ev = {**copy.deepcopy(rank1[2].evidence), "direction2": list(rank1[2].evidence["direction"])}
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(rank1, evidence=ev)
 
 
@@ -316,7 +317,7 @@ def test_direction2_refused_for_rank1_variants(rank1):
     {},
 ])
 def test_bad_parameters_are_refused(default, parameters):
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(default, parameters=parameters)
 
 
@@ -344,7 +345,7 @@ def test_perturbed_direction_rejected_or_still_sound(rank2, key, entry_idx, fact
     ev[key][entry_idx] = f"{x.numerator}/{x.denominator}"
     try:
         bound = _rule(rank2, evidence=ev)
-    except (Reject, CertificateError):
+    except (Reject, Malformed):
         return
     assert bound <= Fraction(entry.accuracy)
 
@@ -476,13 +477,13 @@ def test_svd_query_offset_proof_checks(svdq):
 def test_malformed_eupu_offset_is_refused(svdq, mutate):
     ev = copy.deepcopy(svdq[2].evidence)
     mutate(ev)
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(svdq, evidence=ev)
 
 
 def test_eupu_offset_refused_for_other_variants(rank1, svdq):
     ev = {**copy.deepcopy(rank1[2].evidence), "eupu_offset": svdq[2].evidence["eupu_offset"]}
-    with pytest.raises(CertificateError):
+    with pytest.raises(Malformed):
         _rule(rank1, evidence=ev)
 
 
