@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--solvers", default="z3,cvc5")
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--no-export", action="store_true", help="skip `certify export smt`")
     args = ap.parse_args()
     out = Path(args.out)
     rows = []
@@ -89,15 +90,16 @@ def main() -> int:
         if not cert.exists():
             subprocess.run(CERTIFY + ["run", "--model", model, "--strategy", strategy, "--out", str(certs)],
                            check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        target = out / "export" / f"{model}.{strategy}"
-        code, secs, peak, text = measured(CERTIFY + ["export", "smt", str(cert), "-o", str(target)]
-                                          + (["--smt-jobs", str(args.jobs)] if args.jobs else []))
-        files = list(target.glob("*.smt2"))
-        size = sum(f.stat().st_size for f in files)
-        print(f"export {model} {strategy}: {len(files)} files, {size / 1e6:.1f} MB, {secs:.0f} s, "
-              f"peak {peak / 2 ** 20:.0f} MiB, exit {code}", flush=True)
-        rows.append({"model": model, "strategy": strategy, "what": "export", "files": len(files),
-                     "bytes": size, "seconds": round(secs, 1), "peak_mib": round(peak / 2 ** 20)})
+        if not args.no_export:
+            target = out / "export" / f"{model}.{strategy}"
+            code, secs, peak, _ = measured(CERTIFY + ["export", "smt", str(cert), "-o", str(target)]
+                                           + (["--smt-jobs", str(args.jobs)] if args.jobs else []))
+            files = list(target.glob("*.smt2"))
+            size = sum(f.stat().st_size for f in files)
+            print(f"export {model} {strategy}: {len(files)} files, {size / 1e6:.1f} MB, {secs:.0f} s, "
+                  f"peak {peak / 2 ** 20:.0f} MiB, exit {code}", flush=True)
+            rows.append({"model": model, "strategy": strategy, "what": "export", "files": len(files),
+                         "bytes": size, "seconds": round(secs, 1), "peak_mib": round(peak / 2 ** 20)})
         for solver in args.solvers.split(","):
             before = load()
             code, secs, peak, text = measured(CERTIFY + ["check", str(cert), "--smt", solver, "--smt-timeout", "60"]
