@@ -137,6 +137,11 @@ def _train_parser(p: argparse.ArgumentParser) -> None:
                    "parallel on Dask into the --out folder, with a manifest.json of exact accuracies (resumable)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --seeds: an existing Dask scheduler")
     p.add_argument("--workers", type=int, help="with --seeds: LocalCluster workers")
+    from certify.train import DEFAULT_MODE, MODES
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="ieee-v1: the same bits on any "
+                   "machine (default); torch: this machine's kernels, as the pre-#17 zoo (docs/zoo.md)")
+    p.add_argument("--verify-zoo", metavar="NAME", help="retrain a zoo model from its metadata and "
+                   "compare its SHA-256 with the manifest (exit 1 if they differ)")
 
 
 DEFAULT_SEEDS_DIR = "models"
@@ -156,6 +161,8 @@ def _run_parser(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.verify_zoo:
+        return _verify_zoo(args.verify_zoo, args.out)
     if args.seeds:
         from certify.seeds import PAPER_SEEDS
         seeds = list(PAPER_SEEDS) if args.seeds == "paper" else _int_list(args.seeds)
@@ -171,15 +178,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     if Path(args.out).is_dir():
         raise ValueError(f"--out {args.out} is a folder; give the .safetensors file to write")
     from certify.model import Config
-    from certify.train import RECIPE, sampled_accuracy, train
+    from certify.train import RECIPE, environment, machine, sampled_accuracy, train
     from certify.weights import save_model
     cfg = Config(args.k, args.d_vocab, args.d_model, args.d_head)
     start = time.perf_counter()
-    model, loss = train(cfg, args.seed, steps=args.steps)
-    digest = save_model(model, args.out, {**RECIPE, "steps": args.steps, "seed": args.seed})
-    print(f"trained {args.out} in {time.perf_counter() - start:.1f} s: final loss {loss:.5f}, "
-          f"sampled accuracy {sampled_accuracy(model):.5f}\nsha256 {digest}")
+    model, loss = train(cfg, args.seed, steps=args.steps, mode=args.mode)
+    digest = save_model(model, args.out, {**RECIPE, "steps": args.steps, "seed": args.seed,
+                                          **environment(args.mode)})
+    print(f"trained {args.out} in {time.perf_counter() - start:.1f} s ({args.mode} mode on {machine()}): "
+          f"final loss {loss:.5f}, sampled accuracy {sampled_accuracy(model):.5f}\nsha256 {digest}")
     return 0
+
+
+def _verify_zoo(name: str, out: str | None) -> int:
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        result = zoo.verify(name, out or Path(tmp) / f"{name}.safetensors", progress=True)
+    same = "identical to" if result.ok else "DIFFERS from"
+    print(f"{result.name}: retrained in {result.mode} mode: sha256 {result.actual}\n{same} the manifest's "
+          f"{result.expected}")
+    if not result.ok and result.mode == "torch":
+        print("torch-mode models depend on the CPU's kernels (docs/zoo.md says which machines agree)")
+    return 0 if result.ok else 1
 
 
 def cmd_zoo(args: argparse.Namespace) -> int:

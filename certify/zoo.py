@@ -73,17 +73,49 @@ def train_entry(k: int, d_vocab: int, seed: int, steps: int, folder: Path = ZOO_
     from checker.rules.brute_force import MAX_INPUTS, count_correct
     from checker.safetensors import read_weights
     from certify.model import Config
-    from certify.train import RECIPE, train
+    from certify.train import DEFAULT_MODE, RECIPE, environment, train
     from certify.weights import save_model
     name = zoo_name(k, d_vocab, seed)
     model, _ = train(Config(k, d_vocab), seed, steps=steps, progress=False)
     path = Path(folder) / f"{name}.safetensors"
-    digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed})
+    digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed, **environment(DEFAULT_MODE)})
     acc = None
     if d_vocab ** k <= MAX_INPUTS:
         exact = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
         acc = f"{exact.numerator}/{exact.denominator}"
     return ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    mode: str
+    expected: str  # the manifest's SHA-256
+    actual: str  # the retrained file's
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+def verify(name: str, out: str | Path, progress: bool = False) -> Verification:
+    """Retrain a zoo model from its own metadata (recipe, seed, steps, mode) into `out`, with the
+    same metadata, and compare SHA-256s. Files without a mode predate #17: torch mode."""
+    from certify.model import Config
+    from certify.train import train
+    from certify.weights import read_metadata, save_model
+    entry = lookup(name)
+    if entry is None:
+        raise ValueError(f"{name!r} is not in the zoo (`certify zoo` lists it)")
+    config = read_metadata(entry.path)["config"]
+    training = config.get("training")
+    if not isinstance(training, dict) or "seed" not in training or "steps" not in training:
+        raise ValueError(f"{entry.path}: no training recipe in its metadata")
+    cfg = Config(*(config[f] for f in ("k", "d_vocab", "d_model", "d_head")))
+    mode = training.get("mode", "torch")
+    model, _ = train(cfg, training["seed"], steps=training["steps"], batch_size=training["batch_size"],
+                     progress=progress, mode=mode)
+    return Verification(entry.name, mode, entry.sha256, save_model(model, out, training))
 
 
 def train_many(k: int, d_vocab: int, seeds: list[int], steps: int, scheduler: str | None = None,
