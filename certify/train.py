@@ -25,26 +25,34 @@ _WEIGHTS = ("W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_U")
 
 
 def train(cfg: Config, seed: int, steps: int = 3000, batch_size: int = 128, progress: bool = True,
-          mode: str = DEFAULT_MODE) -> tuple[MaxOfK, float]:
-    """Train with the recipe; returns the model and the last batch's loss."""
+          mode: str = DEFAULT_MODE, threads: int = 1) -> tuple[MaxOfK, float]:
+    """Train with the recipe; returns the model and the last batch's loss. torch's thread count is
+    set to `threads` meanwhile: part of a torch-mode model's recipe, only speed for ieee-v1 (these
+    products are too small to gain from a second thread, and spinning ones lose badly when shared)."""
+    import torch
     if mode not in MODES:
         raise ValueError(f"unknown training mode {mode!r}; choose from {', '.join(MODES)}")
     bar = _progress(steps, f"train k={cfg.k} vocab={cfg.d_vocab} seed={seed}") if progress else None
     run = _train_ieee if mode == "ieee-v1" else _train_torch
-    model, loss = run(cfg, seed, steps, batch_size, bar)
-    if bar is not None:
-        bar.close()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        model, loss = run(cfg, seed, steps, batch_size, bar)
+    finally:
+        torch.set_num_threads(before)
+        if bar is not None:
+            bar.close()
     return model, loss
 
 
-def environment(mode: str) -> dict[str, object]:
+def environment(mode: str, threads: int = 1) -> dict[str, object]:
     """What the weights' bits depend on, for the safetensors metadata. ieee-v1 files record nothing
     machine-specific, so their SHA-256 is the same everywhere; torch files record the machine."""
     if mode == "ieee-v1":
         return {"mode": mode}
     import torch
     return {"mode": mode, "torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": 1}
+            "threads": threads}
 
 
 def machine() -> str:
@@ -171,10 +179,9 @@ class _Adam:
 
 
 def _train_torch(cfg: Config, seed: int, steps: int, batch_size: int, bar) -> tuple[MaxOfK, float]:
-    """Deterministic on one machine: one thread, highest matmul precision, seeded streams."""
+    """Deterministic on one machine and thread count: highest matmul precision, seeded streams."""
     import torch
     from torch.nn import functional as F
-    torch.set_num_threads(1)
     torch.set_float32_matmul_precision("highest")
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(seed)

@@ -114,7 +114,7 @@ def verify(name: str, out: str | Path, progress: bool = False) -> Verification:
     cfg = Config(*(config[f] for f in ("k", "d_vocab", "d_model", "d_head")))
     mode = training.get("mode", "torch")
     model, _ = train(cfg, training["seed"], steps=training["steps"], batch_size=training["batch_size"],
-                     progress=progress, mode=mode)
+                     progress=progress, mode=mode, threads=training.get("threads", 1))
     return Verification(entry.name, mode, entry.sha256, save_model(model, out, training))
 
 
