@@ -185,7 +185,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model, loss = train(cfg, args.seed, steps=args.steps, mode=args.mode)
     digest = save_model(model, args.out, {**RECIPE, "steps": args.steps, "seed": args.seed,
                                           **environment(args.mode)})
-    print(f"trained {args.out} in {time.perf_counter() - start:.1f} s ({args.mode} mode on {machine()}): "
+    print(f"trained {args.out} in {time.perf_counter() - start:.1f} s (mode {args.mode} on {machine()}): "
           f"final loss {loss:.5f}, sampled accuracy {sampled_accuracy(model):.5f}\nsha256 {digest}")
     return 0
 

@@ -59,8 +59,7 @@ def machine() -> str:
     """The actual machine, for the user (not stored: an ieee-v1 model does not depend on it)."""
     import platform
     import torch
-    return (f"{platform.machine()}, torch {torch.__version__} (CPU capability "
-            f"{torch.backends.cpu.get_cpu_capability()}), numpy {np.__version__}")
+    return f"{platform.machine()}/{torch.backends.cpu.get_cpu_capability()}"
 
 
 def _train_ieee(cfg: Config, seed: int, steps: int, batch_size: int, bar) -> tuple[MaxOfK, float]:

@@ -99,23 +99,48 @@ class Verification:
 
 
 def verify(name: str, out: str | Path, progress: bool = False) -> Verification:
-    """Retrain a zoo model from its own metadata (recipe, seed, steps, mode) into `out`, with the
-    same metadata, and compare SHA-256s. Files without a mode predate #17: torch mode."""
+    """Retrain a zoo model from its own metadata (config, seed, steps, batch size, mode; files without a
+    mode predate #17: torch mode) and write it to `out` under the zoo file's own header (names, shapes,
+    metadata), so the SHA-256s agree exactly when every retrained tensor is bit-identical."""
     from certify.model import Config
     from certify.train import train
-    from certify.weights import read_metadata, save_model
+    from certify.weights import atomic_write_bytes, read_metadata, sha256_file
     entry = lookup(name)
     if entry is None:
         raise ValueError(f"{name!r} is not in the zoo (`certify zoo` lists it)")
-    config = read_metadata(entry.path)["config"]
-    training = config.get("training")
+    meta = read_metadata(entry.path)
+    config = meta["config"]
+    training = meta.get("training", config.get("training"))  # two keys before the metadata had one
     if not isinstance(training, dict) or "seed" not in training or "steps" not in training:
         raise ValueError(f"{entry.path}: no training recipe in its metadata")
     cfg = Config(*(config[f] for f in ("k", "d_vocab", "d_model", "d_head")))
     mode = training.get("mode", "torch")
     model, _ = train(cfg, training["seed"], steps=training["steps"], batch_size=training["batch_size"],
                      progress=progress, mode=mode, threads=training.get("threads", 1))
-    return Verification(entry.name, mode, entry.sha256, save_model(model, out, training))
+    atomic_write_bytes(out, _with_tensors(entry.path.read_bytes(), model.state()))
+    return Verification(entry.name, mode, entry.sha256, sha256_file(out))
+
+
+def _with_tensors(original: bytes, state: dict) -> bytes:
+    """The safetensors file `original` with every tensor's bytes replaced by `state`'s; refuses
+    unless the tensors tile the data section exactly (no original byte survives)."""
+    size = int.from_bytes(original[:8], "little")
+    header = json.loads(original[8:8 + size])
+    data = bytearray(len(original) - 8 - size)
+    spans = []
+    for tensor, info in header.items():
+        if tensor == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        new = state[tensor].numpy().astype("<f4").tobytes()
+        if info["dtype"] != "F32" or end - start != len(new):
+            raise ValueError(f"{tensor}: the zoo file's layout does not match the retrained model")
+        data[start:end] = new
+        spans.append((start, end))
+    spans.sort()
+    if [s for s, _ in spans] != [0] + [e for _, e in spans[:-1]] or spans[-1][1] != len(data):
+        raise ValueError("the zoo file's tensors do not tile its data section")
+    return original[:8 + size] + bytes(data)
 
 
 def train_many(k: int, d_vocab: int, seeds: list[int], steps: int, scheduler: str | None = None,

@@ -189,3 +189,15 @@ def test_metadata_records_the_mode(tmp_path):
     training = read_metadata(out)["config"]["training"]
     assert training["mode"] == "torch" and training["torch"] == torch.__version__ and training["threads"] == 1
     assert training["capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_rebuild_refuses_a_layout_mismatch(tmp_path):
+    from certify.weights import save_model
+    model, _ = train(Config(2, 5, 4, 4), 3, steps=2, progress=False)
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    state = model.state()
+    assert zoo._with_tensors(path.read_bytes(), state) == path.read_bytes()
+    state["unembed.W_U"] = state["unembed.W_U"][:, :4]
+    with pytest.raises(ValueError, match="layout"):
+        zoo._with_tensors(path.read_bytes(), state)
