@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from certify import ieee
-from certify.model import PARAM_SHAPES, Config, MaxOfK
+
+if TYPE_CHECKING:  # torch is an extra: importing this module (the CLI does) must not need it
+    from certify.model import Config, MaxOfK
 
 RECIPE = {"optimizer": "AdamW", "lr": 1e-3, "betas": [0.9, 0.999], "weight_decay": 0.01,
           "batch_size": 128, "steps": 3000}
@@ -66,6 +69,7 @@ def _train_ieee(cfg: Config, seed: int, steps: int, batch_size: int, bar) -> tup
     """Hand-written forward and backward pass and AdamW (torch's single-tensor update written out)
     in float32; biases stay at zero as in the torch recipe. Streams: one per weight, one for data."""
     import torch
+    from certify.model import PARAM_SHAPES, MaxOfK
     torch.set_flush_denormal(False)  # subnormals are IEEE's; a library may have set FTZ/DAZ
     ieee.keep_heap()
     std = 0.8 / math.sqrt(cfg.d_model)
@@ -181,6 +185,7 @@ def _train_torch(cfg: Config, seed: int, steps: int, batch_size: int, bar) -> tu
     """Deterministic on one machine and thread count: highest matmul precision, seeded streams."""
     import torch
     from torch.nn import functional as F
+    from certify.model import MaxOfK
     torch.set_float32_matmul_precision("highest")
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(seed)

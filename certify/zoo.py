@@ -98,26 +98,27 @@ class Verification:
         return self.expected == self.actual
 
 
-def verify(name: str, out: str | Path, progress: bool = False) -> Verification:
+def verify(name: str, out: str | Path, progress: bool = False, folder: Path = ZOO_DIR) -> Verification:
     """Retrain a zoo model from its own metadata (config, seed, steps, batch size, mode; files without a
     mode predate #17: torch mode) and write it to `out` under the zoo file's own header (names, shapes,
     metadata), so the SHA-256s agree exactly when every retrained tensor is bit-identical."""
     from certify.model import Config
     from certify.train import train
     from certify.weights import atomic_write_bytes, read_metadata, sha256_file
-    entry = lookup(name)
+    entry = next((e for e in entries(folder) if e.name == name.removeprefix("zoo:")), None)
     if entry is None:
         raise ValueError(f"{name!r} is not in the zoo (`certify zoo` lists it)")
-    meta = read_metadata(entry.path)
+    path = Path(folder) / f"{entry.name}.safetensors"
+    meta = read_metadata(path)
     config = meta["config"]
     training = meta.get("training", config.get("training"))  # two keys before the metadata had one
     if not isinstance(training, dict) or "seed" not in training or "steps" not in training:
-        raise ValueError(f"{entry.path}: no training recipe in its metadata")
+        raise ValueError(f"{path}: no training recipe in its metadata")
     cfg = Config(*(config[f] for f in ("k", "d_vocab", "d_model", "d_head")))
     mode = training.get("mode", "torch")
     model, _ = train(cfg, training["seed"], steps=training["steps"], batch_size=training["batch_size"],
                      progress=progress, mode=mode, threads=training.get("threads", 1))
-    atomic_write_bytes(out, _with_tensors(entry.path.read_bytes(), model.state()))
+    atomic_write_bytes(out, _with_tensors(path.read_bytes(), model.state()))
     return Verification(entry.name, mode, entry.sha256, sha256_file(out))
 
 

@@ -88,21 +88,19 @@ def test_zoo_default_model_reproduces():
     assert result.ok, result
 
 
-def test_verify_detects_a_changed_model(tmp_path, monkeypatch):
+def test_verify_detects_a_changed_model(tmp_path):
     """zoo.verify on a one-model zoo: the genuine file verifies, a retrained-elsewhere one does not."""
     from certify.weights import save_model
     from certify.train import RECIPE, environment
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
-    monkeypatch.setattr(zoo, "MANIFEST", tmp_path / "manifest.json")
     model, _ = train(Config(2, 5, 4, 4), 3, steps=20, progress=False)
     path = tmp_path / "k2-v5-s3.safetensors"
     digest = save_model(model, path, {**RECIPE, "steps": 20, "seed": 3, **environment("ieee-v1")})
-    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, digest, None)])
-    assert zoo.verify("k2-v5-s3", tmp_path / "again.safetensors").ok
-    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, "0" * 64, None)])
-    assert not zoo.verify("k2-v5-s3", tmp_path / "again.safetensors").ok
+    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, digest, None)], tmp_path)
+    assert zoo.verify("k2-v5-s3", tmp_path / "again.safetensors", folder=tmp_path).ok
+    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, "0" * 64, None)], tmp_path)
+    assert not zoo.verify("k2-v5-s3", tmp_path / "again.safetensors", folder=tmp_path).ok
     with pytest.raises(ValueError, match="not in the zoo"):
-        zoo.verify("k9-v9-s9", tmp_path / "x.safetensors")
+        zoo.verify("k9-v9-s9", tmp_path / "x.safetensors", folder=tmp_path)
 
 
 # ------------------------------------------------------------ the arithmetic itself
