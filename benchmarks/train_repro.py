@@ -61,7 +61,9 @@ def run_setting(mode: str, threads: int, env: dict[str, str], args: argparse.Nam
                 if key not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES")}
     # passive OpenMP waiting: spinning threads on a shared machine cost minutes, and no bits
     out = subprocess.run(cmd, env={**full_env, "OMP_WAIT_POLICY": "PASSIVE", **env}, capture_output=True,
-                         text=True, check=True)
+                         text=True)
+    if out.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
