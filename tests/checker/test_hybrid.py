@@ -65,7 +65,7 @@ def _proofs(weights: Path, semantics: str = "exact-real"):
 @pytest.fixture(scope="module")
 def covered_all(tmp_path_factory) -> Path:
     """A trained K=2, vocab 4 model whose cubic proof covers every input."""
-    model, _ = train(Config(2, 4, 8, 8), 0, steps=300, progress=False)
+    model, _ = train(Config(2, 4, 8, 8), 0, steps=300, progress=False, mode="torch")
     return write_state(model_state(model), tmp_path_factory.mktemp("all") / "all.safetensors")
 
 
@@ -87,7 +87,7 @@ def test_compact_proof_covering_everything(covered_all, tmp_path):
 def test_differential_against_brute_force(tmp_path, k, v, biases, seed, steps):
     cfg = Config(k, v, 8, 8)
     if steps:
-        model, _ = train(cfg, seed, steps=steps, progress=False)
+        model, _ = train(cfg, seed, steps=steps, progress=False, mode="torch")
         state = model_state(model)
     else:
         state = random_state(cfg, seed, biases=biases)
@@ -109,7 +109,7 @@ def test_float32_semantics_matches_brute_force(tmp_path):
     from checker.rules.brute_force import count_correct
     from checker.certificate import parse_certificate
     from checker.safetensors import read_weights
-    model, _ = train(Config(3, 5, 8, 8), 4, steps=600, progress=False)
+    model, _ = train(Config(3, 5, 8, 8), 4, steps=600, progress=False, mode="torch")
     weights = write_state(model_state(model), tmp_path / "f.safetensors")
     _, proofs = _proofs(weights, "float32")
     cert = _write(weights, proofs["all"], tmp_path)
@@ -161,7 +161,7 @@ def partial(tmp_path_factory) -> tuple[Path, Path]:
     """(weights, honest hybrid certificate claiming every cubic case) of a model that has wrong
     inputs both inside the residue and decided in each stage."""
     tmp = tmp_path_factory.mktemp("partial")
-    model, _ = train(Config(4, 6, 8, 8), 6, steps=300, progress=False)
+    model, _ = train(Config(4, 6, 8, 8), 6, steps=300, progress=False, mode="torch")
     weights = write_state(model_state(model), tmp / "p.safetensors")
     m = load_float_model(weights)
     cert = _write(weights, hybrid_prover.proof(m, cubic_prover.case_sets(m)), tmp)

@@ -61,7 +61,7 @@ def _tweak(state: dict, **scale) -> dict:
 
 def _trained(cfg: Config, seed: int, steps: int) -> dict:
     from certify.train import train
-    model, _ = train(cfg, seed, steps=steps, progress=False)
+    model, _ = train(cfg, seed, steps=steps, progress=False, mode="torch")
     state = model_state(model)
     rng = np.random.default_rng(seed)
     for name in state:
@@ -74,7 +74,7 @@ def _well_trained(cfg: Config, seed: int, steps: int, bias: float = 0.0) -> dict
     """Trained long enough that the paper's (weaker) reasoning proves many cases; biases perturbed
     by `bias` (the trained ones stay at zero)."""
     from certify.train import train
-    state = model_state(train(cfg, seed, steps=steps, progress=False)[0])
+    state = model_state(train(cfg, seed, steps=steps, progress=False, mode="torch")[0])
     rng = np.random.default_rng(seed)
     return {k: (v + rng.normal(size=v.shape) * bias).astype(np.float32) if ".b_" in k else v
             for k, v in state.items()}
