@@ -159,15 +159,16 @@ def test_export_cli_and_careless_input(built, tmp_path, capsys):
     assert "SHA-256" in captured.out + captured.err
 
 
-def test_unsupported_strategy_is_refused(built, tmp_path, capsys):
+@pytest.mark.parametrize("strategy", ["subcubic", "hybrid", "paper:max_diff/mean_query+diff/svd"])
+def test_unsupported_strategy_is_refused(built, tmp_path, capsys, strategy):
     import json
     cert, *_ = built
     doc = json.loads(cert.read_text())
-    doc["strategy"]["name"] = "subcubic"
+    doc["strategy"]["name"] = strategy
     doc["model"]["path"] = str(cert.parent / "m.safetensors")
     (tmp_path / "s.json").write_text(json.dumps(doc))
     assert main(["export", "coq", str(tmp_path / "s.json"), "-o", str(tmp_path / "d")]) == 2
-    assert "no Coq export for strategy 'subcubic'" in capsys.readouterr().out
+    assert f"no Coq export for strategy '{strategy}'" in capsys.readouterr().out
 
 
 @pytest.mark.slow
