@@ -7,13 +7,11 @@ that computes other bits fails them, which is the cross-machine test CI gives on
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
