@@ -28,6 +28,7 @@ class Exact:
     where = staticmethod(lambda cond, a, b: a if cond else b)
     exp = staticmethod(lambda a: a)
     smallest = staticmethod(lambda ws, n: sorted(ws)[:n])
+    maximum = staticmethod(max)
 
     def __init__(self, k: int, d_head: int, tables: dict[str, Dyadic], weights: tuple[str, ...] = (),
                  **consts) -> None:
@@ -63,6 +64,12 @@ class Float:
     def where(cond, a, b) -> Interval:
         a, b = Interval.lift(a), Interval.lift(b)
         return Interval(np.where(cond, a.lo, b.lo), np.where(cond, a.hi, b.hi))
+
+    @staticmethod
+    def maximum(a, b) -> Interval:
+        """max(x, y) for x in a, y in b lies in [max of lower ends, max of upper ends]."""
+        a, b = Interval.lift(a), Interval.lift(b)
+        return Interval(np.maximum(a.lo, b.lo), np.maximum(a.hi, b.hi))
 
     @staticmethod
     def smallest(ws: list[Interval], n: int) -> list[Interval]:

@@ -62,11 +62,10 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     t, cases = _setup(cert, w, ops)
-    if t.paper is None:
+    if not t.paper:
         passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
-    else:  # the paper's logit reasoning (subcubic_paper): its own filter, then exactly
-        passed = sp.filter_cases(t, np.array(cases, dtype=np.int64).reshape(-1, 4))
-        ops.add(40 * w.k * len(cases))
+    else:  # the paper's logit reasoning (subcubic_paper.sums)
+        passed = t.paper_filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     count = 0
     for (q, m, c, g), ok in zip(cases, passed):
         if not (ok or t.case_holds(q, m, c, g, ops)):
@@ -81,7 +80,7 @@ def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
     of `_Tables.paper_obligations` under the paper's logit reasoning)."""
     t, cases = _setup(cert, w, Ops())
     for q, m, c, g in cases:
-        sums = [t.obligation(q, m, c, g)] if t.paper is None else t.paper_obligations(q, m, c, g)
+        sums = [t.obligation(q, m, c, g)] if not t.paper else t.paper_obligations(q, m, c, g)
         yield Case(f"case_q{q}_m{m}_c{c}_g{g}", sums)
 
 
@@ -116,7 +115,7 @@ def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
     abar = None
     if "logit" in par:
         abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
-            [[Fraction(0)] * w.k for _ in range(w.d_vocab)]
+            Dyadic(np.zeros((w.d_vocab, w.k), dtype=object), 0)
     return _Tables(w, b, b2, par, ops, offset, uv, abar)
 
 
@@ -154,17 +153,14 @@ class _Tables:
         wt = exact_weights(w)
         tables = {**_attention(wt, w.k, b, b2, par, uv, ops), **_ov(wt, w.k, ops)}
         evou, pvou = tables.pop("evou"), tables.pop("pvou")
-        self.paper = None  # else the paper's logit reasoning (subcubic_paper), with its own direct-path parts
+        self.paper = abar is not None  # the paper's logit reasoning (subcubic_paper), its own direct-path parts
         if abar is None:
             tables.update(_direct(wt, w.k, par["eupu"], offset, ops))
         else:
-            self.paper = _paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, ops)
+            tables.update(_paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, tables["eqkp"], ops))
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
         self.k, self.d = w.k, w.d_head
-        # the exact tables subcubic_paper.filter_cases reads directly (its own float text)
-        self.K, self.eqbeta, self.eqke, self.eqpref = w.k, consts["eqbeta"], tables.get("eqke"), tables.get("eqpref")
-        self.spread, self.eterm, self.pref, self.eqkp = (tables[n] for n in ("spread", "eterm", "pref", "eqkp"))
         self.exact = Exact(w.k, w.d_head, tables, **consts)
         self.float = Float(w.k, w.d_head, tables, **consts)
 
@@ -173,10 +169,17 @@ class _Tables:
         ops.add(60 * len(cases))
         return self.float.holds(_sum(self.float, *cases.T))
 
+    def paper_filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
+        """Per case: True if float64 intervals prove every sum of subcubic_paper.sums."""
+        ops.add(40 * self.k * len(cases))
+        q, m, c, g = cases.T
+        return np.logical_and.reduce([self.float.holds(s) for s in
+                                      sp.sums(self.float, q, m, c, g, *_eqke_bounds(self.float, q, m, g))])
+
     def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
         """The case's inequality decided exactly."""
         ops.add(20)
-        if self.paper is not None:
+        if self.paper:
             return all(self.exact.holds(ob, ops) for ob in self.paper_obligations(q, m, c, g))
         return self.exact.holds(self.obligation(q, m, c, g), ops)
 
@@ -187,12 +190,7 @@ class _Tables:
 
     def paper_obligations(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
         """The case under the paper's logit reasoning (subcubic_paper): every obligation must hold."""
-        N, K = self.exact, self.k
-        wn = [N.eterm[q, m]] if q < m else []
-        wn += [N.pref[m - g, m]] if c else []
-        b_q, a_x = self.eqke_bounds(q, m, g)
-        return sp.obligations(self.paper, K, [N.eqkp[q, i] for i in range(K)], a_x, b_q,
-                              max(wn, default=Fraction(0)), q, m, c)
+        return sp.sums(self.exact, q, m, c, g, *_eqke_bounds(self.exact, q, m, g))
 
     def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
         """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals: the terms of
@@ -275,13 +273,13 @@ def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, ops: Ops) -> d
     return {"dpen": sb.dpen_factored(last, wt.W_U, bias, c)}
 
 
-def _paper(wt: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: list,
-           ops: Ops) -> sp.PaperLogit:
+def _paper(wt: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: Dyadic,
+           eqkp: Dyadic, ops: Ops) -> dict[str, Dyadic]:
     """The paper's logit reasoning (subcubic_paper) in place of dpen: its own direct-path parts."""
     V, dm = wt.W_E.n.shape
     last, bias, c = _direct_parts(wt, K, eupu, offset)
     ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
-    return sp.PaperLogit(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), evou, pvou, abar)
+    return sp.tables(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), evou, pvou, abar, eqkp)
 
 
 def _ov(wt: Params, K: int, ops: Ops) -> dict[str, Dyadic]:

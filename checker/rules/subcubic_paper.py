@@ -23,14 +23,17 @@ query's own eterm if q < m). With any abar (the certificate's mean_attention[m][
 over x != m), (a - abar) E[m,x] <= max over k in {R, Emin} of (a - abar) k, so the input is correct if
 for both k:  C0 + a C1 < 0,  C0 = gap[q] + S - abar k + Wn,  C1 = k - Wn.
 (The paper's code keeps only k = R, which is unsound where a < abar and the argmax x changes; with
-both k it is sound.) If C1 > 0, C0 + C1 < 0 suffices (a <= 1). If C1 <= 0, a >= a_lb suffices, with
-a_lb = N / (N + M) the softmax weight of the max positions in the pessimal arrangement: relative to
-the max token's score, a non-max non-query token scores at most ax = the EQKE bound above, the query
-(q < m) at most bq = EQKE[q,q] - EQKE[q,m]'s bound, so dividing by exp(score of m) every max position
-i contributes exp(EQKP[q,i]/sqrt d), every non-max one at most exp((EQKP[q,j] + ax)/sqrt d); a =
-1 / (1 + nonmax/max) is smallest when the K-1-c max copies sit on the non-query positions of lowest
-EQKP (swapping a max copy to a higher position only raises max and lowers nonmax), and N, M are those
-sums. Then C0 + a_lb C1 < 0 iff (C0 + C1) N + C0 M < 0: an obligation sum coeff exp(arg / sqrt d) > 0.
+both k it is sound.) C0 + a C1 is linear in a, so it is negative for every a in [a_lb, 1] iff it is at
+both ends; a <= 1 always, and a >= a_lb, the softmax weight of the max positions in the pessimal
+arrangement: relative to the max token's score, a non-max non-query token scores at most ax = the
+EQKE bound above, the query (q < m) at most bq = EQKE[q,q] - EQKE[q,m]'s bound, so dividing by
+exp(score of m) every max position i contributes exp(EQKP[q,i]/sqrt d), every non-max one at most
+exp((EQKP[q,j] + ax)/sqrt d); a = 1 / (1 + nonmax/max) is smallest when the K-1-c max copies sit on
+the non-query positions of lowest EQKP (swapping a max copy to a higher position only raises nonmax
+and lowers max), and N, M are those sums. At a_lb: C0 + a_lb C1 < 0 iff (C0 + C1) N + C0 M < 0; at 1:
+C0 + C1 < 0. Four sums (two per k) sum coeff exp(arg / sqrt d) > 0, written once (`sums`) over both
+number types (checker/numbers.py): intervals for the vectorised filter, exact for the fallback and
+the exporters.
 """
 from __future__ import annotations
 
@@ -38,8 +41,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from checker import expo
-from checker import interval as iv
 from checker.certificate import rational
 from checker.errors import Malformed
 from checker.dyadic import Dyadic
@@ -63,11 +64,12 @@ def vector(raw: object, n: int, name: str) -> Dyadic:
     return Dyadic(out, e)
 
 
-def mean_attention(raw: object, V: int, K: int) -> list[list[Fraction]]:
-    """evidence.mean_attention: V rows of K rationals (any values are sound)."""
+def mean_attention(raw: object, V: int, K: int) -> Dyadic:
+    """evidence.mean_attention: V rows of K dyadic rationals (any values are sound), as one [V, K] table."""
     if not isinstance(raw, list) or len(raw) != V or not all(isinstance(r, list) and len(r) == K for r in raw):
-        raise Malformed(f"evidence.mean_attention must be {V} lists of {K} rationals")
-    return [[rational(x, "evidence.mean_attention") for x in row] for row in raw]
+        raise Malformed(f"evidence.mean_attention must be {V} lists of {K} dyadic rationals")
+    flat = vector([x for row in raw for x in row], V * K, "mean_attention")
+    return Dyadic(flat.n.reshape(V, K), flat.e)
 
 
 def norm2(x: Dyadic) -> Fraction:
@@ -120,105 +122,47 @@ def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None
     return L0, (sb.absd(w_ep - sb.rows(c, V)) @ sb.tr(sb.vec(sb.rowspan(U))))[:, 0]
 
 
-class PaperLogit:
-    """The per-m tables of the paper's logit reasoning, exact."""
+def tables(L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: Dyadic, eqkp: Dyadic) -> dict[str, Dyadic]:
+    """The exact tables of the paper's logit reasoning, read by `sums` through both number types:
+    p_gap [q], p_S and p_ab [m, cp], p_R and p_Emin [m], p_eqkp_sorted [q, rank] (EQKP[q, :K-1] in
+    ascending exact order)."""
+    V = len(L0.n)
+    e = min(L0.e, pvou.e)
+    pv = pvou.align(e)
+    pvd = np.array([[max(pv[i, x] - pv[i, m] for i in range(len(pv))) for x in range(V)]
+                    for m in range(V)], dtype=object)                          # [m, x]
+    l0 = L0.align(e)
+    L = Dyadic(pvd + (l0[None, :] - l0[:, None]), e)                           # [m, x]
+    E = Dyadic(evou.n - np.diag(evou.n)[:, None], evou.e)                      # [m, x]
+    off = ~np.eye(V, dtype=bool)
+    R = np.array([max(E.n[m][off[m]]) for m in range(V)], dtype=object)
+    Emin = np.array([min(E.n[m][off[m]]) for m in range(V)], dtype=object)
+    es = min(L.e, abar.e + E.e)
+    val = abar.n[:, :, None] * E.n[:, None, :] * (1 << (abar.e + E.e - es)) + L.align(es)[:, None, :]  # [m, cp, x]
+    S = np.array([[max(val[m, j][off[m]]) for j in range(val.shape[1])] for m in range(V)], dtype=object)
+    K1 = eqkp.n.shape[1] - 1
+    srt = np.array([sorted(row[:K1]) for row in eqkp.n], dtype=object).reshape(V, K1)
+    return {"p_gap": gap, "p_S": Dyadic(S, es), "p_ab": abar, "p_R": Dyadic(R, E.e), "p_Emin": Dyadic(Emin, E.e),
+            "p_eqkp_sorted": Dyadic(srt, eqkp.e)}
 
-    def __init__(self, L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: list[list[Fraction]]):
-        V = len(L0.n)
-        e = min(L0.e, pvou.e)
-        pv = pvou.align(e)
-        pvd = np.array([[max(pv[i, x] - pv[i, m] for i in range(len(pv))) for x in range(V)]
-                        for m in range(V)], dtype=object)                      # [m, x]
-        l0 = L0.align(e)
-        self.L = Dyadic(pvd + (l0[None, :] - l0[:, None]), e)
-        self.E = Dyadic(evou.n - np.diag(evou.n)[:, None], evou.e)
-        off = [[x for x in range(V) if x != m] for m in range(V)]
-        self.R = [max(self.E.n[m, x] for x in off[m]) for m in range(V)]
-        self.Emin = [min(self.E.n[m, x] for x in off[m]) for m in range(V)]
-        self.gap, self.abar = gap, abar
-        fE, fL = Fraction(2) ** self.E.e, Fraction(2) ** self.L.e
-        self.S = [[max(int(self.L.n[m, x]) * fL + ab * int(self.E.n[m, x]) * fE for x in off[m]) for ab in row]
-                  for m, row in enumerate(abar)]
-        self.fE = fE
 
-
-def obligations(P: PaperLogit, K: int, eqkp: list[Fraction], ax: Fraction, bq: Fraction, wn: Fraction,
-                q: int, m: int, c: int) -> list[expo.Obligation]:
-    """The two obligations (k = R, Emin) of case (q, m, c, ...) given its EQKE bounds ax (non-query
-    non-max tokens), bq (the query, used if q < m) and its non-max EVOU bound wn."""
+def sums(N, q, m, c, g, b_q, a_x) -> list[list[tuple]]:
+    """THE paper case inequality (module docstring) over the number type N (checker/numbers.py): four
+    sums (coefficient, weight), each > 0: for k = R and k = Emin, C0 + a C1 < 0 at a = a_lb, i.e.
+    -(C0 + C1) N - C0 M > 0, and at a = 1, -(C0 + C1) > 0; linear in a, it then holds on [a_lb, 1].
+    q, m, c, g are ints or arrays (all cases); b_q, a_x the EQKE bounds of the case."""
+    K = N.k
     cp = c + (q < m)
-    ab, S, gap = P.abar[m][cp], P.S[m][cp], P.gap.fraction(q)
-    srt = sorted(eqkp[:K - 1])
-    max_args = srt[:K - 1 - c] + ([eqkp[K - 1]] if q == m else [])
-    non_args = [p + ax for p in srt[K - 1 - c:]] + ([eqkp[K - 1] + bq] if q < m else [])
+    gap, S, ab = N.p_gap[q], N.p_S[m, cp], N.p_ab[m, cp]
+    wq = N.where(q < m, N.eterm[q, m], 0)
+    wn = N.where(c > 0, N.maximum(wq, N.pref[m - g, m]), wq)
     out = []
-    for k in (P.R[m] * P.fE, P.Emin[m] * P.fE):
-        c0, c1 = gap + S - ab * k + wn, k - wn
-        if c1 > 0 or not non_args:  # a <= 1 (or a = 1 exactly: no non-max token)
-            out.append([(-(c0 + c1), Fraction(0))])
-        else:
-            out.append([(-(c0 + c1), p) for p in max_args] + [(-c0, p) for p in non_args])
+    for k in (N.p_R[m], N.p_Emin[m]):
+        c0 = gap + S - ab * k + wn
+        c01 = c0 + (k - wn)
+        lowest = [j < K - 1 - c for j in range(K - 1)]  # the max copies hold the lowest-EQKP positions
+        terms = [(N.where(low, -c01, -c0), N.exp(N.p_eqkp_sorted[q, j] + N.where(low, 0, a_x)))
+                 for j, low in enumerate(lowest)]
+        terms.append((N.where(q == m, -c01, -c0), N.exp(N.eqkp[q, K - 1] + N.where(q == m, 0, b_q))))
+        out += [terms, [(-c01, N.exp(0))]]
     return out
-
-
-def _enclose(fracs) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 enclosures of exact rationals (int / int true division is correctly rounded)."""
-    mid = np.array([f.numerator / f.denominator for f in fracs], dtype=np.float64)
-    return iv.down(mid), iv.up(mid)
-
-
-def filter_cases(t, cases: np.ndarray) -> np.ndarray:
-    """Per case: True if float64 intervals prove every obligation of `obligations` (the same
-    inequality, each quantity enclosed, the sum of exponentials bounded above); False means 'decide
-    exactly'. Needs the EQKE tables (attn=svd or err=exact-eqke); otherwise decides nothing."""
-    P, K = t.paper, t.K
-    if t.eqke is None or not len(cases):
-        return np.zeros(len(cases), dtype=bool)
-    q, m, c, g = cases.T
-    f = lambda x: iv.enclose_ints(x.n, x.e)
-    at = lambda x, *idx: (x[0][idx], x[1][idx])
-    cp = c + (q < m)
-    with np.errstate(all="ignore"):
-        eqbeta = _enclose([t.eqbeta])
-        eq, eqp, sp = f(t.eqke), f(t.eqpref), at(f(t.spread), q)
-        bq = iv.div_pos(iv.add(iv.sub(at(eq, q, q), at(eq, q, m)), sp), eqbeta)
-        ax = iv.div_pos(iv.add(iv.sub(at(eqp, q, np.maximum(m - g, 0)), at(eq, q, m)), sp), eqbeta)
-        gap = at(f(P.gap), q)
-        S = at(_enclose([x for row in P.S for x in row]), m * K + np.minimum(cp, K - 1))
-        ab = at(_enclose([x for row in P.abar for x in row]), m * K + np.minimum(cp, K - 1))
-        eterm, pref = f(t.eterm), f(t.pref)
-        wn = np.where(q < m, at(eterm, q, m)[0], -np.inf), np.where(q < m, at(eterm, q, m)[1], -np.inf)
-        wp = at(pref, np.maximum(m - g, 0), m)
-        wn = np.where(c > 0, np.maximum(wn[0], wp[0]), wn[0]), np.where(c > 0, np.maximum(wn[1], wp[1]), wn[1])
-        wn = np.where(np.isinf(wn[0]), 0.0, wn[0]), np.where(np.isinf(wn[1]), 0.0, wn[1])  # q = m, c = 0
-        # positions: the exact order of EQKP[q, :K-1] (ascending), then the query position
-        order = np.array([sorted(range(K - 1), key=lambda i: t.eqkp.n[r, i]) for r in range(len(t.eqkp.n))])
-        p = f(t.eqkp)
-        ps = (np.take_along_axis(p[0], order, 1), np.take_along_axis(p[1], order, 1))
-        j = np.arange(K - 1)[None, :]
-        is_max = np.hstack([j < (K - 1 - c)[:, None], (q == m)[:, None]])         # [case, K]
-        args = (np.hstack([ps[0][q], p[0][q, K - 1:]]), np.hstack([ps[1][q], p[1][q, K - 1:]]))
-        add_lo = np.where(is_max, 0.0, np.hstack([np.repeat(ax[0][:, None], K - 1, 1), bq[0][:, None]]))
-        add_hi = np.where(is_max, 0.0, np.hstack([np.repeat(ax[1][:, None], K - 1, 1), bq[1][:, None]]))
-        args = iv.mul(iv.add(args, (add_lo, add_hi)), iv.inv_sqrt(t.d))
-        shift = np.nanmax(np.where(np.isfinite(args[1]), args[1], np.nan), axis=1)[:, None]
-        args = iv.sub(args, (shift, shift))
-        big = ~(np.isfinite(args[0]) & np.isfinite(args[1]) & (args[1] <= 700))
-        ex = iv.exp_bounds(np.where(big, 0.0, args[0]), np.where(big, 0.0, args[1]))
-        some_non = ~is_max.all(axis=1)
-        ok = np.ones(len(q), dtype=bool)
-        for k in (P.R, P.Emin):
-            kk = iv.mul(iv.enclose_ints(np.array(k, dtype=object)[m], 0), _enclose([P.fE]))
-            c0 = iv.add(iv.sub(iv.add(gap, S), iv.mul(ab, kk)), wn)
-            c1 = iv.sub(kk, wn)
-            c01 = iv.add(c0, c1)
-            coef = (np.where(is_max, c01[0][:, None], c0[0][:, None]), np.where(is_max, c01[1][:, None], c0[1][:, None]))
-            terms = iv.mul(coef, ex)
-            tot = (np.zeros(len(q)), np.zeros(len(q)))
-            for i in range(K):  # outward-rounded sums
-                tot = iv.add(tot, (terms[0][:, i], terms[1][:, i]))
-            tot_hi = tot[1]
-            exp_ok = (c1[1] <= 0) & some_non & ~big.any(axis=1) & (tot_hi < 0)
-            const_ok = ((c1[0] > 0) | ~some_non) & (c01[1] < 0)
-            ok &= exp_ok | const_ok
-    return ok

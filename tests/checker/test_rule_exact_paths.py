@@ -437,7 +437,7 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     attention on the max positions is >= a_lb (the pessimal arrangement, recomputed here from the
     EQKE bounds), and the true largest wrong-logit difference is <= gap + S + max_k (a - abar) k +
     (1 - a) Wn at the true a."""
-    K, d, P = tr.K, tr.d, t.paper
+    K, d, N_ = tr.K, tr.d, t.exact
     b_q, a_x = t.eqke_bounds(q, m, g)
     p = [_f(t.exact.eqkp[q, i]) for i in range(K)]
     srt = sorted(p[:K - 1])
@@ -446,17 +446,17 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     M += math.exp((p[K - 1] + _f(b_q)) / math.sqrt(d)) if q < m else 0.0
     a_lb = N / (N + M)
     cp = c + (q < m)
-    ab, S, gap = _f(P.abar[m][cp]), _f(P.S[m][cp]), _f(P.gap.fraction(q))
+    ab, S, gap = _f(N_.p_ab[m, cp]), _f(N_.p_S[m, cp]), _f(N_.p_gap[q])
     wn = max([_f(t.exact.eterm[q, m])] * (q < m) + [_f(t.exact.pref[m - g, m])] * bool(c), default=0.0)
-    ks = [_f(P.R[m] * P.fE), _f(P.Emin[m] * P.fE)]
-    # the obligations are C0 + a_lb C1 < 0 (times N + M), or C0 + C1 < 0 where C1 > 0 or a = 1
+    ks = [_f(N_.p_R[m]), _f(N_.p_Emin[m])]
+    # the obligations are C0 + a C1 < 0 at a = a_lb (times N + M) and at a = 1, for both k
     obs = t.paper_obligations(q, m, c, g)
-    assert len(obs) == 2
-    for ob, k in zip(obs, ks):
+    assert len(obs) == 4
+    for i, k in enumerate(ks):
         c0, c1 = gap + S - ab * k + wn, k - wn
-        want = -(c0 + c1) if c1 > 0 or M == 0 else -((c0 + c1) * N + c0 * M)
-        scale = (abs(c0) + abs(c1)) * (1 if c1 > 0 or M == 0 else N + M)
-        assert abs(_ob_value(ob, d) - want) <= 1e-9 * scale + 1e-12, ("obligation", q, m, c, g, k)
+        for ob, want, scale in ((obs[2 * i], -((c0 + c1) * N + c0 * M), (abs(c0) + abs(c1)) * (N + M)),
+                                (obs[2 * i + 1], -(c0 + c1), abs(c0) + abs(c1))):
+            assert abs(_ob_value(ob, d) - want) <= 1e-9 * scale + 1e-12, ("obligation", q, m, c, g, k)
     for n in idx:
         z = tr.e[n].sum()
         a = tr.e[n][tr.held[n]].sum() / z
@@ -495,7 +495,7 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     t = subcubic_rule.tables(cert([]), w, Ops())
     accepted, rejected = [], []
     cands = _subcubic_cases(V, K)
-    flt = subcubic_rule.sp.filter_cases(t, np.array(cands, dtype=np.int64))
+    flt = t.paper_filter(np.array(cands, dtype=np.int64), Ops())
     for (q, m, c, g), f_ok in zip(cands, flt):
         ok = t.case_holds(q, m, c, g, Ops())
         assert ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
