@@ -284,6 +284,18 @@ def test_cubic_every_case_against_truth(name, model, monkeypatch):
 
 # ---------------------------------------------------------------- subcubic
 
+def _decided(t, cases, flt, tr: Truth):
+    """Each candidate case decided exactly, with the inputs it covers; asserts the filter is a sound
+    approximation of the same inequality and that an accepted case covers only correct inputs."""
+    for (q, m, c, g), f_ok in zip(cases, flt):
+        ok = t.case_holds(q, m, c, g, Ops())
+        assert ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
+        covered = tr.triple(q, m, c) & (tr.y <= m - g)
+        assert not ok or tr.correct[covered].all(), \
+            f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
+        yield (q, m, c, g), ok, covered
+
+
 def _subcubic_cases(V: int, K: int):
     return [(q, m, c, g) for m in range(V) for q in range(m + 1) for c in range(K if q == m else K - 1)
             for g in ([0] if c == 0 else range(1, m + 1))]
@@ -323,15 +335,8 @@ def _check_subcubic(model, name: str, variant: tuple, kind: str, seed: int, monk
     cases = _subcubic_cases(V, K)
     flt = t.filter(np.array(cases, dtype=np.int64), Ops())
     accepted, rejected = [], []
-    for (q, m, c, g), f_ok in zip(cases, flt):
-        ex_ok = t.case_holds(q, m, c, g, Ops())
-        # the filter is a sound approximation of the same inequality
-        assert ex_ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
+    for (q, m, c, g), ex_ok, covered in _decided(t, cases, flt, tr):
         (accepted if ex_ok else rejected).append((q, m, c, g))
-        covered = tr.triple(q, m, c) & (tr.y <= m - g)
-        # truth: an accepted case covers only correctly classified inputs
-        assert not ex_ok or tr.correct[covered].all(), \
-            f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
         ob = t.obligation(q, m, c, g)
         if ob[0][0] <= 0:
             continue  # good <= 0: the sum cannot be > 0 (its other terms are <= 0)
@@ -496,13 +501,8 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     accepted, rejected = [], []
     cands = _subcubic_cases(V, K)
     flt = t.paper_filter(np.array(cands, dtype=np.int64), Ops())
-    for (q, m, c, g), f_ok in zip(cands, flt):
-        ok = t.case_holds(q, m, c, g, Ops())
-        assert ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
+    for (q, m, c, g), ok, covered in _decided(t, cands, flt, tr):
         (accepted if ok else rejected).append((q, m, c, g))
-        covered = tr.triple(q, m, c) & (tr.y <= m - g)
-        assert not ok or tr.correct[covered].all(), \
-            f"case {(q, m, c, g)} accepted but misclassifies {tr.toks[covered & ~tr.correct][:3].tolist()}"
         _paper_ingredients(t, tr, q, m, c, g, np.flatnonzero(covered))
     assert accepted or kind == "random", "no case holds: the run tests nothing"
     assert flt.sum() >= 0.5 * len(accepted) or len(accepted) < 4, "the filter decides almost nothing"
