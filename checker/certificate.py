@@ -23,7 +23,6 @@ _RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_D
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-CertificateError = Malformed  # the old name, for code written against it; the checker says Malformed
 
 
 @dataclass(frozen=True)
