@@ -41,6 +41,7 @@ import numpy as np
 from checker import expo
 from checker.certificate import Certificate, fields
 from checker.dyadic import Dyadic
+from checker.interval import Interval, down, enclose_ints, up
 from checker.numbers import Exact, Float
 from checker.ops import EXP_OPS, Ops
 from checker.paths import Paths
@@ -104,6 +105,65 @@ def _sums(N, q: int, m: int, c: int, x, i) -> list[tuple]:
     return terms
 
 
+class _Good:
+    """good[q, m] (q <= m) exactly, formed on demand (O(V K) each): only the cases the filter
+    leaves undecided, the entries whose float enclosure leaves the sign open, and the exporters
+    read it."""
+
+    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, K: int, ops: Ops) -> None:
+        self.win, self.rival, self.ov, self.e, self.k, self.ops = win, rival, ov, e, K, ops
+        self.cache: dict[tuple[int, int], int] = {}
+
+    def __getitem__(self, qm: tuple[int, int]) -> Fraction:
+        return Fraction(self.numerator(int(qm[0]), int(qm[1]))) * Fraction(2) ** self.e
+
+    def numerator(self, q: int, m: int) -> int:
+        if (q, m) not in self.cache:
+            others = np.arange(len(self.win)) != m
+            positions = range(self.k if q == m else self.k - 1)  # G: the non-query positions (+ the query if q = m)
+            self.cache[q, m] = min(self.win[q, m] + self.ov[m, i, m] - max(self.rival[q, others] + self.ov[m, i, others])
+                                   for i in positions)
+            self.ops.add(2 * len(self.win) * len(positions))
+        return self.cache[q, m]
+
+
+def _good_enclosure(win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, K: int, ops: Ops) -> Interval:
+    """Float64 enclosure of good[q, m] (q <= m; else unused) for all (q, m), O(V^3 K) float work
+    in slices of O(V^2 K) (one m at a time). The exact differences
+        good[q, m] = min_{i in G} (win[q, m] - R[q]) - max_{j != m} (A[q, j] + B[m, i, j]),
+        A[q, j] = rival[q, j] - R[q],  B[t, i, j] = ov[t, i, j] - ov[t, i, t],  R[q] = max_j rival[q, j],
+    are formed exactly, then enclosed, so an offset common to the logits cancels first; the max of
+    rounded-outward sums is rounded outward once more (nextafter is monotone)."""
+    V = len(win)
+    R = np.array([max(row) for row in rival], dtype=object)[:, None]
+    A = Interval.of(rival - R, e)
+    W = Interval.of(win - R, e)
+    B = Interval.of(ov - ov[np.arange(V), :, np.arange(V)][:, :, None], e)
+    lo, hi = np.full((V, V), np.nan), np.full((V, V), np.nan)
+    with np.errstate(all="ignore"):  # inf and NaN only ever leave a case undecided (min, max keep NaN)
+        for m in range(V):
+            gaps = W[:m + 1, m][:, None] - _max_sum(A[:m + 1], B[m, :K - 1], m)    # [q, i < K-1]
+            last = W[m, m] - _max_sum(A[m:m + 1], B[m, K - 1:], m)[0, 0]            # q = m, i = K-1
+            lo[:m + 1, m] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(_at(m), last.lo, np.inf))
+            hi[:m + 1, m] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
+            ops.poll()
+    return Interval(lo, hi)
+
+
+def _at(m: int) -> np.ndarray:
+    """[q <= m]: True at q = m."""
+    return np.arange(m + 1) == m
+
+
+def _max_sum(A: Interval, B: Interval, m: int) -> Interval:
+    """[q, i] -> enclosure of max_{j != m} (A[q, j] + B[i, j])."""
+    def side(a: np.ndarray, b: np.ndarray, step) -> np.ndarray:
+        b = b.copy()
+        b[:, m] = -np.inf
+        return step((a[:, None, :] + b[None, :, :]).max(axis=2))
+    return Interval(side(A.lo, B.lo, down), side(A.hi, B.hi, up))
+
+
 def _max_except(n: np.ndarray) -> np.ndarray:
     """out[..., m] = max_{j != m} n[..., j] (ints): the row's best, or its second best at the best."""
     best = n.argmax(axis=-1)[..., None]
@@ -121,20 +181,17 @@ class _Tables:
         V, K = p.d_vocab, p.k
         e = min(p.win.e, p.rival.e, p.ov.e)
         win, rival, ov = p.win.align(e), p.rival.align(e), p.ov.align(e)
-        good = np.zeros((V, V), dtype=object)                                   # [q, m], q <= m
-        for m in range(V):  # min over i in G of C[i, j](m) at its worst j != m
-            rivals = np.delete(rival[:m + 1, None, :] + ov[m][None, :, :], m, axis=2).max(axis=2)
-            gaps = (win[:m + 1, m][:, None] + ov[m, :, m][None, :]) - rivals    # [q, i]
-            good[:m + 1, m] = gaps[:, :K - 1].min(axis=1)
-            good[m, m] = min(good[m, m], gaps[m, K - 1])
         tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
-        tables = {"good": Dyadic(good, e),
-                  "maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
+        tables = {"maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
                   "maxovd": Dyadic(_max_except(ov) - ov, e),                    # [t, i, m]
                   "w": Dyadic(p.qk.n - tops[:, None, None], p.qk.e)}            # scores - top: [q, t, i]
         self.k, self.v = K, V
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
         self.float = Float(K, p.d_head, tables, weights=("w",))
+        self.exact.good = _Good(win, rival, ov, e, K, ops)
+        self.float.good = good = _good_enclosure(win, rival, ov, e, K, ops)
+        for q, m in zip(*np.nonzero(np.triu(~(good.lo > 0) & ~(good.hi < 0)))):  # sign left open: exact
+            good.lo[q, m], good.hi[q, m] = enclose_ints(np.array(self.exact.good.numerator(q, m), dtype=object), e)
         ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
 
     def sums(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
