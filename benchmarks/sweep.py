@@ -1,4 +1,4 @@
-"""Sweep benchmark: K=4 zoo models x (brute-force, cubic, subcubic) on Dask, measured in one run:
+"""Sweep benchmark: K=4 zoo models x (brute-force, cubic, subcubic, hybrid) on Dask, measured in one run:
 the speed-up from 1 to 2 workers on the first N models, then the whole sweep on 2 workers, with the
 time per pair and the mean prove and check time per strategy.
 
@@ -14,7 +14,7 @@ import time
 from certify import zoo
 from certify.sweep import read_table, sweep
 
-STRATEGIES = ["brute-force", "cubic", "subcubic"]
+STRATEGIES = ["brute-force", "cubic", "subcubic", "hybrid"]
 
 
 def main() -> None:

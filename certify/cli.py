@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     sw = command("sweep", "prove and check many models x strategies on Dask (resumable)")
     sw.add_argument("--models", default="zoo:k4",
                     help="zoo:k4, zoo:all, a folder of models (e.g. from train --seeds), or comma-separated names/paths")
-    sw.add_argument("--strategies", default="cubic,subcubic", help="'all' or a comma-separated list")
+    sw.add_argument("--strategies", default="cubic,subcubic,hybrid", help="'all' or a comma-separated list")
     sw.add_argument("--out", required=True, help="sweep folder (results.csv, certs/, rows/)")
     sw.add_argument("--limit-models", type=int, metavar="N", help="only the first N models")
     sw.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (default: a LocalCluster)")

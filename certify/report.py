@@ -54,16 +54,20 @@ def unexplained_dimension(strategy: str, parameters: dict, k: int, v: int, d: in
         return v ** (k + 1)
     if strategy == "cubic":
         return 3 * v * v + 2 * v * k
-    if strategy == "hybrid":  # cubic's, plus brute force's V per residue input
-        return 3 * v * v + 2 * v * k + v * hybrid_residue(evidence or {"cases": []}, k, v)
+    if strategy == "hybrid":  # its compact part's, plus brute force's V per residue input
+        compact = parameters.get("compact", "cubic")
+        rest = {name: value for name, value in parameters.items() if name != "compact"}
+        return unexplained_dimension(compact, rest, k, v, d) + \
+            v * hybrid_residue(evidence or {"cases": []}, k, v, compact)
     return v * v + v + EUPU_DIM[parameters["eupu"]](v, d) + ERR_DIM[parameters["err"]](v, d)
 
 
-def hybrid_residue(evidence: dict, k: int, v: int) -> int:
-    """The inputs a hybrid certificate's cases leave (from the claimed counts n, so at least as many
-    as the checker enumerates: it may prove more values than claimed)."""
-    from checker.rules.hybrid import residue_size
-    sets = {(q, m, c): [None] * n for q, m, c, n in evidence["cases"]}
+def hybrid_residue(evidence: dict, k: int, v: int, compact: str = "cubic") -> int:
+    """The inputs a hybrid certificate's cases leave (cubic: from the claimed counts n, so at least
+    as many as the checker enumerates: it may prove more values than claimed)."""
+    from checker.rules.hybrid import residue_size, subcubic_covers
+    sets = {(q, m, c): subcubic_covers(m, c, n) if compact == "subcubic" else [None] * n
+            for q, m, c, n in evidence["cases"]}
     return residue_size(v, k, sets)
 
 

@@ -1,7 +1,9 @@
-"""Hybrid proof: the cubic proof's cases, plus brute force on exactly the inputs they leave out.
+"""Hybrid proof: a compact proof's cases, plus brute force on exactly the inputs they leave out.
 
-Only cases worth their checking cost are claimed (_worth): a case covering a handful of inputs
-costs the checker more than deciding those inputs one by one.
+The compact part is the cubic proof or the best subcubic variant (subcubic.prove_best; exact-real
+only), whichever makes the whole certificate cheaper to check (`checker_ops`), recorded as
+parameters.compact. Only cases worth their checking cost are claimed (_worth): a case covering a
+handful of inputs costs the checker more than deciding those inputs one by one.
 
 The certified bound is the exact accuracy. The residue is enumerated by the checker's own
 `residue` (checker/rules/hybrid.py, pure combinatorics from the case structure) from this prover's
@@ -9,17 +11,35 @@ case sets, and counted by the brute-force prover's Counter. The checker recounts
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from math import comb
+from typing import Any
 
 import numpy as np
 
 from certify.paths import FloatModel
-from certify.strategies import brute_force, cubic
+from certify.strategies import brute_force, cubic, subcubic
 from certify.strategies.base import Proof, Strategy, needs_two_positions
-from checker.rules.hybrid import MAX_RESIDUE, residue, residue_size
+from checker.certificate import Certificate
+from checker.errors import CheckFailure
+from checker.ops import Ops
+from checker.rules import rule_for
+from checker.rules.hybrid import MAX_RESIDUE, Sets, residue, residue_size, residue_sizes, subcubic_covers
+from checker.safetensors import Weights
 
-MAX_INPUTS = 1 << 40  # beyond this even a few percent of the inputs is out of reach
+MAX_INPUTS = 1 << 40   # beyond this even a few percent of the inputs is out of reach
+SUBCUBIC_CASE_OPS = 80  # about what checker/rules/subcubic.py counts per case (its filter, 60 a case, and its share of exact fallbacks)
+
+
+@dataclass(frozen=True)
+class Compact:
+    """A compact part: its rule, the rule's parameters and evidence (the claimed cases), and per
+    claimed triple (q, m, c) the non-max values it covers ([None] for c = 0)."""
+    name: str
+    parameters: dict[str, Any]
+    evidence: dict[str, Any]
+    sets: Sets
 
 
 def applies(m: FloatModel) -> str | None:
@@ -30,38 +50,87 @@ def applies(m: FloatModel) -> str | None:
 
 
 def prove(m: FloatModel) -> Proof:
-    return proof(m, [case for case in cubic.case_sets(m) if _worth(*case, m.k, m.d_vocab)])
+    """The hybrid proof on the cheaper compact part (`checker_ops`; cubic only for float32)."""
+    parts = compact_parts(m)
+    costs = [(cost, i) for i, part in enumerate(parts) if len(parts) > 1
+             for cost in [checker_ops(m, part)] if cost is not None]
+    return proof(m, parts[min(costs)[1] if costs else 0])
 
 
-def proof(m: FloatModel, found: list[tuple[int, int, int, list]]) -> Proof:
-    """The hybrid proof claiming these cubic cases (q, max, c, passing values)."""
+def compact_parts(m: FloatModel) -> list[Compact]:
+    """The candidate compact parts, the cases worth claiming only: cubic, and under exact-real
+    semantics the best subcubic variant."""
+    parts = [cubic_part([case for case in cubic.case_sets(m) if _worth(*case, m.k, m.d_vocab)])]
+    if m.semantics == "exact-real":
+        best = subcubic.prove_best(m)
+        parts.append(subcubic_part(best, [case for case in best.evidence["cases"] if _subcubic_worth(*case, m.k)]))
+    return parts
+
+
+def cubic_part(found: list[tuple[int, int, int, list]]) -> Compact:
+    """The compact part claiming these cubic cases (q, max, c, passing values)."""
+    return Compact("cubic", {}, {"cases": [[q, mx, c, len(xs)] for q, mx, c, xs in found]},
+                   {(q, mx, c): xs for q, mx, c, xs in found})
+
+
+def subcubic_part(best: Proof, cases: list[list[int]]) -> Compact:
+    """The compact part claiming these cases (q, max, c, g) of a subcubic proof (its variant)."""
+    return Compact("subcubic", best.parameters, {**best.evidence, "cases": cases},
+                   {(q, mx, c): subcubic_covers(mx, c, g) for q, mx, c, g in cases})
+
+
+def checker_ops(m: FloatModel, part: Compact) -> int | None:
+    """About the ops the checker counts for a hybrid certificate on this compact part: exactly the
+    compact rule's (the checker's rule run here on the claimed cases), plus the residue's stage A,
+    4c + 1 ops per input with c non-max values, which every residue input pays. The residue's tables
+    cost the same for either part, and the inputs that reach its later stages are near a tie, so in
+    either residue. None if the checker's rule refuses the part (it is then not chosen)."""
+    t = m.t
+    w = Weights("", {name: a.astype(np.float32) for name, a in t.items()}, m.k, m.d_vocab,
+                t["embed.W_E"].shape[1], m.d_head)
+    cert = Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
+                       part.evidence)
+    ops = Ops()
+    try:
+        rule_for(part.name)(cert, w, ops)
+    except CheckFailure:
+        return None
+    return ops.count + sum((4 * c + 1) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items())
+
+
+def proof(m: FloatModel, part: Compact) -> Proof:
+    """The hybrid proof on this compact part: its cases, and the residue counted."""
     V, K = m.d_vocab, m.k
-    sets = {(q, mx, c): xs for q, mx, c, xs in found}
-    left = residue_size(V, K, sets)
+    left = residue_size(V, K, part.sets)
     if left > MAX_RESIDUE:
-        raise ValueError(f"the cubic proof leaves {left:,} inputs, more than the limit of "
+        raise ValueError(f"the {part.name} proof leaves {left:,} inputs, more than the limit of "
                          f"{MAX_RESIDUE:,} to enumerate")
-    covered = sum(comb(K - 1, c) * len(xs) ** c for _, _, c, xs in found)
+    covered = sum(comb(K - 1, c) * len(xs) ** c for (_, _, c), xs in part.sets.items())
     counter = brute_force.Counter(m)
     correct = covered
-    for q, I, mx, X in residue(V, K, sets):
+    for q, I, mx, X in residue(V, K, part.sets):
         toks = np.repeat(mx[:, None], K, axis=1)
         toks[:, K - 1] = q
         toks[:, list(I)] = X
         correct += counter.count(q, toks)
-    evidence = {"cases": [[q, mx, c, len(xs)] for q, mx, c, xs in found],
-                "correct_inputs": correct, "total_inputs": V ** K}
-    return Proof("hybrid", Fraction(correct, V ** K), {"compact": "cubic"}, evidence, m.semantics)
+    evidence = {**part.evidence, "correct_inputs": correct, "total_inputs": V ** K}
+    return Proof("hybrid", Fraction(correct, V ** K), {"compact": part.name, **part.parameters}, evidence,
+                 m.semantics)
 
 
 def _worth(q: int, mx: int, c: int, xs: list, K: int, V: int) -> bool:
-    """Whether claiming the case costs the checker fewer ops than deciding its inputs as residue:
-    its cubic check (about 3 K V + 5 m (K - 1) ops, checker/rules/cubic.py) against about 4c + 1
-    ops per input of the residue's first stage (the bound is exact either way)."""
+    """Whether claiming the cubic case costs the checker fewer ops than deciding its inputs as
+    residue: its cubic check (about 3 K V + 5 m (K - 1) ops, checker/rules/cubic.py) against about
+    4c + 1 ops per input of the residue's first stage (the bound is exact either way)."""
     return comb(K - 1, c) * len(xs) ** c * (4 * c + 1) > 3 * K * V + 5 * mx * (K - 1)
 
 
+def _subcubic_worth(q: int, mx: int, c: int, g: int, K: int) -> bool:
+    """The same for a subcubic case (q, m, c, g), covering C(K-1, c) (m - g + 1)^c inputs."""
+    return comb(K - 1, c) * len(subcubic_covers(mx, c, g)) ** c * (4 * c + 1) > SUBCUBIC_CASE_OPS
+
+
 STRATEGY = Strategy("hybrid", "O(V^3 K + residue K V)",
-                    "cubic cases, then brute force on exactly the inputs they leave; the bound is the "
-                    "exact accuracy", prove, default=False, applies=applies,
-                    semantics=("exact-real", "float32"))
+                    "cubic or best-subcubic cases (whichever is cheaper to check), then brute force on "
+                    "exactly the inputs they leave; the bound is the exact accuracy", prove, default=False,
+                    applies=applies, semantics=("exact-real", "float32"))

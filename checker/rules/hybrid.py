@@ -1,9 +1,11 @@
 """Hybrid rule: a compact proof's cases, plus brute force on exactly the inputs they leave uncovered.
 
-Parameters {"compact": NAME} (NAME = "cubic"); evidence = the compact rule's evidence plus
-"correct_inputs" and "total_inputs" as for brute force. The compact rule decides its cases as usual
-(cubic.py: case (q, m, c) covers the inputs of triple (q, m, c) whose c non-max values all lie in
-the proven set S). Every other input, and only those, is then enumerated from the case structure
+Parameters {"compact": NAME} plus the compact rule's own parameters (NAME = "cubic": none;
+"subcubic": its variant, eupu/attn/err); evidence = the compact rule's evidence plus
+"correct_inputs" and "total_inputs" as for brute force. The compact rule decides its cases with its
+own code, and each proven case gives the set S of non-max values it covers in its triple (q, m, c):
+cubic.py's proven set, or subcubic.py's [0, m - g]; c = 0: the triple's one input (COMPACT). Every
+other input, and only those, is then enumerated from the case structure
 (`residue`, never from the certificate) and decided like brute force decides an input. The count
 is covered + correct residue inputs: the exact number of correct inputs, which the evidence must
 state exactly (exact-real) or at most (float32), as for brute force. Disjointness and coverage:
@@ -37,7 +39,7 @@ from checker.errors import Malformed, OutOfBudget
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
 from checker.ops import Ops
 from checker.paths import Paths
-from checker.rules import brute_force as bf, cubic, semantic_paths
+from checker.rules import brute_force as bf, cubic, semantic_paths, subcubic
 from checker.safetensors import Weights
 
 R = 2            # candidate competitors per row in stage B
@@ -80,13 +82,34 @@ def _cubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
     return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, ops, p)}
 
 
-COMPACT = {"cubic": _cubic_sets}
+def _subcubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
+    """The subcubic rule's decisions (its own exact tables; exact-real only): case (q, m, c, g)
+    covers the values [0, m - g] (rejects a false case)."""
+    return {(q, m, c): subcubic_covers(m, c, g) for q, m, c, g in subcubic.proven(sub, w, ops)}
+
+
+def subcubic_covers(m: int, c: int, g: int) -> list:
+    """The non-max values subcubic case (q, m, c, g) covers: [0, m - g] ([None] for c = 0)."""
+    return list(range(m - g + 1)) if c else [None]
+
+
+COMPACT = {"cubic": _cubic_sets, "subcubic": _subcubic_sets}
 
 
 def residue_size(V: int, K: int, sets: Sets) -> int:
-    """How many inputs `residue` yields: per triple, its inputs minus the covered ones."""
-    return sum(comb(K - 1, c) * (m ** c - len(sets.get((q, m, c), [])) ** c if c else 1 - ((q, m, 0) in sets))
-               for q in range(V) for m in range(q, V) for c in range(K if q == m else K - 1))
+    """How many inputs `residue` yields."""
+    return sum(residue_sizes(V, K, sets).values())
+
+
+def residue_sizes(V: int, K: int, sets: Sets) -> dict[int, int]:
+    """How many inputs `residue` yields per number c of non-max values: per triple, its inputs minus
+    the covered ones."""
+    out = dict.fromkeys(range(K), 0)
+    for q in range(V):
+        for m in range(q, V):
+            for c in range(K if q == m else K - 1):
+                out[c] += comb(K - 1, c) * (m ** c - len(sets.get((q, m, c), [])) ** c) if c else 1 - ((q, m, 0) in sets)
+    return out
 
 
 def residue(V: int, K: int, sets: Sets) -> Iterator[tuple[int, tuple[int, ...], np.ndarray, np.ndarray]]:

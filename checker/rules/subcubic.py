@@ -61,17 +61,23 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 
 
 def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+    count = sum(comb(w.k - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in proven(cert, w, ops))
+    return Fraction(count, w.d_vocab ** w.k)
+
+
+def proven(cert: Certificate, w: Weights, ops: Ops) -> Iterator[tuple[int, int, int, int]]:
+    """Each certificate case (q, m, c, g), once its inequality is decided true (else Reject): the
+    rule's decisions, which the hybrid rule reuses. Case (q, m, c, g) covers the inputs of triple
+    (q, m, c) whose c non-max values all lie in [0, m - g] (c = 0: its one input)."""
     t, cases = _setup(cert, w, ops)
     if not t.paper:
         passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
     else:  # the paper's logit reasoning (subcubic_paper.sums)
         passed = t.paper_filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
-    count = 0
     for (q, m, c, g), ok in zip(cases, passed):
         if not (ok or t.case_holds(q, m, c, g, ops)):
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
-        count += comb(w.k - 1, c) * (m - g + 1) ** c if c else 1
-    return Fraction(count, w.d_vocab ** w.k)
+        yield q, m, c, g
 
 
 def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:

@@ -77,6 +77,9 @@ def test_hybrid_dimension_and_exact_accuracy():
     assert none == 3 * V * V + 2 * V * K + V * V ** K
     some = unexplained_dimension("hybrid", {"compact": "cubic"}, K, V, 8, {"cases": [[4, 4, 2, 3]]})
     assert none - some == V * 1 * 3 ** 2      # C(2, 2) * 3^2 inputs covered
+    variant = {"eupu": "max-diff", "attn": "mean-query", "err": "maxdiff"}
+    sub = unexplained_dimension("hybrid", {"compact": "subcubic", **variant}, K, V, 8, {"cases": [[4, 4, 2, 2]]})
+    assert sub == unexplained_dimension("subcubic", variant, K, V, 8) + V * (V ** K - 1 * 3 ** 2)  # [0, 4 - 2]
     rows = [{"model": "m", "strategy": "hybrid", "status": "accepted", "bound": "1/2",
              "exact_accuracy": "", "normalized": ""},
             {"model": "m", "strategy": "cubic", "status": "accepted", "bound": "1/4",

@@ -58,8 +58,8 @@ def _proofs(weights: Path, semantics: str = "exact-real"):
     import dataclasses
     m = dataclasses.replace(load_float_model(weights), semantics=semantics)
     found = cubic_prover.case_sets(m)
-    return m, {"default": hybrid_prover.prove(m), "all": hybrid_prover.proof(m, found),
-               "none": hybrid_prover.proof(m, [])}
+    return m, {"default": hybrid_prover.prove(m), "all": hybrid_prover.proof(m, hybrid_prover.cubic_part(found)),
+               "none": hybrid_prover.proof(m, hybrid_prover.cubic_part([]))}
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +164,7 @@ def partial(tmp_path_factory) -> tuple[Path, Path]:
     model, _ = train(Config(4, 6, 8, 8), 6, steps=300, progress=False, mode="torch")
     weights = write_state(model_state(model), tmp / "p.safetensors")
     m = load_float_model(weights)
-    cert = _write(weights, hybrid_prover.proof(m, cubic_prover.case_sets(m)), tmp)
+    cert = _write(weights, hybrid_prover.proof(m, hybrid_prover.cubic_part(cubic_prover.case_sets(m))), tmp)
     return weights, cert
 
 
