@@ -56,7 +56,7 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     correct; `residue` yields each input of every triple that no case covers exactly once, and
     `count_residue` decides each of them exactly (stages A-C). So the sum is the exact count."""
     par, ev = cert.parameters, cert.evidence
-    if not isinstance(par, dict) or par.get("compact") not in COMPACT:
+    if not isinstance(par, dict) or not isinstance(par.get("compact"), str) or par["compact"] not in COMPACT:
         raise Malformed(f"strategy.parameters.compact must be one of {sorted(COMPACT)}")
     if not isinstance(ev, dict) or not set(bf.COUNTS) <= set(ev):
         raise Malformed(f"evidence needs {list(bf.COUNTS)} beside the compact proof's fields")

@@ -165,6 +165,9 @@ def _claim(count: int, total: int):
     (lambda d: d["strategy"]["parameters"].__setitem__("err", "quartic"), "error"),
     (lambda d: d["strategy"]["parameters"].__setitem__("compact", "cubic"), "error"),  # cubic takes no variant
     (lambda d: d["strategy"].__setitem__("parameters", {"compact": "subcubic"}), "error"),
+    (lambda d: d["strategy"]["parameters"].__setitem__("compact", ["subcubic"]), "error"),
+    (lambda d: d["strategy"]["parameters"].__setitem__("attn", None), "error"),
+    (lambda d: d["evidence"].__setitem__("cases", "all"), "error"),
     (lambda d: d["evidence"].pop("direction"), "error"),
     (lambda d: d["evidence"]["cases"].append(d["evidence"]["cases"][0]), "error"),
     (lambda d: d["evidence"]["cases"][0].__setitem__(3, d["evidence"]["cases"][0][1] + 1), "error"),
