@@ -458,6 +458,23 @@ def test_train_seeds_into_a_folder_then_sweep_and_report(tmp_path):
     assert "Warning" not in p.stderr
 
 
+def test_default_sweep_has_hybrid_points_that_normalise_the_rest(tmp_path, model):
+    """`sweep` without --strategies runs cubic, subcubic and hybrid; the hybrid's bound is the exact
+    accuracy, so `report` normalises a model without a manifest; `run --strategy hybrid` claims
+    float32 too (on the cubic part: subcubic claims exact-real only)."""
+    p = cli(["sweep", "--models", str(model), "--out", "sw", "--workers", "1"], tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    from certify.sweep import read_table
+    rows = {r["strategy"]: r for r in read_table(tmp_path / "sw")}
+    assert set(rows) == {"cubic", "subcubic", "hybrid"} and {r["status"] for r in rows.values()} == {"accepted"}
+    p = cli(["report", "sw"], tmp_path)
+    assert p.returncode == 0 and "| hybrid | 1 | 1.000 ± 0.000" in p.stdout, p.stdout + p.stderr
+    p = cli(["run", "--model", str(model), "--strategy", "hybrid", "--semantics", "float32", "--out", "c"], tmp_path)
+    assert p.returncode == 0 and "accepted" in p.stdout, p.stdout + p.stderr
+    cert = json.loads(next((tmp_path / "c").glob("*.json")).read_text())
+    assert cert["strategy"]["parameters"] == {"compact": "cubic"}
+
+
 def _sweep_dir(tmp_path: Path, model: Path, strategies: list[str]) -> Path:
     from certify.sweep import run_pair, write_table
     out = tmp_path / "sweep"
