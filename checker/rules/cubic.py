@@ -127,27 +127,55 @@ class _Good:
         return self.cache[q, m]
 
 
-def _good_enclosure(win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, K: int, ops: Ops) -> Interval:
-    """Float64 enclosure of good[q, m] (q <= m; else unused) for all (q, m), O(V^3 K) float work
-    in slices of O(V^2 K) (one m at a time). The exact differences
+class _Lazy:
+    """A float Interval table formed one slice (an index along `axis`) at a time, on first use: a
+    case reads only its own query's row of w and its max's column of good, so the work and memory
+    follow the certificate's cases, never more than the whole table."""
+
+    def __init__(self, shape: tuple[int, ...], axis: int, fill) -> None:
+        self.lo, self.hi = np.full(shape, np.nan), np.full(shape, np.nan)
+        self.axis, self.fill, self.done = axis, fill, np.zeros(shape[axis], dtype=bool)
+
+    def __getitem__(self, idx: tuple) -> Interval:
+        k = int(idx[self.axis])
+        if not self.done[k]:
+            at = (slice(None),) * self.axis + (k,)
+            self.lo[at], self.hi[at] = self.fill(k)
+            self.done[k] = True
+        return Interval(self.lo[idx], self.hi[idx])
+
+
+class _GoodColumns:
+    """Float64 enclosure of good[q, m], q <= m, one column m at a time (O(V^2 K) float work and
+    O(V^2 K) memory each). The exact differences
         good[q, m] = min_{i in G} (win[q, m] - R[q]) - max_{j != m} (A[q, j] + B[m, i, j]),
         A[q, j] = rival[q, j] - R[q],  B[t, i, j] = ov[t, i, j] - ov[t, i, t],  R[q] = max_j rival[q, j],
     are formed exactly, then enclosed, so an offset common to the logits cancels first; the max of
-    rounded-outward sums is rounded outward once more (nextafter is monotone)."""
-    V = len(win)
-    R = np.array([max(row) for row in rival], dtype=object)[:, None]
-    A = Interval.of(rival - R, e)
-    W = Interval.of(win - R, e)
-    B = Interval.of(ov - ov[np.arange(V), :, np.arange(V)][:, :, None], e)
-    lo, hi = np.full((V, V), np.nan), np.full((V, V), np.nan)
-    with np.errstate(all="ignore"):  # inf and NaN only ever leave a case undecided (min, max keep NaN)
-        for m in range(V):
-            gaps = W[:m + 1, m][:, None] - _max_sum(A[:m + 1], B[m, :K - 1], m)    # [q, i < K-1]
-            last = W[m, m] - _max_sum(A[m:m + 1], B[m, K - 1:], m)[0, 0]            # q = m, i = K-1
-            lo[:m + 1, m] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(_at(m), last.lo, np.inf))
-            hi[:m + 1, m] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
-            ops.poll()
-    return Interval(lo, hi)
+    rounded-outward sums is rounded outward once more (nextafter is monotone). Where the enclosure
+    leaves the sign open, the exact value is enclosed instead (a tie stays decidable)."""
+
+    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, exact: _Good, ops: Ops) -> None:
+        R = np.array([max(row) for row in rival], dtype=object)[:, None]
+        self.A, self.W = Interval.of(rival - R, e), Interval.of(win - R, e)
+        self.ov, self.e, self.exact, self.ops = ov, e, exact, ops
+
+    def __call__(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        K, V = self.exact.k, len(self.ov)
+        B = Interval.of(self.ov[m] - self.ov[m, :, m][:, None], self.e)              # [i, j]
+        with np.errstate(all="ignore"):  # inf and NaN only ever leave a case undecided (min, max keep NaN)
+            gaps = self.W[:m + 1, m][:, None] - _max_sum(self.A[:m + 1], B[:K - 1], m)   # [q, i < K-1]
+            last = self.W[m, m] - _max_sum(self.A[m:m + 1], B[K - 1:], m)[0, 0]          # q = m, i = K-1
+            lo, hi = np.full(V, np.nan), np.full(V, np.nan)
+            lo[:m + 1] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(_at(m), last.lo, np.inf))
+            hi[:m + 1] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
+        for q in np.flatnonzero(~(lo[:m + 1] > 0) & ~(hi[:m + 1] < 0)):  # sign left open: exact
+            lo[q], hi[q] = enclose_ints(np.array(self.exact.numerator(int(q), m), dtype=object), self.e)
+        self.ops.add(4 * (m + 2) * K * V)
+        return lo, hi
+
+
+def _pair(x: Interval) -> tuple[np.ndarray, np.ndarray]:
+    return x.lo, x.hi
 
 
 def _at(m: int) -> np.ndarray:
@@ -180,19 +208,20 @@ class _Tables:
     def __init__(self, p: Paths, ops: Ops) -> None:
         V, K = p.d_vocab, p.k
         e = min(p.win.e, p.rival.e, p.ov.e)
-        win, rival, ov = p.win.align(e), p.rival.align(e), p.ov.align(e)
+        win, ov = p.win.align(e), p.ov.align(e)
+        rival = win if p.rival is p.win else p.rival.align(e)  # one table under exact-real semantics
         tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
         tables = {"maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
                   "maxovd": Dyadic(_max_except(ov) - ov, e),                    # [t, i, m]
                   "w": Dyadic(p.qk.n - tops[:, None, None], p.qk.e)}            # scores - top: [q, t, i]
         self.k, self.v = K, V
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
-        self.float = Float(K, p.d_head, tables, weights=("w",))
+        self.float = Float(K, p.d_head, {"maxdd": tables["maxdd"], "maxovd": tables["maxovd"]})
+        self.float.w = _Lazy((V, V, K), 0, lambda q: ops.add(V * K * EXP_OPS) or _pair(
+            self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
         self.exact.good = _Good(win, rival, ov, e, K, ops)
-        self.float.good = good = _good_enclosure(win, rival, ov, e, K, ops)
-        for q, m in zip(*np.nonzero(np.triu(~(good.lo > 0) & ~(good.hi < 0)))):  # sign left open: exact
-            good.lo[q, m], good.hi[q, m] = enclose_ints(np.array(self.exact.good.numerator(q, m), dtype=object), e)
-        ops.add(V * V * K * EXP_OPS + 2 * V ** 3 + 2 * V ** 3 * K)
+        self.float.good = _Lazy((V, V), 1, _GoodColumns(win, rival, ov, e, self.exact.good, ops))
+        ops.add(2 * V * V * (K + 1))
 
     def sums(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
         """The exact sums for value x, one per position (c = 0: the one sum)."""

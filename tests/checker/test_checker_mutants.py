@@ -58,8 +58,11 @@ def test_cubic_ops_follow_the_documented_formula(tiny):
     proof = cubic.prove(load_float_model(path))
     ops = Ops()
     assert cubic_rule.rule(_cert(w, path, "cubic", {}, proof.evidence), w, ops) == proof.bound > 0
-    expected = 64 * V * V * K + 2 * V ** 3 + 2 * V ** 3 * K
-    for q, m, c, _ in proof.evidence["cases"]:  # every proven case has good_lo > 0
+    cases = proof.evidence["cases"]
+    expected = 2 * V * V * (K + 1)
+    expected += len({q for q, *_ in cases}) * V * K * 64  # each query's weight row, enclosed once
+    expected += sum(4 * (m + 2) * K * V for m in {m for _, m, *_ in cases})  # each max's good column
+    for q, m, c, _ in cases:  # every proven case has good_lo > 0
         expected += 3 * (K if q == m else K - 1) * V + 2 * K + 4 + (5 * m * (K - 1) if c else 0)
     assert ops.count == expected
 

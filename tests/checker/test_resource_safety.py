@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import mpmath
@@ -143,6 +144,43 @@ def test_d_vocab_1024_brute_force_refused_at_once(tmp_path):
     assert r.returncode == 3 and out["verdict"] == "error", r
     assert "MAX_TABLE" in out["reason"]
     assert rss < 1 << 30 and seconds < 30, (rss, seconds)
+
+
+@pytest.mark.parametrize("cases", [[], [[0, 1023, 0, 1], [5, 1023, 0, 1], [1023, 1023, 1, 1], [7, 700, 0, 1]]])
+def test_d_vocab_1024_cubic_checked_under_a_gib(tmp_path, cases):
+    """The same file with a cubic certificate: no [V, V, V] table and no whole-table work for a
+    certificate that reads a few rows (before: 186 s at 1.2 GB with no cases at all)."""
+    w = _wide_model(tmp_path)
+    r, rss, seconds = _peak_rss_child([str(_cert(w, 2, 1024, "cubic", {"cases": cases})), "--json"])
+    out = json.loads(r.stdout)
+    assert (r.returncode, out["verdict"]) in ((0, "accepted"), (1, "rejected")), r
+    assert rss < 1 << 30 and seconds < 60, (rss, seconds)
+
+
+@pytest.mark.parametrize("kind", ["random", "b_U = 2^60", "zero", "K = 1"])
+def test_cubic_good_enclosure_contains_the_exact_value(tmp_path, kind):
+    """The float enclosure of good[q, m] (a max-plus product over exact differences) contains the
+    exact min over G of C[i, j](m), formed here independently from the path terms (Fractions)."""
+    from checker.rules import cubic
+    V, K = (6, 1) if kind == "K = 1" else (7, 3)
+    rng = np.random.default_rng(7)
+    state = {n: rng.normal(size=a.shape).astype(np.float32) for n, a in zero_state(Config(K, V, 4, 2)).items()}
+    if kind == "zero":
+        state = {n: np.zeros_like(a) for n, a in state.items()}
+    if kind == "b_U = 2^60":
+        state["unembed.b_U"][:] = 2.0 ** 60
+    p = exact_paths(read_weights(str(write_state(state, tmp_path / "m.safetensors"))))
+    tables = cubic._Tables(p, Ops())
+    for q in range(V):
+        for m in range(q, V if K > 1 else q + 1):
+            G = range(K if q == m else K - 1)
+            exact = min(p.direct.fraction((q, m)) + p.ov.fraction((m, i, m))
+                        - max(p.direct.fraction((q, j)) + p.ov.fraction((m, i, j)) for j in range(V) if j != m)
+                        for i in G)
+            g = tables.float.good[q, m]
+            assert tables.exact.good[q, m] == exact
+            assert Fraction(g.lo) <= exact <= Fraction(g.hi), (q, m, g.lo, exact, g.hi)
+            assert kind != "zero" or g.hi - g.lo <= 2.0 ** -1073  # sign left open by rounding: formed exactly
 
 
 def test_path_caps_before_allocation(tmp_path, monkeypatch):
