@@ -33,9 +33,11 @@ from checker.check import resolve_model_path
 from checker.ops import Ops
 from checker.rules import obligations_for, semantic_paths
 from checker.safetensors import read_weights
-from exporters.smt_encode import Obligation, encode, group, standalone
+from exporters.smt_encode import Obligation, encode, group, script
 
 GRACE_S = 5.0          # beyond the solver's own timeout, before its process is killed
+BATCH_OBLIGATIONS = 64  # obligations per solver call (a batch), at most ...
+BATCH_SUMS = 512        # ... and sums (unless one obligation alone has more)
 NEAR_TIES = 20
 NEAR_TIE_CHUNK = 1 << 16
 MAX_NEAR_TIE_INPUTS = 1 << 20  # near-ties among all inputs up to this many, else among a seeded sample (~15 s)
@@ -151,28 +153,48 @@ def _near_ties(p, count: int) -> set[tuple[int, ...]]:
 # ---- running in child processes ----
 
 def _worker(conn, src: Source, d: int, solver: str | None, timeout_ms: int, skip: int) -> None:
-    """Encode (and, given a solver, solve) the source's obligations from index `skip` on, reporting
-    each: ("start", i, name), then ("text", i, name, Encoded) or ("done", i, name, answer, seconds)."""
+    """Encode (and, given a solver, solve) the source's obligations from index `skip` on, in batches
+    (one script, one solver call each: `smt_encode.script`), reporting ("start", [(index, name), ...]) before
+    each solver call and, for each obligation, ("text", i, name, Encoded) or ("done", i, name,
+    answer, seconds). A batch that is not unsat is split in halves until each obligation has its
+    own answer, so a sat or unknown one is reported by name."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C by killing us
     run = _solver(solver) if solver else None
     try:
+        pending: list = []
         for i, ob in enumerate(obligations(src)):
             if i < skip:
                 continue
-            conn.send(("start", i, ob.name))
             enc = encode(ob, d)
             if run is None:
                 conn.send(("text", i, ob.name, enc))
                 continue
-            start = time.perf_counter()
-            try:
-                answer = run(standalone(enc, d), timeout_ms)
-            except Exception as e:  # a solver error is an unconfirmed obligation, not a crash
-                answer = f"error: {e}"[:200]
-            conn.send(("done", i, ob.name, answer, time.perf_counter() - start))
+            pending.append((i, enc))
+            if len(pending) >= BATCH_OBLIGATIONS or sum(len(e.sums) for _, e in pending) >= BATCH_SUMS:
+                _solve_batch(conn, pending, d, run, timeout_ms)
+                pending = []
+        if pending:
+            _solve_batch(conn, pending, d, run, timeout_ms)
         conn.send(("end",))
     except Exception as e:
         conn.send(("fail", f"{type(e).__name__}: {e}"[:300]))
+
+
+def _solve_batch(conn, batch: list, d: int, run, timeout_ms: int) -> None:
+    conn.send(("start", [(i, enc.name) for i, enc in batch]))
+    start = time.perf_counter()
+    try:
+        answer = run(script([enc for _, enc in batch], d), timeout_ms)
+    except Exception as e:  # a solver error is an unconfirmed obligation, not a crash
+        answer = f"error: {e}"[:200]
+    seconds = time.perf_counter() - start
+    if answer == "unsat" or len(batch) == 1:
+        for i, enc in batch:
+            conn.send(("done", i, enc.name, answer, seconds / len(batch)))
+        return
+    half = len(batch) // 2
+    _solve_batch(conn, batch[:half], d, run, timeout_ms)
+    _solve_batch(conn, batch[half:], d, run, timeout_ms)
 
 
 def default_jobs() -> int:
@@ -192,7 +214,7 @@ def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_
          watchdog_s: float | None) -> list[str]:
     """Run one child per source; on_message gets every report. Returns errors of failed sources."""
     ctx = multiprocessing.get_context("spawn")
-    live: dict = {}     # connection -> [process, source, next index, (index, name, started) | None]
+    live: dict = {}     # connection -> [process, source, next index, (pending indices, started) | None]
     errors: list[str] = []
 
     def start(src: Source, skip: int) -> None:
@@ -208,6 +230,18 @@ def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_
         proc.join()
         conn.close()
 
+    def lost(conn, reason: str, seconds: float) -> None:
+        """The child is gone (died, or killed by the watchdog): its current solver call's
+        obligations are unconfirmed; a new child resumes after them."""
+        proc, src, _, current = live[conn]
+        stop(conn)
+        if current is None:
+            errors.append("a worker process died")
+            return
+        for i, name in current[0].items():
+            on_message(("done", i, name, reason, seconds), src)
+        start(src, max(current[0]) + 1)
+
     try:
         for src in sources:
             start(src, 0)
@@ -217,18 +251,16 @@ def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_
                 try:
                     msg = conn.recv()
                 except EOFError:  # the child died (out of memory, a solver crash)
-                    current = state[3]
-                    stop(conn)
-                    if current is None:
-                        errors.append("a worker process died")
-                        continue
-                    on_message(("done", current[0], current[1], "unknown (solver process died)", 0.0), state[1])
-                    start(state[1], current[0] + 1)
+                    lost(conn, "unknown (solver process died)", 0.0)
                     continue
                 if msg[0] == "start":
-                    state[3] = (msg[1], msg[2], time.monotonic())
+                    state[3] = (dict(msg[1]), time.monotonic())
                 elif msg[0] in ("done", "text"):
-                    state[3], state[2] = None, msg[1] + 1
+                    state[2] = msg[1] + 1
+                    if state[3] is not None and msg[1] in state[3][0]:
+                        del state[3][0][msg[1]]
+                        if not state[3][0]:
+                            state[3] = None
                     on_message(msg, state[1])
                 elif msg[0] in ("end", "fail"):
                     if msg[0] == "fail":
@@ -236,11 +268,9 @@ def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_
                     stop(conn)
             if watchdog_s is not None:
                 now = time.monotonic()
-                for conn, (proc, src, _, current) in list(live.items()):
-                    if current is not None and now - current[2] > watchdog_s:
-                        stop(conn)
-                        on_message(("done", current[0], current[1], "timeout (killed)", now - current[2]), src)
-                        start(src, current[0] + 1)
+                for conn, (_, _, _, current) in list(live.items()):
+                    if current is not None and now - current[1] > watchdog_s:
+                        lost(conn, "timeout (killed)", now - current[1])
     finally:
         for conn in list(live):
             stop(conn)
@@ -251,8 +281,8 @@ def _run(sources: list[Source], d: int, solver: str | None, timeout_ms: int, on_
 
 def export(cert_path: str, out_dir: str, weights: str | None = None, sample: int = 200,
            jobs: int | None = None) -> tuple[int, str, list[Path]]:
-    """Write the obligations as SMT-LIB2 scripts, one per group (a query token q, or the sample),
-    each exponential's facts once per file, every obligation in push/pop. Returns (count, note, files)."""
+    """Write the obligations as SMT-LIB2 scripts, one per group (a query token q, or the sample):
+    the same batches the re-check runs, each in push/pop. Returns (count, note, files)."""
     path, d, total, note, listed = plan(cert_path, weights, sample)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -268,8 +298,8 @@ def export(cert_path: str, out_dir: str, weights: str | None = None, sample: int
     for name, items in sorted(groups.items(), key=lambda kv: _natural(kv[0])):
         encs = [enc for _, _, enc in sorted(items, key=lambda x: (x[0], x[1]))]
         target = out / f"{name}.smt2"
-        target.write_text(f"; {len(encs)} obligations of {Path(cert_path).name}; each prints its name, "
-                          f"then unsat (holds) or sat\n" + group(encs, d))
+        target.write_text(f"; {len(encs)} obligations of {Path(cert_path).name} in batches; each batch prints "
+                          f"its obligations' names, then unsat (all of them hold) or sat\n" + group(encs, d, BATCH_OBLIGATIONS, BATCH_SUMS))
         files.append(target)
     return sum(len(v) for v in groups.values()), note, files
 

@@ -72,21 +72,49 @@ def encode(ob: Obligation, d: int) -> Encoded:
                    sorted(((a, low, f) for (a, low), f in facts.items()), key=lambda x: (x[0], x[1])))
 
 
-def standalone(enc: Encoded, d: int) -> str:
-    """One obligation as a complete SMT-LIB2 script."""
-    names = {a: f"e{k}" for k, a in enumerate(sorted({a for a, _, _ in enc.facts} | _args(enc)))}
-    return prelude(d) + "".join(_declare(names, d, enc.facts)) + _goal(enc, names) + "(check-sat)\n"
-
-
-def group(encs: list[Encoded], d: int) -> str:
-    """Several obligations in one script: each exponential and fact once, each claim in push/pop
-    (the solver prints the obligation's name, then sat/unsat)."""
+def script(encs: list[Encoded], d: int) -> str:
+    """Several obligations as ONE complete SMT-LIB2 script with one check-sat (a batch): each
+    exponential declared and each of its facts stated once, and the negations of all the
+    obligations' claims asserted as one disjunction, so `unsat` means every obligation holds. (One
+    solver call for many small obligations: the solvers' per-call cost, not the arithmetic,
+    dominated a call per obligation.)"""
     facts = sorted({(a, low, f) for enc in encs for a, low, f in enc.facts}, key=lambda x: (x[0], x[1], x[2].r))
     names = {a: f"e{k}" for k, a in enumerate(sorted({a for a, _, _ in facts} | set().union(*map(_args, encs))))}
     parts = [prelude(d), *_declare(names, d, facts)]
-    for enc in encs:
-        parts.append(f'(echo "{enc.name}")\n(push 1)\n{_goal(enc, names)}(check-sat)\n(pop 1)\n')
+    negations = []
+    for j, enc in enumerate(encs):
+        text, negation = _goal(enc, names, f"b{j}")
+        parts.append(text)
+        negations.append(negation)
+    parts.append(f"(assert {_or(negations)})\n(check-sat)\n")
     return "".join(parts)
+
+
+def standalone(enc: Encoded, d: int) -> str:
+    """One obligation as a complete SMT-LIB2 script."""
+    return script([enc], d)
+
+
+def batches(encs: list[Encoded], max_obligations: int, max_sums: int) -> list[list[Encoded]]:
+    """Consecutive obligations in batches of at most max_obligations and (unless one alone is
+    larger) max_sums sums."""
+    out: list[list[Encoded]] = []
+    for enc in encs:
+        if out and len(out[-1]) < max_obligations and sum(len(e.sums) for e in out[-1]) + len(enc.sums) <= max_sums:
+            out[-1].append(enc)
+        else:
+            out.append([enc])
+    return out
+
+
+def group(encs: list[Encoded], d: int, max_obligations: int, max_sums: int) -> str:
+    """A file of batches (`script`), each in push/pop after an echo of its obligations' names:
+    the solver prints the names, then unsat (all of them hold) or sat."""
+    parts = []
+    for batch in batches(encs, max_obligations, max_sums):
+        body = script(batch, d).split("\n", 1)[1]  # the logic is set once, below
+        parts.append(f'(echo "{" ".join(e.name for e in batch)}")\n(push 1)\n{body}(pop 1)\n')
+    return prelude(d) + "".join(parts)
 
 
 def _args(enc: Encoded) -> set:
@@ -105,21 +133,22 @@ def _declare(names: dict, d: int, facts: list) -> list[str]:
     return out
 
 
-def _goal(enc: Encoded, names: dict) -> str:
+def _goal(enc: Encoded, names: dict, base: str) -> tuple[str, str]:
+    """The obligation's comment and shared-terms definition, and the negation of its claim."""
     claim = "every sum > 0" if enc.holds else "the sum <= 0"
     lines = [f"; {enc.name}: {len(enc.sums)} sum(s) of c * exp(a / sqrt(d)), each times {enc.scale} * exp(-{enc.shift} / sqrt(d)); "
              f"claim: {claim}; unsat = holds" + ("" if enc.decided else " (NOT decided by these facts)")]
     common = set.intersection(*(set(t.items()) for t in enc.sums)) if len(enc.sums) > 1 else set()
     body = lambda items: [f"(* {_num(Fraction(c))} {names[a]})" for a, c in sorted(items)]
     if common:
-        lines += ["(declare-const base Real)", f"(assert (= base {_plus(body(common))}))"]
-    exprs = [_plus((["base"] if common else []) + body(set(t.items()) - common)) for t in enc.sums]
-    if enc.holds:
-        negated = [f"(<= {x} 0.0)" for x in exprs]
-        lines.append(f"(assert (or {' '.join(negated)}))" if len(negated) > 1 else f"(assert {negated[0]})")
-    else:
-        lines.append(f"(assert (> {exprs[0]} 0.0))")
-    return "\n".join(lines) + "\n"
+        lines += [f"(declare-const {base} Real)", f"(assert (= {base} {_plus(body(common))}))"]
+    exprs = [_plus(([base] if common else []) + body(set(t.items()) - common)) for t in enc.sums]
+    negation = _or([f"(<= {x} 0.0)" for x in exprs]) if enc.holds else f"(> {exprs[0]} 0.0)"
+    return "\n".join(lines) + "\n", negation
+
+
+def _or(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"(or {' '.join(parts)})"
 
 
 def _above(x: Fraction, a: Fraction, d: int) -> str:
