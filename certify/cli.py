@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
     chk.add_argument("--coq", action="store_true", help="also prove the claim as a Coq theorem (exit 0 only if Coq accepts)")
     _smt_sample_option(chk)
-    chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S", help="seconds per obligation")
+    chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S",
+                     help="seconds per solver call (a batch of obligations; one not confirmed in time is split)")
     chk.add_argument("--smt-jobs", type=int, metavar="N", help="SMT solver processes (default: one per core)")
     exp = command("export", "export a certificate: SMT-LIB2 obligations (smt) or a Coq development (coq)")
     exp.add_argument("format", choices=["smt", "coq"])
