@@ -80,16 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
     chk.add_argument("--coq", action="store_true", help="also prove the claim as a Coq theorem (exit 0 only if Coq accepts)")
     _smt_sample_option(chk)
-    chk.add_argument("--smt-timeout", type=float, default=10.0, metavar="S",
+    chk.add_argument("--smt-timeout", type=_seconds, default=10.0, metavar="S",
                      help="seconds per solver call (a batch of obligations; one not confirmed in time is split)")
-    chk.add_argument("--smt-jobs", type=int, metavar="N", help="SMT solver processes (default: one per core)")
+    chk.add_argument("--smt-jobs", type=_positive, metavar="N", help="SMT solver processes (default: one per core)")
     exp = command("export", "export a certificate: SMT-LIB2 obligations (smt) or a Coq development (coq)")
     exp.add_argument("format", choices=["smt", "coq"])
     exp.add_argument("certificate")
     exp.add_argument("-o", "--out", required=True, help="output directory (.smt2 files, or a Coq development)")
     exp.add_argument("--weights", help="weights file (overrides the certificate's model.path)")
     _smt_sample_option(exp)
-    exp.add_argument("--smt-jobs", type=int, metavar="N", help="SMT export processes (default: one per core)")
+    exp.add_argument("--smt-jobs", type=_positive, metavar="N", help="SMT export processes (default: one per core)")
     command("zoo", "list the shipped models")
     command("strategies", "list the proof strategies")
     sw = command("sweep", "prove and check many models x strategies on Dask (resumable)")
@@ -122,6 +122,26 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be at least 0")
     return value
 
 
@@ -350,7 +370,7 @@ def _ticker(name: str, stream=None):
 
 
 def _smt_sample_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--smt-sample", type=int, default=200, metavar="N",
+    p.add_argument("--smt-sample", type=_count, default=200, metavar="N",
                    help="brute force: random inputs re-checked besides the near-ties")
 
 

@@ -285,3 +285,17 @@ def _inline_run(sources, d, solver, timeout_ms, on_message, watchdog_s):
         for i, ob in enumerate(smt.obligations(src)):
             on_message(("done", i, ob.name, run(standalone(encode(ob, d), d), timeout_ms), 0.0), src)
     return []
+
+
+@pytest.mark.parametrize("option", [["--smt-jobs", "0"], ["--smt-jobs", "-3"], ["--smt-timeout", "0"],
+                                    ["--smt-timeout", "nan"], ["--smt-sample", "-1"], ["--smt", "yices"]])
+def test_careless_smt_options_are_usage_errors(certs, option, capsys):
+    """A bad --smt option is a usage error (exit 2, a message, no traceback), never a silent run of
+    nothing (a negative job count used to run no obligation and report NOT CONFIRMED)."""
+    from certify.cli import main
+    try:
+        code = main(["check", str(certs["subcubic"]), "--smt", "z3", *option])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and "error: argument" in err and "Traceback" not in err, (code, err)
