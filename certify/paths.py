@@ -42,13 +42,24 @@ class FloatModel:
         keys = self.resid @ self.t["blocks.0.attn.W_K"][0] + self.t["blocks.0.attn.b_K"][0]
         return np.einsum("qh,tih->qti", self.query(), keys)
 
-    def ov(self) -> np.ndarray:
+    def ov(self, shifted: bool = True) -> np.ndarray:
+        """[V, K, V]; shifted (the default): each row OV[t, i] less a constant (see unembed)."""
         vals = self.resid @ self.t["blocks.0.attn.W_V"][0] + self.t["blocks.0.attn.b_V"][0]
-        return vals @ self.t["blocks.0.attn.W_O"][0] @ self.t["unembed.W_U"]
+        return vals @ self.t["blocks.0.attn.W_O"][0] @ (self.unembed()[0] if shifted else self.t["unembed.W_U"])
 
     def direct(self) -> np.ndarray:
-        U = self.t["unembed.W_U"]
-        return self.resid[:, -1] @ U + self.t["blocks.0.attn.b_O"] @ U + self.t["unembed.b_U"]
+        """[V, V]; each row DIRECT[q] less a constant (see unembed)."""
+        U, b_U = self.unembed()
+        return self.resid[:, -1] @ U + self.t["blocks.0.attn.b_O"] @ U + b_U
+
+    def unembed(self) -> tuple[np.ndarray, np.ndarray]:
+        """W_U less each row's max, b_U less its max. Every logit of an input then moves by the same
+        amount (h . max-row + max(b_U) for residual h), which changes no logit difference, hence no
+        claim; but a large offset common to the logits (b_U = 2**60, a constant row of W_U) is
+        removed before float64 rounds it into the differences the proofs decide by. (float32
+        entries: the subtractions are exact in float64 unless exponents differ by > 29.)"""
+        U, b_U = self.t["unembed.W_U"], self.t["unembed.b_U"]
+        return U - U.max(axis=1, keepdims=True), b_U - b_U.max()
 
     def direct_win_rival(self) -> tuple[np.ndarray, np.ndarray]:
         """The direct path as the answer's logit and as a rival logit count it (checker/paths.py):
@@ -65,7 +76,7 @@ class FloatModel:
         from checker.errors import Reject
         from checker.float32 import logit_error
         try:
-            return logit_error(self.t, np.abs(self.ov()).max(axis=(0, 1)) * SAFETY) * SAFETY
+            return logit_error(self.t, np.abs(self.ov(shifted=False)).max(axis=(0, 1)) * SAFETY) * SAFETY
         except Reject as e:
             raise ValueError(f"no float32 claim is possible: {e}") from None
 

@@ -90,8 +90,12 @@ def _count(m: FloatModel, toks: np.ndarray, qk_q: np.ndarray, ov: np.ndarray, di
     right = direct_q[0][mx] + attn[rows, mx]
     logits[rows, mx] = -np.inf
     margin = right - logits.max(axis=1)
-    scale = np.abs(right) + 1.0
-    near = np.abs(margin) < NEAR * scale
+    # the size of everything summed into the margin bounds its float64 error (no absolute floor: a
+    # margin of exactly 0 from terms all exactly 0, e.g. all-zero weights, is a tie, decided here)
+    size = np.abs(direct_q[1]) + np.einsum("nk,nkv->nv", a, np.abs(ov[toks, pos]))
+    scale = size[rows, mx] + np.abs(direct_q[0][mx]) + size.max(axis=1)
+    near = np.abs(margin) <= NEAR * scale
+    near &= scale > 0
     slack = (direct_q[1] - direct_q[0]) / 2
     return int((margin[~near] > 0).sum()) + sum(_exact_correct(m, t, slack) for t in toks[near])
 

@@ -86,7 +86,8 @@ class Shared:
 
 def shared(m: FloatModel) -> Shared:
     t, V, K = m.t, m.d_vocab, m.k
-    E, P, U = t["embed.W_E"], t["pos_embed.W_pos"], t["unembed.W_U"]
+    E, P = t["embed.W_E"], t["pos_embed.W_pos"]
+    U, b_U = m.unembed()  # less a common logit offset: every quantity below is a logit difference
     W_EP = E + P[-1]
     W_Q, W_K = t["blocks.0.attn.W_Q"][0], t["blocks.0.attn.W_K"][0]
     Q = W_EP @ W_Q + t["blocks.0.attn.b_Q"][0]
@@ -95,7 +96,7 @@ def shared(m: FloatModel) -> Shared:
     OU = t["blocks.0.attn.W_O"][0] @ U
     evou = E @ t["blocks.0.attn.W_V"][0] @ OU
     pvou = (P @ t["blocks.0.attn.W_V"][0] + t["blocks.0.attn.b_V"][0]) @ OU
-    bias = t["blocks.0.attn.b_O"] @ U + t["unembed.b_U"]
+    bias = t["blocks.0.attn.b_O"] @ U + b_U
     eterm = evou.max(1)[:, None] - evou                                  # [x, m]
     pterm = pvou.max(1)[:, None] - pvou                                  # [i, m]
     pref = np.maximum.accumulate(eterm, axis=0)
