@@ -32,6 +32,14 @@ class _Formatter(argparse.HelpFormatter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:  # Ctrl-C at any point of the command, also while it is still importing what it needs
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("certify: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -52,9 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"certify: error: {args.command} needs {e.name}, which is not installed"
               + (": pip install 'certify[train]' (see README)" if e.name == "torch" else ""), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("certify: interrupted", file=sys.stderr)
-        return 130
 
 
 def _silence_stdout() -> None:

@@ -13,11 +13,12 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -96,43 +97,72 @@ def _remove_temp_files(out: str | Path) -> None:
 
 def run_all(fn, tasks: list[tuple], describe, scheduler: str | None, workers: int | None, desc: str,
             total: int | None) -> list:
-    """Run fn(*task) for every task on Dask (an existing scheduler, or a LocalCluster of
+    """Run fn(*task) for every task on Dask (an existing scheduler, or a local cluster of
     single-threaded worker processes); results in completion order, with a progress bar and ETA."""
     if not tasks:
         return []
-    from dask.distributed import Client, LocalCluster, as_completed
-    cluster = None
-    if not scheduler:  # worker processes inherit "ignore SIGINT": Ctrl-C reaches only this process,
-        main = threading.current_thread() is threading.main_thread()  # which shuts them down cleanly
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-        try:  # (a Ctrl-C during these one or two seconds of start-up is ignored)
-            with _environ(DASK_LOGGING__DISTRIBUTED="error"):  # workers: no CancelledError warnings on Ctrl-C
-                cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
-    client = Client(scheduler or cluster)
-    bar = _bar(total, total - len(tasks), desc) if total is not None else None
-    results = []
-    futures = [client.submit(fn, *task, pure=False) for task in tasks]
-    try:
-        for fut in as_completed(futures):
-            results.append(fut.result())
-            if bar is not None:
-                bar.set_postfix_str(describe(results[-1]), refresh=False)
-                bar.update(1)
-    except BaseException:  # Ctrl-C: the scheduler's and nanny's shutdown chatter is not the user's news
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
-        client.cancel(futures)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    from dask.distributed import Client, as_completed
+    with ExitStack() as stack:
+        address = scheduler or stack.enter_context(_local_cluster(workers or os.cpu_count() or 1))
+        client = stack.enter_context(_closing(Client(address)))
+        bar = stack.enter_context(_closing(_bar(total, total - len(tasks), desc))) if total is not None else None
+        results = []
+        futures = [client.submit(fn, *task, pure=False) for task in tasks]
+        try:
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                if bar is not None:
+                    bar.set_postfix_str(describe(results[-1]), refresh=False)
+                    bar.update(1)
+        except BaseException:  # Ctrl-C: the scheduler's and nanny's shutdown chatter is not the user's news
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            client.cancel(futures)
+            raise
     return results
+
+
+_CLUSTER = """
+import sys
+from dask.distributed import LocalCluster
+cluster = LocalCluster(n_workers=int(sys.argv[1]), threads_per_worker=1, processes=True, dashboard_address=None)
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the sweep closes the pipe, however it ends
+cluster.close()
+"""
+
+
+@contextmanager
+def _local_cluster(workers: int):
+    """The address of a LocalCluster run by a child process in its own session, closed on exit.
+    Ctrl-C from the terminal reaches only the sweep's process group, so the sweep keeps its SIGINT
+    handler throughout (a Ctrl-C at any moment, also while the workers start, is a
+    KeyboardInterrupt here) and the workers never see it: they are shut down, not interrupted."""
+    with tempfile.TemporaryFile("w+") as log, \
+            _environ(DASK_LOGGING__DISTRIBUTED="error"):  # no CancelledError warnings on Ctrl-C
+        proc = subprocess.Popen([sys.executable, "-c", _CLUSTER, str(workers)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
+        address = ""
+        try:
+            address = proc.stdout.readline().strip()
+            if not address:
+                log.seek(0)
+                raise RuntimeError(f"the local Dask cluster did not start: {log.read()[-2000:]}")
+            yield address
+        finally:
+            proc.stdin.close()
+            try:  # a cluster still starting (Ctrl-C then) has nothing to shut down cleanly
+                proc.wait(timeout=15 if address else 0)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the workers are in its process group
+                proc.wait()
+
+
+@contextmanager
+def _closing(thing):
+    try:
+        yield thing
+    finally:
+        thing.close()
 
 
 @contextmanager

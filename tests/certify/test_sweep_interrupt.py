@@ -89,3 +89,22 @@ def test_stale_temporary_files_are_removed(tmp_path):
     sweep([], ["cubic"], str(tmp_path), progress=False)
     assert sorted(str(f.relative_to(tmp_path)) for f in tmp_path.rglob("*") if f.is_file()) == \
         ["certs/m.cubic.json", "results.csv", "rows/m.cubic.json"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.0, 3.0])
+def test_ctrl_c_during_start_up_is_not_lost(tmp_path, delay):
+    """Ctrl-C in the first seconds, while the command imports and Dask's workers start (they are
+    in their own session and never see it): exit 130 at once, no traceback, no partial files
+    (before: a Ctrl-C in that window was ignored and the sweep ran on)."""
+    out = tmp_path / "sweep"
+    p = _sweep(out)
+    time.sleep(delay)
+    os.killpg(p.pid, signal.SIGINT)
+    sent = time.monotonic()
+    stdout, stderr = _finish(p, 60)
+    assert p.returncode == 130, (stdout, stderr[-2000:])
+    assert time.monotonic() - sent < 10, "the sweep went on after Ctrl-C"
+    assert "certify: interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    files = _files(out) if out.exists() else {}
+    assert not [f for f in files if f.endswith(".tmp") or Path(f).name.startswith(".")], files
