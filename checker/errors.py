@@ -3,7 +3,8 @@ code (the verdict table of docs/certificate.md#verdicts says which input lands i
 
   Malformed    error, exit 2     an input cannot be read as what it must be: the certificate (format,
                                  fields, evidence types), a file that is missing, unreadable or not a
-                                 regular file, the command line, a report that cannot be written
+                                 regular file, the command line, a report that cannot be written;
+                                 also a float environment the checker cannot run in (not IEEE)
   Reject       rejected, exit 1  the inputs are well-formed but the claim is not established: the
                                  weights do not match or are no model this checker reads, evidence
                                  values are wrong, the bound exceeds what the rule proves

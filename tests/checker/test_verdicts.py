@@ -133,6 +133,7 @@ CASES: dict[str, Callable[[Case, pytest.MonkeyPatch], list[tuple[str, int]]]] = 
     "report-unwritable": lambda c, mp: [c.cli(str(c.path), "--junit", str(c.dir / "no" / "r.xml"))],
     "bad-command-line": lambda c, mp: [c.cli(str(c.path), "--frobnicate"), c.cli(str(c.path), "--time-limit", "0"),
                                        c.cli(str(c.path), "--min-accuracy", "2")],
+    "float-environment": lambda c, mp: _flush_to_zero(c, mp),
     "internal-error": lambda c, mp: _internal_error(c, mp),
 }
 
@@ -165,6 +166,21 @@ def _precision_cap(case: Case, mp: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     mp.setattr(brute_force, "mul_upper", undecided)
     mp.setattr(expo, "MAX_PRECISION_BITS", 32)
     return [case.check()]
+
+
+def _flush_to_zero(case: Case, mp: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """float64 as under flush-to-zero: a subnormal quotient comes out 0 (numpy otherwise unchanged)."""
+    from checker import interval
+
+    class FlushToZero:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def array(x, *a, **k):
+            return np.zeros_like(np.array(x, *a, **k))
+    mp.setattr(interval, "np", FlushToZero())
+    return [case.check(), case.cli(str(case.path))]
 
 
 def _internal_error(case: Case, mp: pytest.MonkeyPatch) -> list[tuple[str, int]]:
