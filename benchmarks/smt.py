@@ -150,7 +150,28 @@ def main() -> int:
             if args.json:
                 Path(args.json).write_text(json.dumps(rows, indent=1))
     print(f"load after: {load()}")
+    print(markdown(rows))
     return 0
+
+
+def markdown(rows: list[dict]) -> str:
+    """The rows as the docs/smt.md timing table."""
+    out = ["| certificate | obligations | solver | result | wall time | peak memory | load before (1/5/15 min) |",
+           "| --- | ---: | --- | --- | ---: | ---: | --- |"]
+    for r in rows:
+        name = f"`{r['model']}` {r['strategy']}"
+        if r.get("what") == "export":
+            out.append(f"| {name} | export | | {r['files']} files, {r['bytes'] / 1e6:.1f} MB | {r['seconds']:.0f} s "
+                       f"| {r['peak_mib']} MiB | |")
+            continue
+        result = f"{r['unsat']:,} unsat, {r['sat']} sat, {r['unknown']} unknown, exit {r['exit']}"
+        time_ = f"{r['seconds'] / 60:.1f} min"
+        count = f"{r['obligations']:,}"
+        if r["every"] > 1:
+            count += f" (every {r['every']}th of {r['cases']:,})"
+            time_ += f" (all: {r['seconds'] * r['cases'] / max(r['obligations'], 1) / 60:.0f} min, extrapolated)"
+        out.append(f"| {name} | {count} | {r['solver']} | {result} | {time_} | {r['peak_mib']} MiB | {r['load_before']} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
