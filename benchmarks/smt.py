@@ -87,6 +87,45 @@ def measured(cmd: list[str]) -> tuple[int, float, int, str]:
     return proc.returncode, time.perf_counter() - start, peak[0], out
 
 
+def profile(cert: Path, every: int, solvers: list[str]) -> str:
+    """Where the time goes, in this process (CPU seconds, so the machine's load matters less): on
+    every `every`-th case, per case the rule's obligations, their encoding, the script text and
+    each solver, in the re-check's batches; and the sizes (sums, facts, bytes, Taylor degrees)."""
+    import dataclasses
+    import statistics
+    from checker.certificate import parse_certificate
+    from checker.check import resolve_model_path
+    from checker.safetensors import read_weights
+    from exporters import smt
+    from exporters import smt_encode as se
+    c = parse_certificate(cert.read_bytes())
+    w = read_weights(resolve_model_path(c.model_path, str(cert)))
+    part = dataclasses.replace(c, evidence={**c.evidence, "cases": c.evidence["cases"][::every]})
+    t0 = time.process_time()
+    cases = smt.obligations_for(c.strategy)(part, w)
+    first = next(cases)
+    t1 = time.process_time()
+    obs = [first, *cases]
+    t2 = time.process_time()
+    encs = [se.encode(se.Obligation(ob.name, ob.sums, True), w.d_head) for ob in obs]
+    t3 = time.process_time()
+    texts = [se.script(b, w.d_head) for b in se.batches(encs, smt.BATCH_OBLIGATIONS, smt.BATCH_SUMS)]
+    t4 = time.process_time()
+    n = len(obs)
+    per = lambda secs: f"{1e3 * secs / n:.2f} ms"
+    line = (f"profile {cert.name}, every {every}th case ({n}): rule set-up {t1 - t0:.1f} s, per case: obligations "
+            f"{per(t2 - t1)}, encode {per(t3 - t2)}, text {per(t4 - t3)}")
+    for solver in solvers:
+        run = smt._solver(solver)
+        t = time.process_time()
+        answers = {run(text, 600_000) for text in texts}
+        line += f", {solver} {per(time.process_time() - t)} ({'/'.join(sorted(answers))})"
+    degrees = [f.n for e in encs for _, _, f in e.facts]
+    return line + (f"; per case {statistics.mean(len(e.sums) for e in encs):.1f} sums, "
+                   f"{statistics.mean(len(e.facts) for e in encs):.1f} facts, {sum(map(len, texts)) / n:.0f} bytes in "
+                   f"{len(texts)} solver calls; Taylor degree mean {statistics.mean(degrees):.1f}, max {max(degrees)}")
+
+
 def load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.split("load average:")[-1].strip()
 
@@ -100,6 +139,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--no-export", action="store_true", help="skip `certify export smt`")
+    ap.add_argument("--profile", default="", help="KEY=N,...: profile every N-th case of that certificate first")
     args = ap.parse_args()
     out = Path(args.out)
     rows = []
@@ -116,6 +156,9 @@ def main() -> int:
         doc = json.loads(cert.read_text())
         print(f"{model} {strategy}: model SHA-256 {doc['model']['sha256'][:16]}..., bound "
               f"{doc['claim']['accuracy_lower_bound']}", flush=True)
+        prof = dict(item.split("=") for item in args.profile.split(",") if item)
+        if key in prof:
+            print(profile(cert, int(prof[key]), args.solvers.split(",")), flush=True)
         if not args.no_export and key in ("subcubic", "cubic"):
             target = out / "export" / f"{model}.{strategy}"
             code, secs, peak, _ = measured(CERTIFY + ["export", "smt", str(cert), "-o", str(target)]
