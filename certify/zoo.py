@@ -68,7 +68,6 @@ def accuracy(entry: ZooEntry) -> Fraction | None:
 
 def train_entry(k: int, d_vocab: int, seed: int, steps: int, folder: Path = ZOO_DIR) -> ZooEntry:
     """Train with the paper's recipe into `folder`; exact accuracy by the checker's brute force."""
-    from checker.ops import Ops
     from checker.paths import exact_paths
     from checker.rules.brute_force import MAX_INPUTS, count_correct
     from checker.safetensors import read_weights
@@ -81,7 +80,7 @@ def train_entry(k: int, d_vocab: int, seed: int, steps: int, folder: Path = ZOO_
     digest = save_model(model, path, {**RECIPE, "steps": steps, "seed": seed, **environment(DEFAULT_MODE)})
     acc = None
     if d_vocab ** k <= MAX_INPUTS:
-        exact = Fraction(count_correct(exact_paths(read_weights(str(path))), Ops()), d_vocab ** k)
+        exact = Fraction(count_correct(exact_paths(read_weights(str(path)))), d_vocab ** k)
         acc = f"{exact.numerator}/{exact.denominator}"
     return ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
 

@@ -77,7 +77,8 @@ def _verify(cert: Certificate, weights_path: str, ops: Ops) -> Fraction:
         raise Reject(f"certificate claims k={cert.k}, d_vocab={cert.d_vocab}; "
                      f"the weights have k={w.k}, d_vocab={w.d_vocab}")
     ops.poll()
-    proven = rule(cert, w, ops)
+    with ops:  # every counted operation of the rule charges this counter
+        proven = rule(cert, w)
     if cert.bound > proven:
         raise Reject(f"claimed bound {_show(cert.bound)} exceeds what the evidence proves, {_show(proven)}")
     return proven

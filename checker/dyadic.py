@@ -9,6 +9,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from checker.ops import counted
+
 
 @dataclass(frozen=True)
 class Dyadic:
@@ -24,14 +26,14 @@ class Dyadic:
         expo = expo.astype(np.int64) - 53
         nz = ints != 0
         if not nz.any():
-            return Dyadic(np.zeros(x.shape, dtype=object), 0)
+            return Dyadic(counted(np.zeros(x.shape, dtype=object)), 0)
         tz = np.where(nz, _trailing_zeros(ints), 0)
         ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
         e = int(expo[nz].min())
         vals = [int(m) << int(f - e) if m else 0 for m, f in zip(ints.ravel(), expo.ravel())]
         out = np.empty(len(vals), dtype=object)
         out[:] = vals
-        return Dyadic(out.reshape(x.shape), e)
+        return Dyadic(counted(out.reshape(x.shape)), e)  # the weights: every op on them counts
 
     def align(self, e: int) -> np.ndarray:
         """Numerators at exponent e <= self.e."""

@@ -7,7 +7,7 @@ import math
 from math import isqrt
 
 from checker.errors import OutOfBudget
-from checker.ops import Ops
+from checker.ops import charge, poll
 
 MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed (OutOfBudget, never expected)
 
@@ -24,7 +24,7 @@ def scaled_sqrt_floor(num: int, e: int, d: int, p: int, den: int = 1) -> int:
     return isqrt((a << shift) // dd) if shift >= 0 else isqrt(a // (dd << -shift))
 
 
-def exp_fixed(a: int, p: int, upper: bool, ops: Ops | None = None) -> int:
+def exp_fixed(a: int, p: int, upper: bool) -> int:
     """Bound on 2**p * exp(a / 2**p): a lower bound if not upper, else an upper bound.
 
     exp(y) = exp(z)**(2**s) with z = |y| / 2**s <= 1/4. Series for exp(z): truncated terms computed
@@ -53,32 +53,28 @@ def exp_fixed(a: int, p: int, upper: bool, ops: Ops | None = None) -> int:
         total += term
         if term <= 1:
             break
-        if ops is not None and n % 64 == 0:
-            ops.poll()  # at the precision cap one series takes seconds: keep the time limit tight
+        if n % 64 == 0:
+            poll()  # at the precision cap one series takes seconds: keep the time limit tight
     if want_series_upper:
         total += term  # the tail is at most a third of the last term
     if a < 0:
         total = -((-(one << w)) // total) if upper else (one << w) // total
     for _ in range(s):
         total = -((-total * total) >> w) if upper else (total * total) >> w
-    if ops is not None:
-        ops.add(n + s + 1)
+    charge(n + s + 1)
     return _ceil_shift(total, w - p) if upper else total >> (w - p)
 
 
-def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1,
-                  ops: Ops | None = None) -> tuple[int, int]:
+def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1) -> tuple[int, int]:
     """(lo, hi) with lo <= 2**p * exp(num * 2**e / (den * sqrt(d))) <= hi, den > 0."""
     m = scaled_sqrt_floor(num, e, d, p, den)  # |x| * 2**p lies in [m, m + 1]
-    if ops is not None:
-        ops.add(4)
+    charge(4)
     if num >= 0:
-        return exp_fixed(m, p, upper=False, ops=ops), exp_fixed(m + 1, p, upper=True, ops=ops)
-    return exp_fixed(-m - 1, p, upper=False, ops=ops), exp_fixed(-m, p, upper=True, ops=ops)
+        return exp_fixed(m, p, upper=False), exp_fixed(m + 1, p, upper=True)
+    return exp_fixed(-m - 1, p, upper=False), exp_fixed(-m, p, upper=True)
 
 
-def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 1,
-                 ops: Ops | None = None) -> int:
+def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 1) -> int:
     """Exact sign of sum_i coeffs[i] * exp(nums[i] * 2**e / (den * sqrt(d))).
 
     Equal exponents are merged first. By Lindemann-Weierstrass, exponentials of distinct algebraic
@@ -98,11 +94,10 @@ def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 
     while p <= MAX_PRECISION_BITS:
         lo = hi = 0
         for c, x in terms:
-            elo, ehi = exp_enclosure(x - top, e, d, p, den, ops)
+            elo, ehi = exp_enclosure(x - top, e, d, p, den)
             lo += c * (elo if c > 0 else ehi)
             hi += c * (ehi if c > 0 else elo)
-        if ops is not None:
-            ops.add(4 * len(terms) + 2)
+        charge(4 * len(terms) + 2)
         if lo > 0:
             return 1
         if hi < 0:
@@ -114,8 +109,8 @@ def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 
 Obligation = list  # [(coefficient, argument), ...] as Fractions: sum c * exp(a / sqrt(d)) > 0
 
 
-def holds(terms: Obligation, d: int, ops: Ops | None = None) -> bool:
+def holds(terms: Obligation, d: int) -> bool:
     """Whether sum c * exp(a / sqrt(d)) > 0, exactly, for rational c and a."""
     cden = math.lcm(*(c.denominator for c, _ in terms))
     aden = math.lcm(*(a.denominator for _, a in terms))
-    return sign_sum_exp([int(c * cden) for c, _ in terms], [int(a * aden) for _, a in terms], 0, d, aden, ops) > 0
+    return sign_sum_exp([int(c * cden) for c, _ in terms], [int(a * aden) for _, a in terms], 0, d, aden) > 0

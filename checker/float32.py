@@ -30,7 +30,7 @@ import numpy as np
 from checker.dyadic import Dyadic
 from checker.errors import Reject
 from checker.interval import down, enclose_ints, inv_sqrt, up
-from checker.ops import Ops
+from checker.ops import counted
 from checker.paths import Paths, exact_paths
 from checker.safetensors import Weights
 
@@ -49,11 +49,11 @@ def gamma(n: int) -> float:
 
 
 class _Work:
-    """Upward-rounded arithmetic on non-negative float64 arrays, counting ops and recording every
-    magnitude bound so that float32 overflow can be excluded at the end."""
+    """Upward-rounded arithmetic on non-negative float64 arrays (Counted: their ops count),
+    recording every magnitude bound so that float32 overflow can be excluded at the end."""
 
-    def __init__(self, ops: Ops) -> None:
-        self.ops, self.seen = ops, []
+    def __init__(self) -> None:
+        self.seen = []
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Upper bound of the exact a @ b for non-negative a [..., n] and b [n, p]: one contraction
@@ -62,20 +62,16 @@ class _Work:
         with np.errstate(over="ignore"):  # inf stays an upper bound and fails the final check
             for k in range(a.shape[-1]):
                 acc = up(acc + up(a[..., k, None] * b[k]))
-        self.ops.add(2 * acc.size * a.shape[-1])
         return acc
 
     def sum(self, *xs) -> np.ndarray:
         acc = xs[0]
         for x in xs[1:]:
             acc = up(np.add(acc, x))
-            self.ops.add(np.size(acc))
         return acc
 
     def mul(self, a, b) -> np.ndarray:
-        out = up(np.multiply(a, b))
-        self.ops.add(np.size(out))
-        return out
+        return up(np.multiply(a, b))
 
     def bounds(self, a: np.ndarray, e: np.ndarray) -> "_Bounds":
         b = _Bounds(a, e, self.sum(a, e))
@@ -129,15 +125,15 @@ def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:
     return np.maximum(up(hi - 1), up(1 - lo))
 
 
-def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | None = None) -> np.ndarray:
+def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray) -> np.ndarray:
     """E[q, j] >= |L32_j - L_j| for every input with query token q (float64 [V, V]).
 
     t: the TransformerLens tensors (float32, or exact float64 copies); ov_abs_max[j] >=
     max_{t, i} |OV[t, i, j]| (the path term of checker/paths.py). Raises Reject when an
     intermediate could overflow float32 or the softmax bound does not apply.
     """
-    f = {name: np.asarray(a, dtype=np.float64) for name, a in t.items()}
-    w = _Work(ops or Ops())
+    f = {name: counted(np.asarray(a, dtype=np.float64)) for name, a in t.items()}
+    w = _Work()
     E, P = f["embed.W_E"], f["pos_embed.W_pos"]
     V, K, dh = E.shape[0], P.shape[0], f["blocks.0.attn.W_Q"].shape[-1]
     ra = up(np.abs(E[:, None, :] + P[None, :, :]))               # [V, K, d_model] >= |W_E[t] + W_pos[i]|
@@ -179,16 +175,15 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray, ops: Ops | Non
     return total
 
 
-def ov_abs_max(p: Paths, ops: Ops) -> np.ndarray:
+def ov_abs_max(p: Paths) -> np.ndarray:
     """[j] >= max_{t, i} |OV[t, i, j]|, from the enclosure of the exact OV path term."""
     lo, hi = enclose_ints(p.ov.n, p.ov.e)
-    ops.add(2 * lo.size)
     return np.maximum(-lo, hi).max(axis=(0, 1))
 
 
-def float32_paths(w: Weights, ops: Ops) -> Paths:
+def float32_paths(w: Weights) -> Paths:
     """Exact paths with win = DIRECT - E and rival = DIRECT + E, E = logit_error (exactly: E is a
     float64 array, hence dyadic)."""
     p = exact_paths(w)
-    slack = Dyadic.from_floats(logit_error(w.tensors, ov_abs_max(p, ops), ops))
+    slack = Dyadic.from_floats(logit_error(w.tensors, ov_abs_max(p)))
     return replace(p, win=p.direct - slack, rival=p.direct + slack)

@@ -14,6 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from checker.errors import Malformed, Reject
+from checker.ops import counted
 
 NEG, POS = -np.inf, np.inf
 
@@ -54,7 +55,7 @@ def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
     for i in np.flatnonzero(slow):
         mid[i] = _nearest(int(flat[i]), e)
     mid = mid.reshape(np.shape(nums))
-    return down(mid), up(mid)
+    return counted(down(mid)), counted(up(mid))  # numbers from the weights: their ops count
 
 
 def _nearest(n: int, e: int) -> float:
@@ -186,8 +187,8 @@ def exp_bounds(x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     2**k (ldexp, stepped outward in case of subnormal rounding). exp is increasing, so the lower
     bound is taken at x_lo and the upper at x_hi.
     """
-    lo = _exp_side(np.asarray(x_lo, dtype=np.float64), upper=False)
-    hi = _exp_side(np.asarray(x_hi, dtype=np.float64), upper=True)
+    lo = _exp_side(np.asanyarray(x_lo, dtype=np.float64), upper=False)
+    hi = _exp_side(np.asanyarray(x_hi, dtype=np.float64), upper=True)
     return lo, hi
 
 
@@ -203,11 +204,17 @@ def _exp_side(x: np.ndarray, upper: bool) -> np.ndarray:
         raise Reject("argument reduction out of range")
     acc = (np.full_like(r, _INV_FACT[18][0]), np.full_like(r, _INV_FACT[18][1]))
     for n in range(17, -1, -1):
-        acc = add(mul(acc, (r, r)), (np.float64(_INV_FACT[n][0]), np.float64(_INV_FACT[n][1])))
+        acc = add(_times_point(acc, r), (np.float64(_INV_FACT[n][0]), np.float64(_INV_FACT[n][1])))
     val = up(acc[1] + _TAIL) if upper else np.maximum(down(acc[0] - _TAIL), 0.0)
     scaled = np.ldexp(val, k.astype(np.int64))
     out = up(scaled) if upper else down(scaled)
     return out if upper else np.where(x < -740.0, 0.0, np.maximum(out, 0.0))
+
+
+def _times_point(a: tuple, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """mul(a, (r, r)) in half the operations: the four corners are these two, each twice."""
+    c1, c2 = a[0] * r, a[1] * r
+    return down(np.minimum(c1, c2)), up(np.maximum(c1, c2))
 
 
 def inv_sqrt(d: int) -> tuple[np.float64, np.float64]:

@@ -19,7 +19,6 @@ import numpy as np
 from checker import expo
 from checker.dyadic import Dyadic, Rationals
 from checker.interval import Interval, inv_sqrt
-from checker.ops import Ops
 
 
 class Exact:
@@ -39,8 +38,8 @@ class Exact:
             setattr(self, name, Rationals(table))
         self.__dict__.update(consts)
 
-    def holds(self, terms: list, ops: Ops) -> bool:
-        return expo.holds(terms, self.d, ops)
+    def holds(self, terms: list) -> bool:
+        return expo.holds(terms, self.d)
 
 
 class Float:

@@ -1,19 +1,28 @@
-"""Proof length: the checker counts the arithmetic operations it performs; the count also polls the
-time budget.
+"""Proof length, counted by construction: every array the checker derives from the weights is a
+`Counted` array, and each arithmetic operation or comparison on one counts itself; the count also
+polls the time budget.
 
-Counting convention (docs/soundness.md): one op per scalar arithmetic operation or comparison the
-checker executes on numbers derived from the weights, whether in float64, on Python ints, or in an
-integer exp enclosure (counted as one op per series term or squaring). Outward-rounding steps (nextafter),
-indexing, copying and parsing are not counted. The count depends only on the certificate and the
-weights, never on timing.
+Convention (docs/soundness.md#proof-length-ops): one op per scalar result of an arithmetic or
+comparison ufunc applied to a Counted array (a reduction or running extreme: one per entry read; a
+matrix product: a multiply and an add per term), on float64 intervals and exact dyadic numerators
+alike; the integer exp enclosures of expo.py count one op per series term and per squaring.
+Outward rounding (nextafter), selection (indexing, where, sorting), copying, conversions between
+representations, and arithmetic on single entries in Python loops or on Fractions are not counted.
+The count depends only on the certificate and the weights, never on timing.
 
-Budget: every rule's loops count ops as they go, so checking the clock in `add` bounds the whole
-check's wall time on any thread (no signals); the stretches between two counts are bounded by the
-size caps (docs/certificate.md#resource-caps).
+The counter in use is the active one (`with ops:`; check.py activates it for the whole check), held
+per thread and context (contextvars), so concurrent checks on Dask worker threads count apart.
+
+Budget: the rules' arithmetic runs on Counted arrays, so checking the clock in `add` bounds the
+whole check's wall time on any thread (no signals); the stretches between two counts are bounded by
+the size caps (docs/certificate.md#resource-caps).
 """
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
+
+import numpy as np
 
 from checker.errors import OutOfBudget
 
@@ -23,15 +32,76 @@ class Ops:
         self.count = 0
         self.seconds = seconds
         self.deadline = None if seconds is None else time.monotonic() + seconds
+        self._tokens: list = []
 
     def add(self, n: int) -> None:
         self.count += int(n)
-        self.poll()
+        if self.deadline is not None:
+            self.poll()
 
     def poll(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfBudget(f"time limit of {self.seconds:g} s exceeded: the check did not finish "
                               f"(fails closed; nothing was established)")
 
+    def __enter__(self) -> "Ops":
+        self._tokens.append(_active.set(self))
+        return self
 
-EXP_OPS = 64  # ops counted per exp enclosure (a degree-18 Horner evaluation plus range reduction)
+    def __exit__(self, *exc) -> None:
+        _active.reset(self._tokens.pop())
+
+
+_active: ContextVar[Ops | None] = ContextVar("checker_ops", default=None)
+
+
+def charge(n: int) -> None:
+    """Count n ops on the active counter (none active, e.g. for the exporters: not counted)."""
+    ops = _active.get()
+    if ops is not None:
+        ops.add(n)
+
+
+def poll() -> None:
+    ops = _active.get()
+    if ops is not None:
+        ops.poll()
+
+
+_COUNTED = {np.add, np.subtract, np.multiply, np.true_divide, np.floor_divide, np.negative, np.absolute,
+            np.maximum, np.minimum, np.left_shift, np.right_shift, np.ldexp, np.rint, np.greater,
+            np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal}
+
+
+class Counted(np.ndarray):
+    """An ndarray whose arithmetic counts itself; whatever is computed from it is Counted too."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, Counted) else o for o in kwargs["out"])
+        result = getattr(ufunc, method)(*[x.view(np.ndarray) if isinstance(x, Counted) else x for x in inputs],
+                                        **kwargs)
+        if ufunc in _COUNTED and (ops := _active.get()) is not None:
+            ops.count += np.size(inputs[0] if method in ("reduce", "accumulate") else result)
+            if ops.deadline is not None:
+                ops.poll()
+        return result.view(Counted) if type(result) is np.ndarray else _wrap(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        result = super().__array_function__(func, types, args, kwargs)
+        if func is np.dot:  # object-dtype products do not pass through ufuncs
+            charge(2 * np.shape(args[0])[-1] * np.size(result))
+        elif func in (np.partition, np.argpartition):  # k order statistics: k passes of a minimum
+            charge(np.size(args[0]) * np.size(kwargs.get("kth", args[1:2])))
+        return _wrap(result)
+
+
+def counted(x) -> Counted:
+    """x (an array of numbers derived from the weights) as a Counted array."""
+    return np.asarray(x).view(Counted)
+
+
+def _wrap(x):
+    if type(x) is np.ndarray:
+        return x.view(Counted)
+    return tuple(_wrap(y) for y in x) if isinstance(x, tuple) else x

@@ -30,7 +30,6 @@ import numpy as np
 from checker import expo
 from checker.certificate import parse_certificate
 from checker.check import resolve_model_path
-from checker.ops import Ops
 from checker.rules import obligations_for, semantic_paths
 from checker.safetensors import read_weights
 from exporters.smt_encode import Obligation, encode, group, script
@@ -96,7 +95,7 @@ def _rule_cases(strategy: str):
 
 
 def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:
-    p = semantic_paths(cert, w, Ops())
+    p = semantic_paths(cert, w)
     V, K = w.d_vocab, w.k
     rng = random.Random(seed)
     picked = {tuple(rng.randrange(V) for _ in range(K)) for _ in range(sample)}

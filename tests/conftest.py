@@ -163,11 +163,10 @@ def float64_count(state: dict[str, np.ndarray]) -> int:
 # ---------------------------------------------------------------- the checker and prover on a file
 
 def checker_count(path: Path) -> int:
-    from checker.ops import Ops
     from checker.paths import exact_paths
     from checker.rules.brute_force import count_correct
     from checker.safetensors import read_weights
-    return count_correct(exact_paths(read_weights(str(path))), Ops())
+    return count_correct(exact_paths(read_weights(str(path))))
 
 
 def prover_count(path: Path) -> int:

@@ -90,9 +90,9 @@ def checker_ops(m: FloatModel, part: Compact) -> int | None:
                 t["embed.W_E"].shape[1], m.d_head)
     cert = Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
                        part.evidence)
-    ops = Ops()
     try:
-        rule_for(part.name)(cert, w, ops)
+        with Ops() as ops:
+            rule_for(part.name)(cert, w)
     except CheckFailure:
         return None
     return ops.count + sum((4 * c + 1) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items())

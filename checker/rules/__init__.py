@@ -7,12 +7,11 @@ from typing import Callable, Iterator, NamedTuple
 
 from checker.certificate import Certificate
 from checker.errors import Malformed, Reject  # noqa: F401 (Reject re-exported: the rule modules raise it)
-from checker.ops import Ops
 from checker.paths import Paths, exact_paths
 from checker.safetensors import Weights
 
 
-Rule = Callable[[Certificate, Weights, Ops], Fraction]
+Rule = Callable[[Certificate, Weights], Fraction]
 
 
 class Case(NamedTuple):
@@ -29,10 +28,10 @@ class Case(NamedTuple):
 Obligations = Callable[[Certificate, Weights], Iterator[Case]]
 
 
-def semantic_paths(cert: Certificate, w: Weights, ops: Ops) -> Paths:
+def semantic_paths(cert: Certificate, w: Weights) -> Paths:
     """The exact path terms, with the direct path widened by the float32 error bound if claimed."""
     from checker.float32 import float32_paths
-    return exact_paths(w) if cert.semantics == "exact-real" else float32_paths(w, ops)
+    return exact_paths(w) if cert.semantics == "exact-real" else float32_paths(w)
 
 
 def parse_cases(raw: object, rule: str, K: int, V: int, last_ok: Callable[[int, int, int], bool],

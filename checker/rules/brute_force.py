@@ -28,7 +28,7 @@ from checker.certificate import Certificate, fields
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget, Reject
 from checker.interval import down, enclose_ints, exp_bounds, inv_sqrt, mul, mul_lower, mul_upper, up
-from checker.ops import EXP_OPS, Ops
+from checker.ops import counted
 from checker.paths import Paths
 from checker.rules import semantic_paths
 from checker.safetensors import Weights
@@ -47,17 +47,16 @@ def check_size(V: int, K: int) -> None:
                           f"(cap MAX_TABLE = {MAX_TABLE:,})")
 
 
-def count_correct(p: Paths, ops: Ops) -> int:
+def count_correct(p: Paths) -> int:
     V, K = p.d_vocab, p.k
     check_size(V, K)
-    ov_gap = _ov_gaps(p, ops)
-    tops, (w_lo, w_hi) = exp_table(p, ops)
+    ov_gap = _ov_gaps(p)
+    tops, (w_lo, w_hi) = exp_table(p)
     correct = 0
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
         for q in range(V):
             dq = _enclose(Dyadic(p.win.n[q][:, None], p.win.e) - Dyadic(p.rival.n[q][None, :], p.rival.e))
-            ops.add(V * V)
-            correct += _count_query(p, q, dq, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]), ops)
+            correct += _count_query(p, q, dq, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]))
     return correct
 
 
@@ -65,47 +64,43 @@ def _enclose(d: Dyadic) -> tuple[np.ndarray, np.ndarray]:
     return enclose_ints(d.n, d.e)
 
 
-def _ov_gaps(p: Paths, ops: Ops) -> tuple[np.ndarray, np.ndarray]:
+def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of OV[t, i, m] - OV[t, i, j], [t, i, m, j], the same for every query; one key token
     at a time keeps the exact integers at O(K V^2)."""
     V, K = p.d_vocab, p.k
-    lo, hi = np.empty((V, K, V, V)), np.empty((V, K, V, V))
+    lo, hi = counted(np.empty((V, K, V, V))), counted(np.empty((V, K, V, V)))
     for t in range(V):
         lo[t], hi[t] = _enclose(Dyadic(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e))
-        ops.add(K * V * V)
     return lo, hi
 
 
-def exp_table(p: Paths, ops: Ops) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Each query's top score numerator, and enclosures [q, t, i] of w = exp((QK - top_q) / sqrt(d_head))."""
-    tops = np.array([max(p.qk.n[q].ravel()) for q in range(p.d_vocab)], dtype=object)
+    tops = p.qk.n.reshape(p.d_vocab, -1).max(axis=1)
     s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
     w = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))
-    ops.add(w[0].size * EXP_OPS)
     return tops, w
 
 
-def _count_query(p: Paths, q: int, dq: tuple, ov_gap: tuple, w: tuple, top: int, ops: Ops) -> int:
+def _count_query(p: Paths, q: int, dq: tuple, ov_gap: tuple, w: tuple, top: int) -> int:
     """dq: (lo, hi) [m, j] of the query's DIRECT[q, m] - DIRECT[q, j] (win and rival, paths.Paths)."""
     V, K = p.d_vocab, p.k
     c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
     diag = np.arange(V)
     c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
     g = c_lo.min(axis=3)                                       # [t, i, m]
-    ops.add(2 * c_lo.size)
     correct = 0
     for start in range(0, V ** (K - 1), CHUNK):
         toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-        correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), w, top, ops)
+        correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), w, top)
     return correct
 
 
-def _gap_upper(dq: tuple, ov_gap: tuple, toks: np.ndarray, m: np.ndarray, ops: Ops) -> np.ndarray:
+def _gap_upper(dq: tuple, ov_gap: tuple, toks: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Upper bounds of C[i, j] for the given inputs [n, K, V]; +inf on j == m."""
     pos = np.arange(toks.shape[1])
     c_hi = up(dq[1][m][:, None, :] + ov_gap[1][toks, pos, m[:, None]])
     c_hi[np.arange(len(m)), :, m] = np.inf
-    ops.add(2 * c_hi.size)
     return c_hi
 
 
@@ -119,68 +114,59 @@ def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
-                 terms: tuple, w: tuple, top: int, ops: Ops) -> int:
+                 terms: tuple, w: tuple, top: int) -> int:
     n, K = toks.shape
     pos = np.arange(K)
     m = toks.max(axis=1)
     wl, wh = w[0][toks, pos], w[1][toks, pos]                  # [n, K]
     gi = g[toks, pos, m[:, None]]
-    lower = _sum_down(mul_lower(gi, wl, wh))
-    ops.add(4 * n * K)
+    lower = rounded_sum(mul_lower(gi, wl, wh))
     undecided = np.flatnonzero(~(lower > 0))
     correct = n - undecided.size
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
         lo_c = c_lo[toks[rows], pos, m[rows, None]]                # [n, K, V]
-        hi_c = _gap_upper(*terms, toks[rows], m[rows], ops)
-        correct += per_logit(p, q, toks[rows], m[rows], lo_c, hi_c, wl[rows], wh[rows], top, ops)
+        hi_c = _gap_upper(*terms, toks[rows], m[rows])
+        correct += per_logit(p, q, toks[rows], m[rows], lo_c, hi_c, wl[rows], wh[rows], top)
     return correct
 
 
 def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarray,
-              hi_c: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int, ops: Ops) -> int:
+              hi_c: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int) -> int:
     """How many of these inputs (query q, maxima m) are correct, by stages 2 and 3; lo_c and hi_c
     [n, K, V] are lower and upper bounds of C[i, j] (+inf at j = m)."""
-    lower = _sum_down(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
-    upper = _sum_up(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]))
-    ops.add(4 * lo_c.size)
+    lower = rounded_sum(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
+    upper = rounded_sum(mul_upper(hi_c, wl[:, :, None], wh[:, :, None]), up)
     wrong = (upper <= 0).any(axis=1)
     undecided = ~(lower > 0) & ~wrong[:, None]
     undecided[np.arange(len(m)), m] = False  # j = m is no competitor (its bounds may be inf * 0 = NaN)
     correct = int((~wrong & ~undecided.any(axis=1)).sum())
     for r in np.flatnonzero(undecided.any(axis=1)):
-        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j), top, ops) > 0
+        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j), top) > 0
                for j in np.flatnonzero(undecided[r])):
             correct += 1
     return correct
 
 
-def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int, ops: Ops) -> int:
+def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int) -> int:
     """The exact sign of the gap logit_m - logit_j of one input (stage 3)."""
     e = min(p.win.e, p.ov.e)
     dd = (p.win.n[q, m] - p.rival.n[q, j]) << (p.win.e - e)
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
     nums = [int(p.qk.n[q, t, i]) - top for i, t in enumerate(toks)]
-    ops.add(4 * len(toks))
-    return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head, ops=ops)
+    return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head)
 
 
-def _sum_down(x: np.ndarray) -> np.ndarray:
-    """Lower bound of the exact sum over axis 1, rounding each partial sum down."""
+def rounded_sum(x: np.ndarray, step=down) -> np.ndarray:
+    """A bound of the exact sum over axis 1, each partial sum rounded by step: down a lower bound,
+    up an upper bound."""
     acc = x[:, 0]
     for i in range(1, x.shape[1]):
-        acc = down(acc + x[:, i])
+        acc = step(acc + x[:, i])
     return acc
 
 
-def _sum_up(x: np.ndarray) -> np.ndarray:
-    acc = x[:, 0]
-    for i in range(1, x.shape[1]):
-        acc = up(acc + x[:, i])
-    return acc
-
-
-def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+def rule(cert: Certificate, w: Weights) -> Fraction:
     """Brute force: the bound is (counted correct inputs) / d_vocab**K.
 
     Soundness: count_correct decides the sign of every (adjusted) logit gap of every input exactly
@@ -194,7 +180,7 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     fields(cert.parameters, "strategy.parameters", set())
     claimed = claimed_count(fields(cert.evidence, "evidence", set(COUNTS)), w)
     check_size(w.d_vocab, w.k)
-    return settle(cert, claimed, count_correct(semantic_paths(cert, w, ops), ops))
+    return settle(cert, claimed, count_correct(semantic_paths(cert, w)))
 
 
 COUNTS = ("correct_inputs", "total_inputs")  # the evidence fields of a count of correct inputs

@@ -43,24 +43,24 @@ from checker.certificate import Certificate, fields
 from checker.dyadic import Dyadic
 from checker.interval import Interval, down, enclose_ints, up
 from checker.numbers import Exact, Float
-from checker.ops import EXP_OPS, Ops
+from checker.ops import counted
 from checker.paths import Paths
 from checker.rules import Case, Reject, parse_cases, semantic_paths
 from checker.safetensors import Weights
 
 
-def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    count = sum(comb(w.k - 1, c) * n ** c for _, _, c, n, _ in proven(cert, w, ops))
+def rule(cert: Certificate, w: Weights) -> Fraction:
+    count = sum(comb(w.k - 1, c) * n ** c for _, _, c, n, _ in proven(cert, w))
     return Fraction(count, w.d_vocab ** w.k)
 
 
-def proven(cert: Certificate, w: Weights, ops: Ops, p: Paths | None = None) -> Iterator[tuple]:
+def proven(cert: Certificate, w: Weights, p: Paths | None = None) -> Iterator[tuple]:
     """Each certificate case (q, m, c, n) with its passing values S, |S| >= n (else Reject): the
     rule's decisions, which the hybrid rule reuses (p: the semantic paths, if already formed)."""
     cases = _cases(cert, w)
-    tables = _Tables(p or semantic_paths(cert, w, ops), ops)
+    tables = _Tables(p or semantic_paths(cert, w))
     for q, m, c, n in cases:
-        S = tables.passing(q, m, c, n, ops)
+        S = tables.passing(q, m, c, n)
         if len(S) < n:
             raise Reject(f"case q={q}, m={m}, c={c}: fewer than the claimed {n} values pass")
         yield q, m, c, n, S
@@ -73,10 +73,9 @@ def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
     `_sums` of the module docstring, i.e. for c = 0 the single sum of the one input. The arguments
     are scores minus the query's top score (a common factor exp(top) > 0 dropped)."""
     cases = _cases(cert, w)
-    ops = Ops()
-    tables = _Tables(semantic_paths(cert, w, ops), ops)
+    tables = _Tables(semantic_paths(cert, w))
     for q, m, c, n in cases:
-        xs = tables.passing(q, m, c, n, ops)[:n] if c else [None]
+        xs = tables.passing(q, m, c, n)[:n] if c else [None]
         xs += [x for x in range(m) if x not in xs][:n - len(xs)]
         yield Case(f"case_q{q}_m{m}_c{c}_n{n}", [s for x in xs for s in tables.sums(q, m, c, x)])
 
@@ -110,8 +109,8 @@ class _Good:
     leaves undecided, the entries whose float enclosure leaves the sign open, and the exporters
     read it."""
 
-    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, K: int, ops: Ops) -> None:
-        self.win, self.rival, self.ov, self.e, self.k, self.ops = win, rival, ov, e, K, ops
+    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, K: int) -> None:
+        self.win, self.rival, self.ov, self.e, self.k = win, rival, ov, e, K
         self.cache: dict[tuple[int, int], int] = {}
 
     def __getitem__(self, qm: tuple[int, int]) -> Fraction:
@@ -123,7 +122,6 @@ class _Good:
             positions = range(self.k if q == m else self.k - 1)  # G: the non-query positions (+ the query if q = m)
             self.cache[q, m] = min(self.win[q, m] + self.ov[m, i, m] - max(self.rival[q, others] + self.ov[m, i, others])
                                    for i in positions)
-            self.ops.add(2 * len(self.win) * len(positions))
         return self.cache[q, m]
 
 
@@ -133,7 +131,7 @@ class _Lazy:
     follow the certificate's cases, never more than the whole table."""
 
     def __init__(self, shape: tuple[int, ...], axis: int, fill) -> None:
-        self.lo, self.hi = np.full(shape, np.nan), np.full(shape, np.nan)
+        self.lo, self.hi = counted(np.full(shape, np.nan)), counted(np.full(shape, np.nan))
         self.axis, self.fill, self.done = axis, fill, np.zeros(shape[axis], dtype=bool)
 
     def __getitem__(self, idx: tuple) -> Interval:
@@ -154,10 +152,10 @@ class _GoodColumns:
     rounded-outward sums is rounded outward once more (nextafter is monotone). Where the enclosure
     leaves the sign open, the exact value is enclosed instead (a tie stays decidable)."""
 
-    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, exact: _Good, ops: Ops) -> None:
+    def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, exact: _Good) -> None:
         R = np.array([max(row) for row in rival], dtype=object)[:, None]
         self.A, self.W = Interval.of(rival - R, e), Interval.of(win - R, e)
-        self.ov, self.e, self.exact, self.ops = ov, e, exact, ops
+        self.ov, self.e, self.exact = ov, e, exact
 
     def __call__(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         K, V = self.exact.k, len(self.ov)
@@ -170,7 +168,6 @@ class _GoodColumns:
             hi[:m + 1] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
         for q in np.flatnonzero(~(lo[:m + 1] > 0) & ~(hi[:m + 1] < 0)):  # sign left open: exact
             lo[q], hi[q] = enclose_ints(np.array(self.exact.numerator(int(q), m), dtype=object), self.e)
-        self.ops.add(4 * (m + 2) * K * V)
         return lo, hi
 
 
@@ -205,23 +202,21 @@ def _max_except(n: np.ndarray) -> np.ndarray:
 class _Tables:
     """The exact ingredients, from the integer path terms, read through both number types."""
 
-    def __init__(self, p: Paths, ops: Ops) -> None:
+    def __init__(self, p: Paths) -> None:
         V, K = p.d_vocab, p.k
         e = min(p.win.e, p.rival.e, p.ov.e)
         win, ov = p.win.align(e), p.ov.align(e)
         rival = win if p.rival is p.win else p.rival.align(e)  # one table under exact-real semantics
-        tops = np.array([max(p.qk.n[q].ravel()) for q in range(V)], dtype=object)
+        tops = p.qk.n.reshape(V, -1).max(axis=1)
         tables = {"maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
                   "maxovd": Dyadic(_max_except(ov) - ov, e),                    # [t, i, m]
                   "w": Dyadic(p.qk.n - tops[:, None, None], p.qk.e)}            # scores - top: [q, t, i]
         self.k, self.v = K, V
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
         self.float = Float(K, p.d_head, {"maxdd": tables["maxdd"], "maxovd": tables["maxovd"]})
-        self.float.w = _Lazy((V, V, K), 0, lambda q: ops.add(V * K * EXP_OPS) or _pair(
-            self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
-        self.exact.good = _Good(win, rival, ov, e, K, ops)
-        self.float.good = _Lazy((V, V), 1, _GoodColumns(win, rival, ov, e, self.exact.good, ops))
-        ops.add(2 * V * V * (K + 1))
+        self.float.w = _Lazy((V, V, K), 0, lambda q: _pair(self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
+        self.exact.good = _Good(win, rival, ov, e, K)
+        self.float.good = _Lazy((V, V), 1, _GoodColumns(win, rival, ov, e, self.exact.good))
 
     def sums(self, q: int, m: int, c: int, x: int | None) -> list[expo.Obligation]:
         """The exact sums for value x, one per position (c = 0: the one sum)."""
@@ -233,20 +228,18 @@ class _Tables:
         ok = self.float.holds(_sums(self.float, q, m, c, xs[:, None], np.arange(self.k - 1)[None, :]))
         return ok.all(axis=-1) if c else ok
 
-    def exact_holds(self, q: int, m: int, c: int, x: int | None, ops: Ops) -> bool:
-        return all(self.exact.holds(s, ops) for s in self.sums(q, m, c, x))
+    def exact_holds(self, q: int, m: int, c: int, x: int | None) -> bool:
+        return all(self.exact.holds(s) for s in self.sums(q, m, c, x))
 
-    def passing(self, q: int, m: int, c: int, want: int, ops: Ops) -> list[int | None]:
+    def passing(self, q: int, m: int, c: int, want: int) -> list[int | None]:
         """Values x < m that pass (None stands for the c = 0 configuration): all those the float
         filter proves, then exactly decided ones until `want` are found."""
-        K = self.k
-        ops.add(3 * (K if q == m else K - 1) * self.v + 2 * K + 4 + (5 * m * (K - 1) if c else 0))
         xs = np.arange(m if c else 1)
         ok = self.filter(q, m, c, xs)
         if not c:
-            return [None] if ok or self.exact_holds(q, m, c, None, ops) else []
+            return [None] if ok or self.exact_holds(q, m, c, None) else []
         decided = [int(x) for x in xs[ok]]
-        rest = (int(x) for x in xs[~ok] if self.exact_holds(q, m, c, int(x), ops))
+        rest = (int(x) for x in xs[~ok] if self.exact_holds(q, m, c, int(x)))
         return decided + _first(rest, want - len(decided))
 
 

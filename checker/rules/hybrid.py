@@ -37,7 +37,6 @@ from checker.certificate import Certificate
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
-from checker.ops import Ops
 from checker.paths import Paths
 from checker.rules import brute_force as bf, cubic, semantic_paths, subcubic
 from checker.safetensors import Weights
@@ -49,7 +48,7 @@ CHUNK = 1 << 16  # residue inputs per evaluated block
 Sets = dict[tuple[int, int, int], list]  # (q, m, c) -> the proven non-max values (c = 0: [None])
 
 
-def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
+def rule(cert: Certificate, w: Weights) -> Fraction:
     """Hybrid: (inputs the compact proof covers + correct inputs among the rest) / d_vocab**K.
 
     Soundness: every input has one triple (q, m, c); a covered input lies in a proven case, so it is
@@ -68,24 +67,24 @@ def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
     sub = dataclasses.replace(cert, strategy=par["compact"],
                               parameters={k: v for k, v in par.items() if k != "compact"},
                               evidence={k: v for k, v in ev.items() if k not in bf.COUNTS})
-    p = semantic_paths(cert, w, ops)
-    sets = COMPACT[par["compact"]](sub, w, p, ops)
+    p = semantic_paths(cert, w)
+    sets = COMPACT[par["compact"]](sub, w, p)
     left = residue_size(V, K, sets)
     if left > MAX_RESIDUE:
         raise OutOfBudget(f"the compact proof leaves {left:,} inputs to enumerate (cap MAX_RESIDUE = {MAX_RESIDUE:,})")
     covered = sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
-    return bf.settle(cert, claimed, covered + count_residue(p, sets, ops))
+    return bf.settle(cert, claimed, covered + count_residue(p, sets))
 
 
-def _cubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
+def _cubic_sets(sub: Certificate, w: Weights, p: Paths) -> Sets:
     """The cubic rule's decisions: each claimed case with its proven set (rejects a false case)."""
-    return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, ops, p)}
+    return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, p)}
 
 
-def _subcubic_sets(sub: Certificate, w: Weights, p: Paths, ops: Ops) -> Sets:
+def _subcubic_sets(sub: Certificate, w: Weights, p: Paths) -> Sets:
     """The subcubic rule's decisions (its own exact tables; exact-real only): case (q, m, c, g)
     covers the values [0, m - g] (rejects a false case)."""
-    return {(q, m, c): subcubic_covers(m, c, g) for q, m, c, g in subcubic.proven(sub, w, ops)}
+    return {(q, m, c): subcubic_covers(m, c, g) for q, m, c, g in subcubic.proven(sub, w)}
 
 
 def subcubic_covers(m: int, c: int, g: int) -> list:
@@ -176,68 +175,63 @@ def _rebased(d: Dyadic, shift: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarr
 class _Model:
     """Tables shared by all queries: attention weights, OV differences, their smallest entries."""
 
-    def __init__(self, p: Paths, ops: Ops) -> None:
+    def __init__(self, p: Paths) -> None:
         V, K = p.d_vocab, p.k
         self.p, self.r = p, max(0, min(R, V - 2))
-        self.tops, (self.w_lo, self.w_hi) = bf.exp_table(p, ops)
+        self.tops, (self.w_lo, self.w_hi) = bf.exp_table(p)
         self.o = _rebased(p.ov, p.ov.n[:, :, :1], p.ov.e)                     # [t, i, v]
         e = min(p.win.e, p.rival.e)
         base = p.rival.align(e)[:, :1]
         self.win, self.rival = _rebased(p.win, base, e), _rebased(p.rival, base, e)  # [q, v]
-        ops.add(V * K * V + 2 * V * V)
         self.ovd = down(self.o[0][:, :, :, None] - self.o[1][:, :, None, :])   # [t, i, m, j] <= OV[t,i,m] - OV[t,i,j]
         diag = np.arange(V)
         self.ovd[:, :, diag, diag] = np.inf
-        ops.add(self.ovd.size)
         self.ov_min, self.ov_rest = np.full((V, K - 1, V), np.inf), np.full((V, K - 1, V), np.inf)
         self.ov_top = np.zeros((V, K - 1, V, self.r), dtype=np.int64)                # [x, i, m, :r]
         for m in range(1, V):  # rows (x, i, m) with x < m: the only ones a residue input reads
             self.ov_min[:m, :, m], self.ov_rest[:m, :, m], self.ov_top[:m, :, m] = \
-                _smallest(self.ovd[:m, :K - 1, m], self.r, ops)
+                _smallest(self.ovd[:m, :K - 1, m], self.r)
 
 
-def _smallest(rows: np.ndarray, r: int, ops: Ops) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _smallest(rows: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row (last axis): the smallest entry, the (r+1)-th smallest, and the indices of the r
-    smallest (selection counted as r + 1 passes of a minimum)."""
+    smallest (a selection of r + 1 order statistics, counted as r + 1 passes: checker/ops.py)."""
     part = np.argpartition(rows, [0, r] if r else [0], axis=-1)
     vals = np.take_along_axis(rows, part[..., [0, r]], axis=-1)
-    ops.add(rows.size * (r + 1))
     return vals[..., 0], vals[..., 1], part[..., :r]
 
 
-def count_residue(p: Paths, sets: Sets, ops: Ops) -> int:
+def count_residue(p: Paths, sets: Sets) -> int:
     """The number of correct inputs among those `residue` yields, each decided exactly."""
-    md = _Model(p, ops)
+    md = _Model(p)
     V, K = p.d_vocab, p.k
     correct = 0
     query = None
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN only leave an input undecided
         for q, I, m, X in residue(V, K, sets):
             if query is None or query.q != q:
-                query = _Query(md, q, ops)
-            correct += query.count(I, m, X, ops)
+                query = _Query(md, q)
+            correct += query.count(I, m, X)
     return correct
 
 
 class _Query:
     """Per-query tables: direct-path differences and the fixed positions' sums A, per (m, I)."""
 
-    def __init__(self, md: _Model, q: int, ops: Ops) -> None:
-        p, V, K = md.p, md.p.d_vocab, md.p.k
+    def __init__(self, md: _Model, q: int) -> None:
+        V, K = md.p.d_vocab, md.p.k
         self.md, self.q = md, q
         self.dd = down(md.win[0][q][:, None] - md.rival[1][q][None, :])      # [m, j] <= D[q,m] - D[q,j]
         self.dd[np.arange(V), np.arange(V)] = np.inf
-        ops.add(V * V)
-        self.dd_min, self.dd_rest, self.dd_top = _smallest(self.dd, md.r, ops)
+        self.dd_min, self.dd_rest, self.dd_top = _smallest(self.dd, md.r)
         ms = np.arange(q, V)                  # every residue input of query q has its max m >= q
         toks = np.concatenate([np.repeat(ms[:, None], K - 1, axis=1), np.full((len(ms), 1), q)], axis=1)
         pos = np.arange(K)
         c_lo = down(self.dd[ms][:, None, :] + md.ovd[toks, pos, ms[:, None]])                      # [m - q, K, j]
         self.fixed = mul_lower(c_lo, md.w_lo[q][toks, pos][..., None], md.w_hi[q][toks, pos][..., None])
-        ops.add(3 * c_lo.size)
         self.A: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
-    def sums(self, I: tuple[int, ...], ops: Ops) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, I: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Lower bounds A[m, j] of the fixed positions' sum for non-max positions I (+inf at j = m,
         no competitor), and their minima over j; rows indexed by m - q."""
         if I not in self.A:
@@ -246,26 +240,24 @@ class _Query:
             for i in F[1:]:
                 acc = down(acc + self.fixed[:, i])
             acc[np.arange(len(acc)), np.arange(self.q, self.md.p.d_vocab)] = np.inf
-            ops.add(acc.size * len(F))
-            self.A[I] = (acc,) + _smallest(acc, self.md.r, ops)
+            self.A[I] = (acc,) + _smallest(acc, self.md.r)
         return self.A[I]
 
-    def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray, ops: Ops) -> int:
+    def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
         md, q, n, c = self.md, self.q, len(m), len(I)
-        A, A_min, A_rest, A_top = self.sums(I, ops)   # rows m - q
+        A, A_min, A_rest, A_top = self.sums(I)   # rows m - q
         wl = md.w_lo[q][X, I] if c else np.zeros((n, 0))
         wh = md.w_hi[q][X, I] if c else np.zeros((n, 0))
         # stage A
         g = down(self.dd_min[m][:, None] + md.ov_min[X, I, m[:, None]]) if c else np.zeros((n, 0))
         ok = _total(A_min[m - q], mul_lower(g, wl, wh)) > 0
-        ops.add(n * (4 * c + 1))
         wrong = np.zeros(n, dtype=bool)
         rows = np.flatnonzero(~ok)
         if rows.size and md.r:  # stage B
             ok[rows], wrong[rows] = self._candidates((A, A_rest, A_top), I, m[rows],
-                                                     X[rows], wl[rows], wh[rows], ops)
+                                                     X[rows], wl[rows], wh[rows])
         rows = np.flatnonzero(~ok & ~wrong)
-        return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows], ops) if rows.size else 0)
+        return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows]) if rows.size else 0)
 
     def _toks(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> np.ndarray:
         K = self.md.p.k
@@ -274,7 +266,7 @@ class _Query:
         toks[:, list(I)] = X
         return toks
 
-    def _candidates(self, a: tuple, I, m, X, wl, wh, ops) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, a: tuple, I, m, X, wl, wh) -> tuple[np.ndarray, np.ndarray]:
         """Stage B: (proven correct, proven wrong) per input; a wrong one has a candidate j whose
         upper bound of the gap is <= 0."""
         md, n, c = self.md, len(m), len(I)
@@ -286,33 +278,30 @@ class _Query:
         each = _total(A[row[:, None], J], np.stack(terms, axis=-1) if c else np.zeros(J.shape + (0,)))
         g = down(self.dd_rest[m][:, None] + md.ov_rest[X, I, m[:, None]]) if c else np.zeros((n, 0))
         rest = _total(A_rest[row], mul_lower(g, wl, wh))
-        ops.add(J.size * (4 * c + 1) + n * (4 * c + 1))
         ok, wrong = (each > 0).all(axis=1) & (rest > 0), np.zeros(n, dtype=bool)
         r, k = np.nonzero(~(each > 0) & (J != m[:, None]))   # j = m is no competitor
         if r.size:
-            wrong[r[self._upper(self._toks(I, m[r], X[r]), m[r], J[r, k], ops) <= 0]] = True
+            wrong[r[self._upper(self._toks(I, m[r], X[r]), m[r], J[r, k]) <= 0]] = True
         return ok, wrong
 
-    def _upper(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray, ops: Ops) -> np.ndarray:
+    def _upper(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Upper bounds of Z (logit_m - logit_j), one competitor j per input row."""
         md, q = self.md, self.q
         pos = np.arange(toks.shape[1])
         dd = up(md.win[1][q][m] - md.rival[0][q][j])                                   # >= D[q,m] - D[q,j]
         ovd = up(md.o[1][toks, pos, m[:, None]] - md.o[0][toks, pos, j[:, None]])      # >= OV[t,i,m] - OV[t,i,j]
         c_hi = up(dd[:, None] + ovd)
-        ops.add(len(m) + 4 * toks.size)
-        return bf._sum_up(mul_upper(c_hi, md.w_lo[q][toks, pos], md.w_hi[q][toks, pos]))
+        return bf.rounded_sum(mul_upper(c_hi, md.w_lo[q][toks, pos], md.w_hi[q][toks, pos]), up)
 
-    def _per_logit(self, toks: np.ndarray, m: np.ndarray, ops: Ops) -> int:
+    def _per_logit(self, toks: np.ndarray, m: np.ndarray) -> int:
         md, q, K = self.md, self.q, self.md.p.k
         pos = np.arange(K)
         lo_c = down(self.dd[m][:, None, :] + md.ovd[toks, pos, m[:, None]])
         dd_hi = up(md.win[1][q][m][:, None] - md.rival[0][q][None, :])                 # [n, j]
         hi_c = up(dd_hi[:, None, :] + up(md.o[1][toks, pos, m[:, None]][:, :, None] - md.o[0][toks, pos]))
         hi_c[np.arange(len(m)), :, m] = np.inf                                           # j = m never decides
-        ops.add(lo_c.size + 2 * hi_c.size)
         return bf.per_logit(md.p, q, toks, m, lo_c, hi_c, md.w_lo[q][toks, pos],
-                            md.w_hi[q][toks, pos], int(md.tops[q]), ops)
+                            md.w_hi[q][toks, pos], int(md.tops[q]))
 
 
 def _total(base: np.ndarray, terms: np.ndarray) -> np.ndarray:

@@ -43,7 +43,6 @@ from checker.errors import Malformed
 from checker.dyadic import Dyadic
 from checker.numbers import Exact, Float
 from checker.paths import Params, exact_weights
-from checker.ops import Ops
 from checker.rules import Case, Reject, parse_cases
 from checker.rules import subcubic_bounds as sb
 from checker.rules import subcubic_paper as sp
@@ -60,22 +59,22 @@ ERR = PAPER_ERR + ("global-maxdiff", "l2", "min-maxdiff-l2")     # ours: the las
 FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options that form D
 
 
-def rule(cert: Certificate, w: Weights, ops: Ops) -> Fraction:
-    count = sum(comb(w.k - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in proven(cert, w, ops))
+def rule(cert: Certificate, w: Weights) -> Fraction:
+    count = sum(comb(w.k - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in proven(cert, w))
     return Fraction(count, w.d_vocab ** w.k)
 
 
-def proven(cert: Certificate, w: Weights, ops: Ops) -> Iterator[tuple[int, int, int, int]]:
+def proven(cert: Certificate, w: Weights) -> Iterator[tuple[int, int, int, int]]:
     """Each certificate case (q, m, c, g), once its inequality is decided true (else Reject): the
     rule's decisions, which the hybrid rule reuses. Case (q, m, c, g) covers the inputs of triple
     (q, m, c) whose c non-max values all lie in [0, m - g] (c = 0: its one input)."""
-    t, cases = _setup(cert, w, ops)
+    t, cases = _setup(cert, w)
     if not t.paper:
-        passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
+        passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
     else:  # the paper's logit reasoning (subcubic_paper.sums)
-        passed = t.paper_filter(np.array(cases, dtype=np.int64).reshape(-1, 4), ops) if cases else []
+        passed = t.paper_filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
     for (q, m, c, g), ok in zip(cases, passed):
-        if not (ok or t.case_holds(q, m, c, g, ops)):
+        if not (ok or t.case_holds(q, m, c, g)):
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
         yield q, m, c, g
 
@@ -84,23 +83,23 @@ def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
     """The rule's proof as exact obligations (rules.Case): per certificate case (q, m, c, g), named
     case_q{q}_m{m}_c{c}_g{g}, the one sum `_Tables.obligation` of the module docstring (the two sums
     of `_Tables.paper_obligations` under the paper's logit reasoning)."""
-    t, cases = _setup(cert, w, Ops())
+    t, cases = _setup(cert, w)
     for q, m, c, g in cases:
         sums = [t.obligation(q, m, c, g)] if not t.paper else t.paper_obligations(q, m, c, g)
         yield Case(f"case_q{q}_m{m}_c{c}_g{g}", sums)
 
 
-def _setup(cert: Certificate, w: Weights, ops: Ops) -> tuple["_Tables", list[tuple[int, int, int, int]]]:
+def _setup(cert: Certificate, w: Weights) -> tuple["_Tables", list[tuple[int, int, int, int]]]:
     if cert.semantics != "exact-real":
         raise Reject("subcubic certificates claim exact-real semantics only")
     if w.k < 2:
         raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
-    t = tables(cert, w, ops)
+    t = tables(cert, w)
     return t, parse_cases(cert.evidence["cases"], "subcubic", w.k, w.d_vocab,
                           lambda m, c, g: g == 0 if c == 0 else 1 <= g <= m, "g must be 0 for c = 0, else in [1, m]")
 
 
-def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
+def tables(cert: Certificate, w: Weights) -> "_Tables":
     """Validate the variant and its evidence fields; the tables for it (also used by exporters)."""
     par = fields(cert.parameters, "strategy.parameters", {"eupu", "attn", "err"}, {"logit"})
     if par["eupu"] not in EUPU or par["attn"] not in ATTN + sp.ATTN or par["err"] not in ERR \
@@ -122,7 +121,7 @@ def tables(cert: Certificate, w: Weights, ops: Ops) -> "_Tables":
     if "logit" in par:
         abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
             Dyadic(np.zeros((w.d_vocab, w.k), dtype=object), 0)
-    return _Tables(w, b, b2, par, ops, offset, uv, abar)
+    return _Tables(w, b, b2, par, offset, uv, abar)
 
 
 def _sum(N, q, m, c, g) -> list[tuple]:
@@ -153,41 +152,38 @@ def _eqke_bounds(N, q, m, g) -> tuple:
 class _Tables:
     """The exact tables of the module docstring (Dyadic), read through both number types."""
 
-    def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict, ops: Ops,
+    def __init__(self, w: Weights, b: Dyadic, b2: Dyadic | None, par: dict,
                  offset: Dyadic | None = None, uv: tuple[Dyadic, Dyadic] | None = None,
                  abar: list | None = None) -> None:
         wt = exact_weights(w)
-        tables = {**_attention(wt, w.k, b, b2, par, uv, ops), **_ov(wt, w.k, ops)}
+        tables = {**_attention(wt, w.k, b, b2, par, uv), **_ov(wt, w.k)}
         evou, pvou = tables.pop("evou"), tables.pop("pvou")
         self.paper = abar is not None  # the paper's logit reasoning (subcubic_paper), its own direct-path parts
         if abar is None:
-            tables.update(_direct(wt, w.k, par["eupu"], offset, ops))
+            tables.update(_direct(wt, w.k, par["eupu"], offset))
         else:
-            tables.update(_paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, tables["eqkp"], ops))
+            tables.update(_paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, tables["eqkp"]))
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
         self.k, self.d = w.k, w.d_head
         self.exact = Exact(w.k, w.d_head, tables, **consts)
         self.float = Float(w.k, w.d_head, tables, **consts)
 
-    def filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
+    def filter(self, cases: np.ndarray) -> np.ndarray:
         """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
-        ops.add(60 * len(cases))
         return self.float.holds(_sum(self.float, *cases.T))
 
-    def paper_filter(self, cases: np.ndarray, ops: Ops) -> np.ndarray:
+    def paper_filter(self, cases: np.ndarray) -> np.ndarray:
         """Per case: True if float64 intervals prove every sum of subcubic_paper.sums."""
-        ops.add(40 * self.k * len(cases))
         q, m, c, g = cases.T
         return np.logical_and.reduce([self.float.holds(s) for s in
                                       sp.sums(self.float, q, m, c, g, *_eqke_bounds(self.float, q, m, g))])
 
-    def case_holds(self, q: int, m: int, c: int, g: int, ops: Ops) -> bool:
+    def case_holds(self, q: int, m: int, c: int, g: int) -> bool:
         """The case's inequality decided exactly."""
-        ops.add(20)
         if self.paper:
-            return all(self.exact.holds(ob, ops) for ob in self.paper_obligations(q, m, c, g))
-        return self.exact.holds(self.obligation(q, m, c, g), ops)
+            return all(self.exact.holds(ob) for ob in self.paper_obligations(q, m, c, g))
+        return self.exact.holds(self.obligation(q, m, c, g))
 
     def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
         """Exact (b_q, a_x) of `_eqke_bounds` (a_x None for g = 0)."""
@@ -204,8 +200,7 @@ class _Tables:
         return [t for t, used in zip(_sum(self.exact, q, m, c, g), (True, q < m, c > 0)) if used]
 
 
-def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None,
-               ops: Ops) -> dict[str, Dyadic]:
+def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None) -> dict[str, Dyadic]:
     """Attention: EQKP, the rank-1 (rank-2) split of EQKE along the hints and the residual's bound."""
     V, d = wt.W_E.n.shape[0], wt.W_Q.n.shape[1]
     last = wt.W_E + sb.rows(wt.W_pos[K - 1], V)                                     # W_EP
@@ -237,19 +232,15 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
            "pmin": Dyadic(eqkp.n.min(axis=1), eqkp.e), "pmax": Dyadic(eqkp.n[:, :K - 1].max(axis=1), eqkp.e),
            "vmax": prefix(v, np.maximum), "vmin": prefix(v, np.minimum),
            "w2max": prefix(w2, np.maximum), "w2min": prefix(w2, np.minimum)}
-    dm = wt.W_E.n.shape[1]
     if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
         out.update(eqke=Q @ sb.tr(Km), spread=Dyadic(np.zeros(V, dtype=object), 0))
-        ops.add(V * V * d + V * V)
     elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
         out["eqke"], out["eqbeta"], qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, wt.W_K, wt.W_E, *uv)
-        out["spread"] = sb.spread(par["err"], qres, kres, chain, ops)
-        ops.add(4 * V * d + 2 * V * dm * d + 4 * V * V)
+        out["spread"] = sb.spread(par["err"], qres, kres, chain)
     else:
-        out["spread"] = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(wt.W_E)], ops)
+        out["spread"] = sb.spread(par["err"], qres, kres, [eq1, wq, sb.tr(wk2), sb.tr(wt.W_E)])
     if "eqke" in out:
         out["eqpref"] = Dyadic(np.maximum.accumulate(out["eqke"].n, axis=1), out["eqke"].e)
-    ops.add(2 * V * dm * d + 6 * V * d + V * K * d + 3 * dm * d + (4 * V * d if b2 is not None else 0))
     return out
 
 
@@ -268,27 +259,24 @@ def _direct_parts(wt: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple
     return wt.W_E + sb.rows(wt.W_pos[K - 1], V), (sb.rows(wt.b_O, 1) @ wt.W_U)[0] + wt.b_U, c
 
 
-def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, ops: Ops) -> dict[str, Dyadic]:
+def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None) -> dict[str, Dyadic]:
     """The direct path's penalty dpen[q, m] >= max_{j != m} D[q, j] - D[q, m] (eupu option)."""
     V, dm = wt.W_E.n.shape
     last, bias, c = _direct_parts(wt, K, eupu, offset)
     if c is None:
-        ops.add(V * V * dm + 3 * V * V)
         return {"dpen": sb.dpen_from_d(last @ wt.W_U + sb.rows(bias, V), eupu)}
-    ops.add(4 * V * dm + dm * V + 4 * V + V * V)
     return {"dpen": sb.dpen_factored(last, wt.W_U, bias, c)}
 
 
 def _paper(wt: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: Dyadic,
-           eqkp: Dyadic, ops: Ops) -> dict[str, Dyadic]:
+           eqkp: Dyadic) -> dict[str, Dyadic]:
     """The paper's logit reasoning (subcubic_paper) in place of dpen: its own direct-path parts."""
     V, dm = wt.W_E.n.shape
     last, bias, c = _direct_parts(wt, K, eupu, offset)
-    ops.add((V * V * dm if c is None else 4 * V * dm + dm * V) + V * V * K + 6 * V * V * K)
     return sp.tables(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), evou, pvou, abar, eqkp)
 
 
-def _ov(wt: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
+def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
     """OV: OV[t, i] = EVOU[t] + PVOU[i] (b_V folded into PVOU); the non-max penalties and good's part."""
     V, dm = wt.W_E.n.shape
     OU = wt.W_O @ wt.W_U
@@ -302,7 +290,6 @@ def _ov(wt: Params, K: int, ops: Ops) -> dict[str, Dyadic]:
     own = ov[diag, :, diag].copy()                                                 # [m, i]
     ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
     good_ov = own - ov.max(axis=2)
-    ops.add(2 * V * V * dm + 3 * V * V + 2 * V * K * V)
     return {"evou": evou, "pvou": pvou, "eterm": eterm, "pterm": pterm,
             "pref": Dyadic(np.maximum.accumulate(eterm.n, axis=0), evou.e),
             "ptmax": Dyadic(pterm.n[:K - 1].max(axis=0), pvou.e),

@@ -14,7 +14,7 @@ import numpy as np
 
 from checker import interval as iv
 from checker.dyadic import Dyadic
-from checker.ops import Ops
+from checker.ops import counted
 from checker.rules import Reject
 
 SVD_POWER = 64  # k: sigma_1^2 <= tr((G H)^k)^(1/k); at most a factor d_head^(1/2k) loose on sigma_1
@@ -127,38 +127,31 @@ def min_of(*xs: Dyadic) -> Dyadic:
     return Dyadic(np.minimum.reduce([x.align(e) for x in xs]), e)
 
 
-def spread(err: str, qres: Dyadic, kres: Dyadic, chain: list[Dyadic], ops: Ops) -> Dyadic:
+def spread(err: str, qres: Dyadic, kres: Dyadic, chain: list[Dyadic]) -> Dyadic:
     """spread[q] >= max_{x,m} |qres[q].(kres[x] - kres[m])|, per err option; chain = [eq1, wq, wk2^T, E^T]
     with eq1 @ wq = qres and (wk2^T @ E^T)^T = kres exactly. Square roots and roots rounded up."""
-    V, d, dm = len(qres.n), qres.n.shape[1], chain[2].n.shape[1]
+    V = len(qres.n)
     kT = tr(kres)
     if err == "exact-maxdiff":  # the residual itself, V x V: the row span exactly
-        ops.add(V * V * d + 2 * V * V)
         return rowspan(qres @ kT)
     if err == "svd":
-        ops.add(2 * V * d * d + d ** 3 + 8 * d ** 3 * (SVD_POWER.bit_length() - 1) + d)
         return _svd_spread(qres, kres, V)
     if err in ("maxdiff", "global-maxdiff", "l2", "min-maxdiff-l2"):
-        ops.add(4 * V * d)
         maxdiff = split_bound(qres, kT, False)
         if err == "maxdiff":
             return maxdiff
         if err == "global-maxdiff":
             return Dyadic(np.full(V, maxdiff.n.max(), dtype=object), maxdiff.e)
-        ops.add(3 * V * d)
         l2 = l2_bound(qres, kres)
         return l2 if err == "l2" else min_of(l2, maxdiff)
     mean = err.startswith("mean")
     if err == "mean-maxdiff":
-        ops.add(6 * V * d)
         return split_bound(qres, kT, True)
     if err.endswith("subproduct"):
         m1 = chain[1] @ chain[2]
-        ops.add(2 * (dm + 1) * d * dm + 2 * V * d * dm + 3 * (6 * V * d))
         return min_of(split_bound(chain[0], m1 @ chain[3], mean), split_bound(qres, kT, mean),
                       split_bound(qres @ chain[2], chain[3], mean))
     if err.endswith("recursive"):
-        ops.add(4 * (V * d + d * d) + (2 * V * d + 2 * d * d if mean else 0))
         return recursive_bound(chain, mean, err == "mean-recursive-maxdiff-recursive")
     raise Reject(f"no residual bound {err!r}")  # unreachable: the rule validates err first
 
@@ -176,7 +169,7 @@ def l2_bound(qres: Dyadic, kres: Dyadic) -> Dyadic:
 def sqrt_up(x: Dyadic, bits: int = 40) -> Dyadic:
     """Dyadic upper bounds of sqrt(x) for x >= 0: (isqrt(n 4^bits) + 1) 2^(e/2 - bits), e made even."""
     n, e = (x.n, x.e) if x.e % 2 == 0 else (x.n * 2, x.e - 1)
-    out = np.empty(len(n), dtype=object)
+    out = counted(np.empty(len(n), dtype=object))
     out[:] = [isqrt(int(v) << (2 * bits)) + 1 for v in n]
     return Dyadic(out, e // 2 - bits)
 

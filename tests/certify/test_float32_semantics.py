@@ -16,7 +16,6 @@ from certify.model import Config, MaxOfK
 from checker.check import check_file
 from checker.errors import Reject
 from checker.float32 import float32_paths, logit_error, ov_abs_max
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules.brute_force import _exact_gap_sign, count_correct
 from checker.safetensors import read_weights
@@ -78,7 +77,7 @@ def test_error_bound_covers_float32_executions(tmp_path, seed, scale):
     """|float32 logit - exact logit| <= E[q, j] for torch and a sequential summation, every input."""
     state = random_state(Config(k=3, d_vocab=4, d_model=8, d_head=4), seed, scale=scale, biases=True)
     w = read_weights(str(write_state(state, tmp_path / "m.safetensors")))
-    E = logit_error(w.tensors, ov_abs_max(exact_paths(w), Ops()))
+    E = logit_error(w.tensors, ov_abs_max(exact_paths(w)))
     toks = np.array(list(itertools.product(range(4), repeat=3)))
     torch_l = _torch_logits(state, toks)
     worst = 0.0
@@ -93,8 +92,8 @@ def test_error_bound_covers_float32_executions(tmp_path, seed, scale):
 
 def test_float32_count_is_below_exact_count():
     w = read_weights(str(ZOO / "k4-v64-s123.safetensors"))
-    exact = count_correct(exact_paths(w), Ops())
-    f32 = count_correct(float32_paths(w, Ops()), Ops())
+    exact = count_correct(exact_paths(w))
+    f32 = count_correct(float32_paths(w))
     assert exact - 1000 < f32 < exact  # a few near-threshold inputs are given up, no more
 
 
@@ -102,7 +101,7 @@ def test_overflowing_model_refuses_float32_claims(tmp_path):
     state = random_state(Config(k=2, d_vocab=3, d_model=4, d_head=4), 0, scale=1e18)
     w = read_weights(str(write_state(state, tmp_path / "huge.safetensors")))
     with pytest.raises(Reject):
-        float32_paths(w, Ops())
+        float32_paths(w)
 
 
 @pytest.fixture()
@@ -163,13 +162,13 @@ def test_torch_agrees_on_every_input_a_float32_certificate_counts():
             right = logits[np.arange(len(toks)), m].copy()
             logits[np.arange(len(toks)), m] = -np.inf
             wrong.extend(toks[~(right > logits.max(axis=1))])
-    p, ops = float32_paths(w, Ops()), Ops()
+    p = float32_paths(w)
     for toks in wrong:
         q, m = int(toks[-1]), int(toks.max())
         top = max(p.qk.n[q].ravel())
-        counted = all(_exact_gap_sign(p, q, toks, m, j, top, ops) > 0 for j in range(V) if j != m)
+        counted = all(_exact_gap_sign(p, q, toks, m, j, top) > 0 for j in range(V) if j != m)
         assert not counted, toks
-    assert 0 < len(wrong) <= V ** K - count_correct(p, Ops())
+    assert 0 < len(wrong) <= V ** K - count_correct(p)
 
 
 def test_smt_rechecks_float32_cubic_obligations(tmp_path, tiny_model, capsys):

@@ -18,7 +18,6 @@ from certify.strategies import all_strategies, paper
 from certify.strategies import subcubic_tables as st
 from certify.weights import sha256_file
 from checker.certificate import Certificate
-from checker.ops import Ops
 from checker.safetensors import read_weights
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "paper_counts.json").read_text())
@@ -47,10 +46,10 @@ def test_every_tabled_variant_at_least_the_papers_count():
         proof = paper.prove(m, "paper:" + name, T)
         cert = Certificate(w.k, w.d_vocab, "exact-real", proof.bound, w.sha256, str(path), "subcubic",
                            proof.parameters, proof.evidence)
-        checked = subcubic_rule.rule(cert, w, Ops())
+        checked = subcubic_rule.rule(cert, w)
         assert checked == proof.bound, name
-        t = subcubic_rule.tables(cert, w, Ops())
-        decided = t.paper_filter(np.array(proof.evidence["cases"], dtype=np.int64), Ops())
+        t = subcubic_rule.tables(cert, w)
+        decided = t.paper_filter(np.array(proof.evidence["cases"], dtype=np.int64))
         assert decided.mean() > 0.9, (name, decided.mean())  # the float filter decides most cases
         ours = checked * FIXTURE["total"]
         assert ours.denominator == 1
@@ -90,7 +89,7 @@ def _check(default_paper, parameters=None, evidence=None):
     par = proof.parameters if parameters is None else parameters
     ev = {**proof.evidence, "cases": proof.evidence["cases"][:30]} if evidence is None else evidence
     return subcubic_rule.rule(Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, str(path),
-                                          "subcubic", par, ev), w, Ops())
+                                          "subcubic", par, ev), w)
 
 
 def test_paper_certificate_prefix_checks(default_paper):

@@ -44,7 +44,6 @@ from certify.model import PARAM_SHAPES, Config
 from checker.certificate import Certificate
 from checker.check import check_file
 from checker.errors import Malformed, OutOfBudget
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules import Reject
 from checker.rules.brute_force import count_correct
@@ -277,7 +276,7 @@ def test_brute_force_count_is_exact(models, name):
     s, path, oracle = models[name]
     exact = sum(oracle.values())
     assert exact > 0, "degenerate model"
-    assert count_correct(exact_paths(read_weights(str(path))), Ops()) == exact
+    assert count_correct(exact_paths(read_weights(str(path)))) == exact
     with np.errstate(all="ignore"):
         assert float64_count(s) != exact, "float64 must misjudge this model (else it is not adversarial)"
 
@@ -286,7 +285,7 @@ def test_brute_force_count_is_exact(models, name):
 def test_random_full_range_weights(tmp_path, seed, V, K, dh, lo, hi):
     s = wild(seed, V, K, 3, dh, lo, hi)
     path = write_state(s, tmp_path / "wild.safetensors")
-    assert count_correct(exact_paths(read_weights(str(path))), Ops()) == sum(exact_correct(s).values())
+    assert count_correct(exact_paths(read_weights(str(path)))) == sum(exact_correct(s).values())
 
 
 def _brute_force_cert(path: Path, correct: int, total: int, k: int, v: int) -> Path:
@@ -343,7 +342,7 @@ def _run_rule(rule, w, strategy: str, parameters: dict, evidence: dict) -> Fract
     """The rule's bound, or None if it refuses; any other exception (a crash) propagates."""
     cert = Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, "x", strategy, parameters, evidence)
     try:
-        return rule(cert, w, Ops())
+        return rule(cert, w)
     except (Reject, OutOfBudget):
         return None
 
@@ -509,6 +508,6 @@ def test_extreme_finite_values_are_accepted_exactly(tmp_path):
     path = write_state(s, tmp_path / "extreme.safetensors")
     oracle = exact_correct(s)
     n = sum(oracle.values())
-    assert count_correct(exact_paths(read_weights(str(path))), Ops()) == n
+    assert count_correct(exact_paths(read_weights(str(path)))) == n
     r = check_file(str(_brute_force_cert(path, n, 9, 2, 3)))
     assert r.verdict == "accepted", r.reason

@@ -17,7 +17,6 @@ from certify.train import train
 from certify.weights import save_model
 from checker.certificate import Certificate
 from checker.errors import Malformed
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules import Reject
 from checker.rules.brute_force import count_correct
@@ -53,8 +52,8 @@ def test_cubic_bound_never_exceeds_exact_accuracy(tmp_path, k, v, seed, trained,
     path = _tiny(tmp_path, k, v, seed, trained, bias)
     proof = cubic.prove(load_float_model(path))
     cert, w = _cert(path, proof.evidence, proof.bound)
-    exact = Fraction(count_correct(exact_paths(w), Ops()), v ** k)
-    assert cubic_rule.rule(cert, w, Ops()) == proof.bound <= exact
+    exact = Fraction(count_correct(exact_paths(w)), v ** k)
+    assert cubic_rule.rule(cert, w) == proof.bound <= exact
 
 
 def test_exact_fallback_agrees_with_float_filter(tmp_path, monkeypatch):
@@ -63,7 +62,7 @@ def test_exact_fallback_agrees_with_float_filter(tmp_path, monkeypatch):
     cert, w = _cert(path, proof.evidence, proof.bound)
     assert proof.bound > 0
     monkeypatch.setattr(cubic_rule._Tables, "filter", lambda self, q, m, c, xs: np.zeros(len(xs) if c else (), bool))
-    assert cubic_rule.rule(cert, w, Ops()) == proof.bound
+    assert cubic_rule.rule(cert, w) == proof.bound
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def default_proof():
 def test_default_model_tightness(default_proof):
     path, proof = default_proof
     cert, w = _cert(path, proof.evidence, proof.bound)
-    assert cubic_rule.rule(cert, w, Ops()) == proof.bound
+    assert cubic_rule.rule(cert, w) == proof.bound
     assert proof.bound / Fraction(zoo.lookup(zoo.DEFAULT_MODEL).accuracy) >= Fraction(93, 100)
 
 
@@ -86,7 +85,7 @@ def test_claiming_one_value_too_many_is_rejected(default_proof):
     ev["cases"][idx][3] += 1
     cert, w = _cert(path, ev, Fraction(0))
     with pytest.raises(Reject):
-        cubic_rule.rule(cert, w, Ops())
+        cubic_rule.rule(cert, w)
 
 
 @pytest.mark.parametrize("mutate", [
@@ -103,7 +102,7 @@ def test_malformed_cases_are_refused(default_proof, mutate):
     mutate(ev["cases"])
     cert, w = _cert(path, ev, Fraction(0))
     with pytest.raises((Malformed, Reject)):
-        cubic_rule.rule(cert, w, Ops())
+        cubic_rule.rule(cert, w)
 
 
 def test_bound_one_step_too_high_is_rejected(default_proof, tmp_path):
@@ -127,6 +126,6 @@ def test_cubic_on_whole_zoo_is_sound_and_tight():
     for entry in (e for e in zoo.entries() if e.k == 4 and e.d_vocab == 64):
         proof = cubic.prove(load_float_model(entry.path))
         cert, w = _cert(entry.path, proof.evidence, proof.bound)
-        assert cubic_rule.rule(cert, w, Ops()) == proof.bound <= Fraction(entry.accuracy)
+        assert cubic_rule.rule(cert, w) == proof.bound <= Fraction(entry.accuracy)
         ratios.append(float(proof.bound / Fraction(entry.accuracy)))
     assert np.mean(ratios) >= 0.953  # the paper's cubic mean, normalized

@@ -42,7 +42,6 @@ import pytest
 import checker.rules.cubic as cubic_rule
 from certify.model import Config
 from checker import expo
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.safetensors import read_weights
 
@@ -248,14 +247,14 @@ def built(tmp_path_factory):
 def _filter_only(tables, q, m, c, want, monkeypatch) -> list:
     with monkeypatch.context() as mp:
         mp.setattr(cubic_rule._Tables, "exact_holds", lambda self, *a: False)
-        return tables.passing(q, m, c, want, Ops())
+        return tables.passing(q, m, c, want)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_filter_at_the_boundary(name, built, monkeypatch):
     p, ineq = built(name)
     V, K = p.d_vocab, p.k
-    tables = cubic_rule._Tables(p, Ops())
+    tables = cubic_rule._Tables(p)
     n_true = n_false = n_exact_only = 0
     for q, m, c in _cases(V, K):
         xs = _values(m, c)
@@ -270,15 +269,15 @@ def test_filter_at_the_boundary(name, built, monkeypatch):
         assert clear <= set(filt), f"filter misses clearly passing {sorted(clear - set(filt), key=str)} of {(q, m, c)}"
         n_exact_only += len(truth - set(filt))
         # with the exact fallback: exactly the values whose value is > 0
-        full = tables.passing(q, m, c, len(xs), Ops())
+        full = tables.passing(q, m, c, len(xs))
         assert sorted(full, key=str) == sorted(truth, key=str), (q, m, c, full, truth)
         assert len(set(full)) == len(full)
         # asked for fewer: the filter's values, then exactly decided ones only until `want` are found
         for want in range(1, len(xs) + 1):
-            some = tables.passing(q, m, c, want, Ops())
+            some = tables.passing(q, m, c, want)
             assert set(some) <= truth and len(some) == max(min(want, len(truth)), len(filt)), \
                 (q, m, c, want, some, filt, truth)
-            assert (len(tables.passing(q, m, c, want, Ops())) >= want) == (len(truth) >= want)
+            assert (len(tables.passing(q, m, c, want)) >= want) == (len(truth) >= want)
     assert n_true and n_false
     if name in ("tie-plus", "underflow"):
         assert n_exact_only  # values only the exact fallback decides

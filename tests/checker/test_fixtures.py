@@ -72,7 +72,7 @@ def test_brute_force_count_matches_an_independent_enumeration():
 
 def test_exact_fallbacks_alone_give_the_same_verdicts(monkeypatch):
     monkeypatch.setattr(cubic_rule._Tables, "filter", lambda self, q, m, c, xs: np.zeros(len(xs) if c else (), bool))
-    monkeypatch.setattr(subcubic_rule._Tables, "filter", lambda self, cases, ops: np.zeros(len(cases), bool))
+    monkeypatch.setattr(subcubic_rule._Tables, "filter", lambda self, cases: np.zeros(len(cases), bool))
     for strategy in ("cubic", "subcubic"):
         assert check_file(str(FIXTURES / f"tiny.{strategy}.json")).verdict == "accepted"
 

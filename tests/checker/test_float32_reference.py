@@ -48,7 +48,6 @@ import pytest
 
 from checker.errors import Reject
 from checker.float32 import attention_error, float32_paths, logit_error
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.safetensors import Weights
 
@@ -231,7 +230,7 @@ MODELS = {  # (V, K, d_model, d_head, seed, weight scale)
 
 
 def checker_E(state: dict, ovmax) -> np.ndarray:
-    return logit_error(state, np.array([float(x) for x in ovmax]), Ops())
+    return logit_error(state, np.array([float(x) for x in ovmax]))
 
 
 def assert_close(got: np.ndarray, ref: list[list[F]], ov: list[F]) -> None:
@@ -258,7 +257,7 @@ def test_logit_error_matches_reference(name):
     ref.ov_abs_max = lambda: ov  # the same OV maxima as the checker is given
     E_ref, alphas = ref.bound()
     assert_close(checker_E(state, ov), E_ref, ov)
-    assert np.array_equal(logit_error(state, np.array([float(x) for x in ov])), checker_E(state, ov))  # ops=None
+    assert np.array_equal(logit_error(state, np.array([float(x) for x in ov])), checker_E(state, ov))
     if "large" in name:  # the attention error is really exercised
         assert max(alphas) > 1e-2
 
@@ -266,7 +265,7 @@ def test_logit_error_matches_reference(name):
 def test_float32_paths_are_direct_plus_minus_E():
     state = model(4, 3, 3, 2, 8, 1.0)
     w = weights(state)
-    p = float32_paths(w, Ops())
+    p = float32_paths(w)
     d = exact_paths(w).direct
     fr = lambda x: [[F(int(n)) * F(2) ** x.e for n in row] for row in x.n]
     direct, win, rival = fr(d), fr(p.win), fr(p.rival)

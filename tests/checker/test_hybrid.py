@@ -104,7 +104,6 @@ def test_differential_against_brute_force(tmp_path, k, v, biases, seed, steps):
 def test_float32_semantics_matches_brute_force(tmp_path):
     """Under float32 both rules count the inputs whose gaps exceed the float32 error bound; the
     hybrid's count must be brute force's, and may be claimed lower but never higher."""
-    from checker.ops import Ops
     from checker.rules import semantic_paths
     from checker.rules.brute_force import count_correct
     from checker.certificate import parse_certificate
@@ -114,7 +113,7 @@ def test_float32_semantics_matches_brute_force(tmp_path):
     _, proofs = _proofs(weights, "float32")
     cert = _write(weights, proofs["all"], tmp_path)
     parsed = parse_certificate(cert.read_bytes())
-    bf = count_correct(semantic_paths(parsed, read_weights(str(weights)), Ops()), Ops())
+    bf = count_correct(semantic_paths(parsed, read_weights(str(weights))))
     r = check_file(str(cert))
     assert r.verdict == "accepted" and proofs["all"].evidence["correct_inputs"] <= bf
     assert r.bound <= Fraction(checker_count(weights), 5 ** 3)
@@ -236,8 +235,8 @@ def _weaken(monkeypatch, stage: str) -> None:
     if stage == "A":
         init = hybrid._Model.__init__
 
-        def weak(self, p, ops):
-            init(self, p, ops)
+        def weak(self, p):
+            init(self, p)
             self.ov_min = np.full_like(self.ov_min, -np.inf)
         monkeypatch.setattr(hybrid._Model, "__init__", weak)
     else:
@@ -267,7 +266,7 @@ def test_stage_that_accepts_everything_fails_the_honest_certificate(partial, mon
                             lambda self, a, I, m, *rest: (np.ones(len(m), bool), np.zeros(len(m), bool)))
     else:
         _weaken(monkeypatch, "B")
-        monkeypatch.setattr(hybrid._Query, "_per_logit", lambda self, toks, m, ops: len(m))
+        monkeypatch.setattr(hybrid._Query, "_per_logit", lambda self, toks, m: len(m))
     assert check_file(str(cert)).verdict == "rejected"
 
 
@@ -280,21 +279,20 @@ def test_upper_bounds_of_gaps_are_upper_bounds(partial):
     """Stage B calls an input wrong when _upper <= 0: each value must bound the exact
     Z (logit_m - logit_j) from above (60-digit mpmath from the exact path terms), and closely."""
     import mpmath
-    from checker.ops import Ops
     from checker.paths import exact_paths
     from checker.safetensors import read_weights
     weights, _ = partial
     p = exact_paths(read_weights(str(weights)))
     V, K = p.d_vocab, p.k
-    md, rng = hybrid._Model(p, Ops()), np.random.default_rng(0)
+    md, rng = hybrid._Model(p), np.random.default_rng(0)
     mpmath.mp.dps = 60
     for q in range(V):
-        query = hybrid._Query(md, q, Ops())
+        query = hybrid._Query(md, q)
         toks = rng.integers(0, V, size=(40, K))
         toks[:, K - 1] = q
         m = toks.max(axis=1)
         j = (m + rng.integers(1, V, size=len(m))) % V
-        upper = query._upper(toks, m, j, Ops())
+        upper = query._upper(toks, m, j)
         top = max(p.qk.n[q].ravel())
         for row, mm, jj, u in zip(toks, m, j, upper):
             exact = sum(mpmath.exp(mpmath.mpf(int(p.qk.n[q, t, i]) - top) * mpmath.mpf(2) ** p.qk.e
@@ -334,10 +332,11 @@ def test_logit_offset_cancels_before_rounding(partial, tmp_path):
     counts = []
     for path in (weights, shifted):
         w = read_weights(str(path))
-        p, ops = exact_paths(w), Ops()
-        sets = {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, Ops(), p)}
+        p = exact_paths(w)
+        sets = {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, p)}
         covered = sum(comb(w.k - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
-        counts.append((covered + hybrid.count_residue(p, sets, ops), ops.count))
+        with Ops() as ops:
+            counts.append((covered + hybrid.count_residue(p, sets), ops.count))
     assert counts[1][0] == counts[0][0] == json.loads(cert.read_text())["evidence"]["correct_inputs"]
     assert counts[1][1] <= counts[0][1] * 1.01
 

@@ -201,7 +201,7 @@ MUTANTS = {  # name: (apply, what catches it)
                               "definition"),
     "covers one value fewer": (lambda mp: mp.setattr(hybrid, "subcubic_covers",
                                                      lambda m, c, g: list(range(m - g)) if c else [None]), "definition"),
-    "decides no case": (lambda mp: mp.setattr(subcubic, "proven", lambda cert, w, ops: iter(
+    "decides no case": (lambda mp: mp.setattr(subcubic, "proven", lambda cert, w: iter(
         [tuple(case) for case in cert.evidence["cases"]])), "certificates"),
 }
 

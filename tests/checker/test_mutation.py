@@ -282,7 +282,7 @@ def test_accept_everything_stub_is_caught(tmp_path, tiny_cert, monkeypatch):
     """With count_correct stubbed to 'all correct', the false certificate is accepted, so the
     assertion of test_false_claim_rejected fails: the suite detects an accept-everything checker."""
     _, cert = tiny_cert
-    monkeypatch.setattr(bf, "count_correct", lambda p, ops: p.d_vocab ** p.k)
+    monkeypatch.setattr(bf, "count_correct", lambda p: p.d_vocab ** p.k)
     assert _check(_false_certificate(tmp_path, cert)).verdict == "accepted"
     with pytest.raises(AssertionError):
         _assert_false_claim_refused(tmp_path, cert)

@@ -17,7 +17,6 @@ from certify.train import train
 from certify.weights import save_model
 from checker import expo
 from checker.certificate import Certificate
-from checker.ops import Ops
 from checker.rules import Case, Reject, obligations_for, rule_for, table
 from checker.safetensors import read_weights
 
@@ -51,7 +50,7 @@ def test_honest_obligations_hold(model, strategy):
     path, w, fm = model
     proof = cubic.prove(fm) if strategy == "cubic" else subcubic.prove_variant(fm, "exact", "rank2-query", "maxdiff")
     cert = _cert(w, path, proof)
-    assert rule_for(strategy)(cert, w, Ops()) == proof.bound > 0
+    assert rule_for(strategy)(cert, w) == proof.bound > 0
     cases = list(obligations_for(strategy)(cert, w))
     assert len(cases) == len(proof.evidence["cases"]) > 0
     assert all(case.sums and _holds(case, w.d_head) for case in cases)
@@ -67,6 +66,6 @@ def test_cubic_overclaim_is_a_false_obligation(model):
     forged = {"cases": cases[:idx] + [[q, m, c, n + 1]] + cases[idx + 1:]}
     cert = _cert(w, path, proof, forged)
     with pytest.raises(Reject):
-        rule_for("cubic")(cert, w, Ops())
+        rule_for("cubic")(cert, w)
     verdicts = [_holds(case, w.d_head) for case in obligations_for("cubic")(cert, w)]
     assert verdicts == [i != idx for i in range(len(cases))]

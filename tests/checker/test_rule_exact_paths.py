@@ -35,7 +35,6 @@ import checker.rules.cubic as cubic_rule
 import checker.rules.subcubic as subcubic_rule
 from certify.model import Config
 from checker.certificate import Certificate
-from checker.ops import Ops
 from checker.paths import exact_paths
 from checker.rules import Reject
 from checker.rules.brute_force import _exact_gap_sign
@@ -150,7 +149,7 @@ class Truth:
         correct = (gap > REL * scale).all(axis=1)
         unsure = (np.abs(gap) <= REL * scale).any(axis=1)
         for n in np.flatnonzero(unsure):  # decide exactly (brute_force's exact per-gap sign)
-            correct[n] = all(_exact_gap_sign(p, int(q[n]), toks[n], int(m[n]), j, self.tops[q[n]], Ops()) > 0
+            correct[n] = all(_exact_gap_sign(p, int(q[n]), toks[n], int(m[n]), j, self.tops[q[n]]) > 0
                              for j in range(V) if j != m[n])
         self.correct = correct
         self.mingap = gap.min(axis=1)                  # min_j sum_i e_i C_ij (top-normalised)
@@ -210,7 +209,7 @@ def _forced_cubic(t: cubic_rule._Tables) -> cubic_rule._Tables:
 
 
 def _at_least(t: cubic_rule._Tables, q: int, m: int, c: int, n: int) -> bool:
-    return len(t.passing(q, m, c, n, Ops())) >= n
+    return len(t.passing(q, m, c, n)) >= n
 
 
 CUBIC_MODELS = ["v4k3-d2-sharp", "v3k2-d2-pos", "v5k3-d2-trained", "v6k3-trained", "v5k4-trained-pos",
@@ -222,12 +221,12 @@ def test_cubic_every_case_against_truth(name, model, monkeypatch):
     w, path, tr = model(name)
     V, K, d = w.d_vocab, w.k, w.d_head
     p = tr.p
-    filt, exact = cubic_rule._Tables(p, Ops()), _forced_cubic(cubic_rule._Tables(p, Ops()))
+    filt, exact = cubic_rule._Tables(p), _forced_cubic(cubic_rule._Tables(p))
     claims, refused_claim, checked_values, disagreements = [], None, 0, []
     for q, m, c in _cubic_cases(V, K):
         want = max(m, 1) if c else 1
-        s_filt = filt.passing(q, m, c, want, Ops())
-        s_exact = exact.passing(q, m, c, want, Ops())
+        s_filt = filt.passing(q, m, c, want)
+        s_exact = exact.passing(q, m, c, want)
         # the filter decides the same inequality, soundly: the same values pass
         assert sorted(s_filt, key=str) == sorted(s_exact, key=str), (q, m, c, s_filt, s_exact)
         # the same verdicts as the inequality recomputed from the docs (where not within rounding)
@@ -274,11 +273,11 @@ def test_cubic_every_case_against_truth(name, model, monkeypatch):
     for forced in (False, True):
         if forced:
             monkeypatch.setattr(cubic_rule._Tables, "filter", _no_cubic_filter)
-        assert cubic_rule.rule(_cubic_cert(w, path, claims), w, Ops()) == Fraction(expected, V ** K)
+        assert cubic_rule.rule(_cubic_cert(w, path, claims), w) == Fraction(expected, V ** K)
         if refused_claim:
             bad = [x for x in claims if x[:3] != refused_claim[:3]] + [refused_claim]
             with pytest.raises(Reject):
-                cubic_rule.rule(_cubic_cert(w, path, bad), w, Ops())
+                cubic_rule.rule(_cubic_cert(w, path, bad), w)
     assert checked_values > 0
 
 
@@ -288,7 +287,7 @@ def _decided(t, cases, flt, tr: Truth):
     """Each candidate case decided exactly, with the inputs it covers; asserts the filter is a sound
     approximation of the same inequality and that an accepted case covers only correct inputs."""
     for (q, m, c, g), f_ok in zip(cases, flt):
-        ok = t.case_holds(q, m, c, g, Ops())
+        ok = t.case_holds(q, m, c, g)
         assert ok or not f_ok, f"filter accepts case {(q, m, c, g)} that the exact decision refuses"
         covered = tr.triple(q, m, c) & (tr.y <= m - g)
         assert not ok or tr.correct[covered].all(), \
@@ -331,9 +330,9 @@ def _check_subcubic(model, name: str, variant: tuple, kind: str, seed: int, monk
     w, path, tr = model(name)
     V, K, d = w.d_vocab, w.k, w.d_head
     dirs = _directions(kind, w, path, variant, seed)
-    t = subcubic_rule.tables(_subcubic_cert(w, path, variant, dirs, []), w, Ops())
+    t = subcubic_rule.tables(_subcubic_cert(w, path, variant, dirs, []), w)
     cases = _subcubic_cases(V, K)
-    flt = t.filter(np.array(cases, dtype=np.int64), Ops())
+    flt = t.filter(np.array(cases, dtype=np.int64))
     accepted, rejected = [], []
     for (q, m, c, g), ex_ok, covered in _decided(t, cases, flt, tr):
         (accepted if ex_ok else rejected).append((q, m, c, g))
@@ -379,13 +378,13 @@ def _check_subcubic(model, name: str, variant: tuple, kind: str, seed: int, monk
     for forced in (False, True):
         if forced:
             monkeypatch.setattr(subcubic_rule._Tables, "filter",
-                                lambda self, cs, ops: np.zeros(len(cs), dtype=bool))
-        assert subcubic_rule.rule(_subcubic_cert(w, path, variant, dirs, claims), w, Ops()) \
+                                lambda self, cs: np.zeros(len(cs), dtype=bool))
+        assert subcubic_rule.rule(_subcubic_cert(w, path, variant, dirs, claims), w) \
             == Fraction(count, V ** K)
         if false_case is not None:
             bad = [x for x in claims if x[:3] != false_case[:3]] + [false_case]
             with pytest.raises(Reject):
-                subcubic_rule.rule(_subcubic_cert(w, path, variant, dirs, bad), w, Ops())
+                subcubic_rule.rule(_subcubic_cert(w, path, variant, dirs, bad), w)
 
 
 RANK2 = ("exact", "rank2-query", "maxdiff")
@@ -497,10 +496,10 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     par, ev = _paper_hints(kind, w, path, "paper:" + variant, seed=len(name) * 7 + len(kind))
     cert = lambda cases: Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), w.sha256, str(path), "subcubic",
                                      par, {**ev, "cases": [list(x) for x in cases]})
-    t = subcubic_rule.tables(cert([]), w, Ops())
+    t = subcubic_rule.tables(cert([]), w)
     accepted, rejected = [], []
     cands = _subcubic_cases(V, K)
-    flt = t.paper_filter(np.array(cands, dtype=np.int64), Ops())
+    flt = t.paper_filter(np.array(cands, dtype=np.int64))
     for (q, m, c, g), ok, covered in _decided(t, cands, flt, tr):
         (accepted if ok else rejected).append((q, m, c, g))
         _paper_ingredients(t, tr, q, m, c, g, np.flatnonzero(covered))
@@ -512,8 +511,8 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     claims = [(*key, g) for key, g in best.items()]
     count = sum(math.comb(K - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in claims)
     assert count <= int(tr.correct.sum())
-    assert subcubic_rule.rule(cert(claims), w, Ops()) == Fraction(count, V ** K)
+    assert subcubic_rule.rule(cert(claims), w) == Fraction(count, V ** K)
     false_case = next((x for x in rejected if x[:3] not in best), rejected[0] if rejected else None)
     if false_case is not None:
         with pytest.raises(Reject):
-            subcubic_rule.rule(cert([x for x in claims if x[:3] != false_case[:3]] + [false_case]), w, Ops())
+            subcubic_rule.rule(cert([x for x in claims if x[:3] != false_case[:3]] + [false_case]), w)
