@@ -29,7 +29,7 @@ def place() -> str:
     while frame is not None:
         path = Path(frame.f_code.co_filename)
         if path.parent.name in ("checker", "rules") and path.name not in PRIMITIVES:
-            return f"{path.relative_to(REPO / 'checker')}:{frame.f_code.co_name}"
+            return f"{path.relative_to(REPO / 'checker')}:{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}"
         frame = frame.f_back
     return "(outside the rules)"
 
