@@ -33,6 +33,7 @@ the logits (e.g. on b_U) cancels before any rounding.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import islice
 from math import comb
 from typing import Iterator
 
@@ -240,16 +241,5 @@ class _Tables:
             return [None] if ok or self.exact_holds(q, m, c, None) else []
         decided = [int(x) for x in xs[ok]]
         rest = (int(x) for x in xs[~ok] if self.exact_holds(q, m, c, int(x)))
-        return decided + _first(rest, want - len(decided))
+        return decided + list(islice(rest, max(0, want - len(decided))))  # stops once enough are found
 
-
-def _first(values, n: int) -> list:
-    """Up to n items of a lazy iterator (stops as soon as n are found)."""
-    out: list = []
-    if n <= 0:
-        return out
-    for v in values:
-        out.append(v)
-        if len(out) >= n:
-            break
-    return out

@@ -69,10 +69,7 @@ def proven(cert: Certificate, w: Weights) -> Iterator[tuple[int, int, int, int]]
     rule's decisions, which the hybrid rule reuses. Case (q, m, c, g) covers the inputs of triple
     (q, m, c) whose c non-max values all lie in [0, m - g] (c = 0: its one input)."""
     t, cases = _setup(cert, w)
-    if not t.paper:
-        passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
-    else:  # the paper's logit reasoning (subcubic_paper.sums)
-        passed = t.paper_filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
+    passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
     for (q, m, c, g), ok in zip(cases, passed):
         if not (ok or t.case_holds(q, m, c, g)):
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
@@ -81,12 +78,11 @@ def proven(cert: Certificate, w: Weights) -> Iterator[tuple[int, int, int, int]]
 
 def obligations(cert: Certificate, w: Weights) -> Iterator[Case]:
     """The rule's proof as exact obligations (rules.Case): per certificate case (q, m, c, g), named
-    case_q{q}_m{m}_c{c}_g{g}, the one sum `_Tables.obligation` of the module docstring (the two sums
-    of `_Tables.paper_obligations` under the paper's logit reasoning)."""
+    case_q{q}_m{m}_c{c}_g{g}, its sums `_Tables.sums`: the one of the module docstring (the four of
+    subcubic_paper.sums under the paper's logit reasoning)."""
     t, cases = _setup(cert, w)
     for q, m, c, g in cases:
-        sums = [t.obligation(q, m, c, g)] if not t.paper else t.paper_obligations(q, m, c, g)
-        yield Case(f"case_q{q}_m{m}_c{c}_g{g}", sums)
+        yield Case(f"case_q{q}_m{m}_c{c}_g{g}", t.sums(q, m, c, g))
 
 
 def _setup(cert: Certificate, w: Weights) -> tuple["_Tables", list[tuple[int, int, int, int]]]:
@@ -137,6 +133,11 @@ def _sum(N, q, m, c, g) -> list[tuple]:
             (N.where(c > 0, -c * pen, 0), N.exp(a_x + N.pmax[q] - N.pmin[q]))]
 
 
+def _case(N, q, m, c, g) -> list[list[tuple]]:
+    """The case's sums, each to be > 0: `_sum`'s one, or the paper logit reasoning's four."""
+    return sp.sums(N, q, m, c, g, *_eqke_bounds(N, q, m, g)) if N.paper else [_sum(N, q, m, c, g)]
+
+
 def _eqke_bounds(N, q, m, g) -> tuple:
     """(b_q, a_x): upper bounds of EQKE[q,q] - EQKE[q,m] and of max_{x <= m-g} EQKE[q,x] - EQKE[q,m]."""
     if N.eqke_formed:  # err=exact-eqke, or attn=svd's formed rank-1 term (subcubic_paper) plus its residual
@@ -164,40 +165,31 @@ class _Tables:
         else:
             tables.update(_paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, tables["eqkp"]))
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
-        consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables)
+        consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables,
+                      paper=self.paper)
         self.k, self.d = w.k, w.d_head
         self.exact = Exact(w.k, w.d_head, tables, **consts)
         self.float = Float(w.k, w.d_head, tables, **consts)
 
     def filter(self, cases: np.ndarray) -> np.ndarray:
-        """Per case: True if float64 intervals prove the inequality; False means 'decide exactly'."""
-        return self.float.holds(_sum(self.float, *cases.T))
-
-    def paper_filter(self, cases: np.ndarray) -> np.ndarray:
-        """Per case: True if float64 intervals prove every sum of subcubic_paper.sums."""
-        q, m, c, g = cases.T
-        return np.logical_and.reduce([self.float.holds(s) for s in
-                                      sp.sums(self.float, q, m, c, g, *_eqke_bounds(self.float, q, m, g))])
+        """Per case: True if float64 intervals prove every sum; False means 'decide exactly'."""
+        return np.logical_and.reduce([self.float.holds(s) for s in _case(self.float, *cases.T)])
 
     def case_holds(self, q: int, m: int, c: int, g: int) -> bool:
         """The case's inequality decided exactly."""
-        if self.paper:
-            return all(self.exact.holds(ob) for ob in self.paper_obligations(q, m, c, g))
-        return self.exact.holds(self.obligation(q, m, c, g))
+        return all(self.exact.holds(s) for s in self.sums(q, m, c, g))
 
     def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
         """Exact (b_q, a_x) of `_eqke_bounds` (a_x None for g = 0)."""
         b_q, a_x = _eqke_bounds(self.exact, q, m, g)
         return b_q, a_x if g else None
 
-    def paper_obligations(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
-        """The case under the paper's logit reasoning (subcubic_paper): every obligation must hold."""
-        return sp.sums(self.exact, q, m, c, g, *_eqke_bounds(self.exact, q, m, g))
-
-    def obligation(self, q: int, m: int, c: int, g: int) -> expo.Obligation:
-        """The case as sum coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals: the terms of
-        `_sum`, without the query term if q = m and the non-max term if c = 0 (both 0)."""
-        return [t for t, used in zip(_sum(self.exact, q, m, c, g), (True, q < m, c > 0)) if used]
+    def sums(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
+        """The case as sums coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals; `_sum`'s
+        without the query term if q = m and the non-max term if c = 0 (both 0)."""
+        if self.paper:
+            return _case(self.exact, q, m, c, g)
+        return [[t for t, used in zip(_sum(self.exact, q, m, c, g), (True, q < m, c > 0)) if used]]
 
 
 def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None) -> dict[str, Dyadic]:

@@ -8,7 +8,9 @@ residual R = qres kres^T (err axis), from the factor chain R = eq1 @ wq @ wk2^T 
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import reduce
 from math import isqrt
+from operator import matmul
 
 import numpy as np
 
@@ -92,12 +94,7 @@ def split_bound(L: Dyadic, R: Dyadic, mean: bool) -> Dyadic:
         |(LR)[r,x] - (LR)[r,m]| <= sum_k |L[r,k]| |R[k,x] - R[k,m]| <= sum_k |L[r,k]| rowspan(R)[k];
     with mean (c = floor_mean(L), any row is sound): LR = c R + (L - c) R and the span of a sum is at
     most the sum of the spans, so add span(c R) and use L - c in place of L."""
-    if not mean:
-        return (absd(L) @ tr(vec(rowspan(R))))[:, 0]
-    c = floor_mean(L)
-    out = (absd(L - rows(c, len(L.n))) @ tr(vec(rowspan(R))))[:, 0]
-    top = rowspan((vec(c) @ R)[0])
-    return Dyadic(out.align(min(out.e, top.e)) + top.align(min(out.e, top.e)), min(out.e, top.e))
+    return _factor_bound(L, rowspan(R), lambda c: rowspan((vec(c) @ R)[0]), mean)
 
 
 def recursive_bound(ms: list[Dyadic], mean: bool, mean_rest: bool) -> Dyadic:
@@ -107,18 +104,17 @@ def recursive_bound(ms: list[Dyadic], mean: bool, mean_rest: bool) -> Dyadic:
     at the top level (mean) and below it (mean_rest)."""
     if len(ms) == 1:
         return rowspan(ms[0])
-    A, rest = ms[0], ms[1:]
-    inner = recursive_bound(rest, mean_rest, mean_rest)
+    rest = ms[1:]
+    return _factor_bound(ms[0], recursive_bound(rest, mean_rest, mean_rest),
+                         lambda c: rowspan(reduce(matmul, rest, vec(c))[0]), mean)
+
+
+def _factor_bound(A: Dyadic, spans: Dyadic, top, mean: bool) -> Dyadic:
+    """sum_k |A[r,k]| spans[k] per row r; with mean, sum_k |A[r,k] - c_k| spans[k] + top(c), c = floor_mean(A)."""
     if not mean:
-        return (absd(A) @ tr(vec(inner)))[:, 0]
+        return (absd(A) @ tr(vec(spans)))[:, 0]
     c = floor_mean(A)
-    prod = vec(c)
-    for m in rest:
-        prod = prod @ m
-    out = (absd(A - rows(c, len(A.n))) @ tr(vec(inner)))[:, 0]
-    top = rowspan(prod[0])
-    e = min(out.e, top.e)
-    return Dyadic(out.align(e) + top.align(e), e)
+    return (absd(A - rows(c, len(A.n))) @ tr(vec(spans)))[:, 0] + top(c)
 
 
 def min_of(*xs: Dyadic) -> Dyadic:

@@ -49,7 +49,7 @@ def test_every_tabled_variant_at_least_the_papers_count():
         checked = subcubic_rule.rule(cert, w)
         assert checked == proof.bound, name
         t = subcubic_rule.tables(cert, w)
-        decided = t.paper_filter(np.array(proof.evidence["cases"], dtype=np.int64))
+        decided = t.filter(np.array(proof.evidence["cases"], dtype=np.int64))
         assert decided.mean() > 0.9, (name, decided.mean())  # the float filter decides most cases
         ours = checked * FIXTURE["total"]
         assert ours.denominator == 1

@@ -336,7 +336,7 @@ def _check_subcubic(model, name: str, variant: tuple, kind: str, seed: int, monk
     accepted, rejected = [], []
     for (q, m, c, g), ex_ok, covered in _decided(t, cases, flt, tr):
         (accepted if ex_ok else rejected).append((q, m, c, g))
-        ob = t.obligation(q, m, c, g)
+        ob = t.sums(q, m, c, g)[0]
         if ob[0][0] <= 0:
             continue  # good <= 0: the sum cannot be > 0 (its other terms are <= 0)
         # penalty coefficients are <= 0 (they multiply upper bounds of attention ratios)
@@ -454,7 +454,7 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     wn = max([_f(t.exact.eterm[q, m])] * (q < m) + [_f(t.exact.pref[m - g, m])] * bool(c), default=0.0)
     ks = [_f(N_.p_R[m]), _f(N_.p_Emin[m])]
     # the obligations are C0 + a C1 < 0 at a = a_lb (times N + M) and at a = 1, for both k
-    obs = t.paper_obligations(q, m, c, g)
+    obs = t.sums(q, m, c, g)
     assert len(obs) == 4
     for i, k in enumerate(ks):
         c0, c1 = gap + S - ab * k + wn, k - wn
@@ -499,7 +499,7 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     t = subcubic_rule.tables(cert([]), w)
     accepted, rejected = [], []
     cands = _subcubic_cases(V, K)
-    flt = t.paper_filter(np.array(cands, dtype=np.int64))
+    flt = t.filter(np.array(cands, dtype=np.int64))
     for (q, m, c, g), ok, covered in _decided(t, cands, flt, tr):
         (accepted if ok else rejected).append((q, m, c, g))
         _paper_ingredients(t, tr, q, m, c, g, np.flatnonzero(covered))
