@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from checker.errors import Malformed, Reject
-from checker.ops import counted
+from checker.ops import Counted, counted
 
 NEG, POS = -np.inf, np.inf
 
@@ -32,11 +32,19 @@ def assert_ieee_float64() -> None:
 
 
 def down(x: np.ndarray) -> np.ndarray:
-    return math.nextafter(x, NEG) if isinstance(x, float) else np.nextafter(x, NEG)  # scalars: fast path
+    return math.nextafter(x, NEG) if isinstance(x, float) else _step(x, NEG)  # scalars: fast path
 
 
 def up(x: np.ndarray) -> np.ndarray:
-    return math.nextafter(x, POS) if isinstance(x, float) else np.nextafter(x, POS)
+    return math.nextafter(x, POS) if isinstance(x, float) else _step(x, POS)
+
+
+def _step(x: np.ndarray, to: float) -> np.ndarray:
+    """One ulp towards `to`; a Counted array stays Counted without a pass through the counter's
+    hook (rounding is not counted, and the step is most of the filter's ufunc calls)."""
+    if type(x) is Counted:
+        return np.nextafter(x.view(np.ndarray), to).view(Counted)
+    return np.nextafter(x, to)
 
 
 def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:

@@ -77,12 +77,12 @@ class Counted(np.ndarray):
     """An ndarray whose arithmetic counts itself; whatever is computed from it is Counted too."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if "out" in kwargs:
-            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, Counted) else o for o in kwargs["out"])
-        result = getattr(ufunc, method)(*[x.view(np.ndarray) if isinstance(x, Counted) else x for x in inputs],
+        if kwargs and "out" in kwargs:
+            kwargs["out"] = tuple(o.view(np.ndarray) if type(o) is Counted else o for o in kwargs["out"])
+        result = getattr(ufunc, method)(*[x.view(np.ndarray) if type(x) is Counted else x for x in inputs],
                                         **kwargs)
         if ufunc in _COUNTED and (ops := _active.get()) is not None:
-            ops.count += np.size(inputs[0] if method in ("reduce", "accumulate") else result)
+            ops.count += result.size if method == "__call__" else np.size(inputs[0])
             if ops.deadline is not None:
                 ops.poll()
         return result.view(Counted) if type(result) is np.ndarray else _wrap(result)
