@@ -23,10 +23,16 @@ CHUNK = 1 << 15
 
 
 def too_large(m: FloatModel) -> str | None:
-    n = m.d_vocab ** m.k
+    """Why brute force does not apply: the checker's caps (checker/rules/brute_force.py), which also
+    bound this prover's [V, K, V, V] table."""
+    from checker.rules.brute_force import MAX_TABLE
+    n, table = m.d_vocab ** m.k, m.d_vocab ** 3 * m.k
     if n > MAX_INPUTS:
         return (f"brute force would enumerate {n:,} = {m.d_vocab}^{m.k} inputs, more than the "
                 f"limit of {MAX_INPUTS:,}; use a compact strategy (cubic, subcubic)")
+    if table > MAX_TABLE:
+        return (f"brute force would tabulate d_vocab^3 K = {table:,} gap bounds, more than the checker's "
+                f"cap of {MAX_TABLE:,}; use a compact strategy (cubic, subcubic)")
     return None
 
 

@@ -46,3 +46,15 @@ def test_all_zero_weights_certificates_accepted(tmp_path, tiny_trained_state):
     certs = _run(write_state(zero, tmp_path / "zero.safetensors"), tmp_path / "zero")
     assert all(c["claim"]["accuracy_lower_bound"] in (0, "0", "0/1") for c in certs.values()), \
         {s: c["claim"]["accuracy_lower_bound"] for s, c in certs.items()}
+
+
+def test_brute_force_prover_refuses_what_the_checker_caps(tmp_path):
+    """The d_vocab = 1024, K = 2 file: the brute-force prover's [V, K, V, V] table would be 16 GiB
+    (certify run was killed for memory); it does not apply, with the checker's cap as the reason."""
+    from certify.model import Config
+    from certify.paths import load_float_model
+    from certify.strategies.brute_force import too_large
+    from conftest import zero_state
+    path = write_state(zero_state(Config(2, 1024, 1, 1)), tmp_path / "v1024.safetensors")
+    reason = too_large(load_float_model(path))
+    assert reason and "d_vocab^3 K" in reason and "16,777,216" in reason, reason
