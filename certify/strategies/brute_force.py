@@ -65,14 +65,22 @@ class Counter:
 
     def count(self, q: int, toks: np.ndarray) -> int:
         if q != self.q:
+            V = self.m.d_vocab
             dd = self.win[q][:, None] - self.rival[q][None, :]           # [m, j]
             g = (dd[None, None] + self.ovd).min(axis=3)                   # [t, i, m]
+            rank = np.argsort(self.rival[q])
+            rival = np.where(np.arange(V) == rank[-1], rank[-min(2, V)], rank[-1])  # [m]: the strongest direct rival
+            h = dd[np.arange(V), rival] + self.ovd[:, :, np.arange(V), rival]   # [t, i, m]: C[i, rival]
             e = np.exp(self.qk[q] - self.qk[q].max())[:, :, None]         # [t, i, 1], unnormalised
             self.q, self.eg, self.eg_abs = q, e * g, e * np.abs(g)
+            self.eh, self.eh_abs, self.h_abs = e * h, e * np.abs(h), np.abs(h)
         pos = np.arange(toks.shape[1])
         at = (toks, pos, toks.max(axis=1)[:, None])
         sure = self.eg[at].sum(axis=1) > NEAR * self.eg_abs[at].sum(axis=1)
-        rest = toks[~sure]
+        # wrong at once: the gap to the strongest direct rival is negative with a margin, or exactly
+        # 0 from terms all 0 (a tie, e.g. all-zero weights)
+        wrong = (self.eh[at].sum(axis=1) < -NEAR * self.eh_abs[at].sum(axis=1)) | (self.h_abs[at].sum(axis=1) == 0)
+        rest = toks[~sure & ~wrong]
         return int(sure.sum()) + (_count(self.m, rest, self.qk[q], self.ov, (self.win[q], self.rival[q]))
                                   if len(rest) else 0)
 
