@@ -70,16 +70,19 @@ class Counter:
             g = (dd[None, None] + self.ovd).min(axis=3)                   # [t, i, m]
             rank = np.argsort(self.rival[q])
             rival = np.where(np.arange(V) == rank[-1], rank[-min(2, V)], rank[-1])  # [m]: the strongest direct rival
-            h = dd[np.arange(V), rival] + self.ovd[:, :, np.arange(V), rival]   # [t, i, m]: C[i, rival]
+            ms = np.arange(V)
+            h = dd[ms, rival] + self.ovd[:, :, ms, rival]                 # [t, i, m]: C[i, rival]
+            size = (np.abs(self.win[q]) + np.abs(self.rival[q][rival]) + np.abs(self.ov)
+                    + np.abs(self.ov[:, :, rival]))                         # [t, i, m]: the terms of h
             e = np.exp(self.qk[q] - self.qk[q].max())[:, :, None]         # [t, i, 1], unnormalised
             self.q, self.eg, self.eg_abs = q, e * g, e * np.abs(g)
-            self.eh, self.eh_abs, self.h_abs = e * h, e * np.abs(h), np.abs(h)
+            self.eh, self.eh_size, self.size = e * h, e * size, size
         pos = np.arange(toks.shape[1])
         at = (toks, pos, toks.max(axis=1)[:, None])
         sure = self.eg[at].sum(axis=1) > NEAR * self.eg_abs[at].sum(axis=1)
-        # wrong at once: the gap to the strongest direct rival is negative with a margin, or exactly
-        # 0 from terms all 0 (a tie, e.g. all-zero weights)
-        wrong = (self.eh[at].sum(axis=1) < -NEAR * self.eh_abs[at].sum(axis=1)) | (self.h_abs[at].sum(axis=1) == 0)
+        # wrong at once: the gap to the strongest direct rival is negative by a margin relative to
+        # the size of its terms, or 0 from terms all exactly 0 (a tie, e.g. all-zero weights)
+        wrong = (self.eh[at].sum(axis=1) < -NEAR * self.eh_size[at].sum(axis=1)) | (self.size[at].sum(axis=1) == 0)
         rest = toks[~sure & ~wrong]
         return int(sure.sum()) + (_count(self.m, rest, self.qk[q], self.ov, (self.win[q], self.rival[q]))
                                   if len(rest) else 0)
