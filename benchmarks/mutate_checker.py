@@ -39,7 +39,7 @@ BF, CERT, ADV, TIES = T + "brute_force_differential.py", T + "mutation.py", T + 
 RELEVANT = {"interval.py": [T + "interval.py", T + "fixtures.py", TIES, CERT, ADV, BF], "expo.py": [TIES, ADV, T + "cubic.py"],
             "dyadic.py": [TIES, ADV, BF], "paths.py": [TIES, ADV, BF], "safetensors.py": [T + "weights.py"],
             "certificate.py": [CERT, T + "weights.py"], "check.py": [CERT, T + "weights.py"], "cli.py": [CERT],
-            "ops.py": [CERT, T + "subcubic.py"], "__main__.py": [CERT], "__init__.py": [CERT],
+            "ops.py": [CERT, T + "resource_safety.py", TIES, T + "subcubic.py"], "__main__.py": [CERT], "__init__.py": [CERT],
             "float32.py": [T + "float32_reference.py", "tests/certify/test_float32_semantics.py", BF],
             "brute_force.py": [TIES, CERT, BF],
             "cubic.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
