@@ -24,8 +24,8 @@ from certify.strategies.base import Proof, Strategy, needs_two_positions
 from checker.certificate import Certificate
 from checker.errors import CheckFailure
 from checker.ops import Ops
-from checker.rules import rule_for
-from checker.rules.hybrid import MAX_RESIDUE, Sets, residue, residue_size, residue_sizes, subcubic_covers
+from checker.rules import semantic_paths
+from checker.rules.hybrid import COMPACT, MAX_RESIDUE, Sets, residue, residue_size, residue_sizes, subcubic_covers
 from checker.safetensors import Weights
 
 MAX_INPUTS = 1 << 40   # beyond this even a few percent of the inputs is out of reach
@@ -52,8 +52,7 @@ def applies(m: FloatModel) -> str | None:
 def prove(m: FloatModel) -> Proof:
     """The hybrid proof on the cheaper compact part (`checker_ops`; cubic only for float32)."""
     parts = compact_parts(m)
-    costs = [(cost, i) for i, part in enumerate(parts) if len(parts) > 1
-             for cost in [checker_ops(m, part)] if cost is not None]
+    costs = [(cost, i) for i, cost in enumerate(checker_ops(m, parts) if len(parts) > 1 else []) if cost is not None]
     return proof(m, parts[min(costs)[1] if costs else 0])
 
 
@@ -79,23 +78,29 @@ def subcubic_part(best: Proof, cases: list[list[int]]) -> Compact:
                    {(q, mx, c): subcubic_covers(mx, c, g) for q, mx, c, g in cases})
 
 
-def checker_ops(m: FloatModel, part: Compact) -> int | None:
-    """About the ops the checker counts for a hybrid certificate on this compact part: exactly the
-    compact rule's (the checker's rule run here on the claimed cases), plus the residue's stage A,
-    4c + 1 ops per input with c non-max values, which every residue input pays. The residue's tables
-    cost the same for either part, and the inputs that reach its later stages are near a tie, so in
-    either residue. None if the checker's rule refuses the part (it is then not chosen)."""
+def checker_ops(m: FloatModel, parts: list[Compact]) -> list[int | None]:
+    """Per part, about the ops the checker counts for a hybrid certificate on it: exactly those of
+    its compact rule inside the hybrid rule (checker/rules/hybrid.py's COMPACT, run here on the
+    claimed cases), plus the residue's stage A, 4c + 1 ops per input with c non-max values, which
+    every residue input pays. The exact path terms, the residue's tables and its later stages (the
+    inputs near a tie, in either residue) cost about the same for every part. None for a part the
+    checker's rule refuses (it is then not chosen)."""
     t = m.t
     w = Weights("", {name: a.astype(np.float32) for name, a in t.items()}, m.k, m.d_vocab,
                 t["embed.W_E"].shape[1], m.d_head)
-    cert = Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
-                       part.evidence)
-    try:
-        with Ops() as ops:
-            rule_for(part.name)(cert, w)
-    except CheckFailure:
-        return None
-    return ops.count + sum((4 * c + 1) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items())
+    certs = [Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
+                         part.evidence) for part in parts]
+    paths = semantic_paths(certs[0], w)  # shared by every part, as in the rule
+    out: list[int | None] = []
+    for part, cert in zip(parts, certs):
+        try:
+            with Ops() as ops:
+                COMPACT[part.name](cert, w, paths)
+        except CheckFailure:
+            out.append(None)
+            continue
+        out.append(ops.count + sum((4 * c + 1) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items()))
+    return out
 
 
 def proof(m: FloatModel, part: Compact) -> Proof:

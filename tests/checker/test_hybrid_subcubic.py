@@ -234,17 +234,17 @@ def test_prover_records_the_cheaper_part(models, tmp_path, monkeypatch):
     weights = models["part"]
     m = load_float_model(weights)
     exact = Fraction(checker_count(weights), m.d_vocab ** m.k)
-    costs = {name: hybrid_prover.checker_ops(m, part) for name, part in
-             ((p.name, p) for p in hybrid_prover.compact_parts(m))}
+    parts = hybrid_prover.compact_parts(m)
+    costs = dict(zip((p.name for p in parts), hybrid_prover.checker_ops(m, parts)))
     assert set(costs) == {"cubic", "subcubic"} and all(isinstance(c, int) and c > 0 for c in costs.values())
     assert hybrid_prover.prove(m).parameters["compact"] == min(costs, key=costs.get)
     for cheap in ("cubic", "subcubic"):
-        monkeypatch.setattr(hybrid_prover, "checker_ops", lambda m, part: 1 if part.name == cheap else 2)
+        monkeypatch.setattr(hybrid_prover, "checker_ops", lambda m, parts: [1 if p.name == cheap else 2 for p in parts])
         proof = hybrid_prover.prove(m)
         assert proof.parameters["compact"] == cheap
         r = check_file(str(_write(weights, proof, tmp_path, f"{cheap}.json")))
         assert (r.verdict, r.bound) == ("accepted", exact), r.reason
-    monkeypatch.setattr(hybrid_prover, "checker_ops", lambda m, part: None)  # both refused: cubic, checked
+    monkeypatch.setattr(hybrid_prover, "checker_ops", lambda m, parts: [None] * len(parts))  # both refused: cubic, checked
     assert hybrid_prover.prove(m).parameters == {"compact": "cubic"}
     import dataclasses
     assert [p.name for p in hybrid_prover.compact_parts(dataclasses.replace(m, semantics="float32"))] == ["cubic"]
@@ -252,8 +252,9 @@ def test_prover_records_the_cheaper_part(models, tmp_path, monkeypatch):
 
 def test_checker_ops_counts_the_compact_rule(models, tmp_path):
     """The estimate's compact share is the checker's own count: the ops `certify check` reports for
-    the compact part's cases as a plain subcubic certificate, plus 4c + 1 per residue input; a part
-    the rule refuses gives None."""
+    the compact part's cases as a plain subcubic certificate (its rule forms no path terms: the
+    hybrid's are shared by both parts, so not compared), plus 4c + 1 per residue input; a part the
+    rule refuses gives None."""
     from certify.strategies.base import Proof
     weights = models["part"]
     m = load_float_model(weights)
@@ -262,7 +263,7 @@ def test_checker_ops_counts_the_compact_rule(models, tmp_path):
     r = check_file(str(_write(weights, plain, tmp_path, "plain.json")))
     assert r.verdict == "accepted", r.reason
     stage_a = sum((4 * c + 1) * n for c, n in hybrid.residue_sizes(m.d_vocab, m.k, part.sets).items())
-    assert hybrid_prover.checker_ops(m, part) == r.ops + stage_a
+    assert hybrid_prover.checker_ops(m, [part]) == [r.ops + stage_a]
     q, mx, c, g = next(case for case in part.evidence["cases"] if case[2])
     malformed = hybrid_prover.subcubic_part(_best(m), [[q, mx, c, 0]])  # c > 0 needs g >= 1
-    assert hybrid_prover.checker_ops(m, malformed) is None
+    assert hybrid_prover.checker_ops(m, [malformed, part]) == [None, r.ops + stage_a]
