@@ -3,7 +3,8 @@
 1. Logit offset: the default zoo model (k4-v64-s123), the same model with every unembed.b_U entry
    at 2^60 (every logit shifted alike: same exact accuracy, same bounds), and all-zero weights.
    For each, the prover (certify.api.prove, as `certify run` does) writes its brute-force, cubic and
-   subcubic certificates; each is then checked by `python -m checker` in a child process.
+   subcubic certificates; each is then checked by `python -m checker` in a child process. Prove
+   times under a second are the best of four runs.
    Target: every certificate accepted; the offset model's prove and check times at most 3x the
    unshifted model's (brute force, cubic).
 2. Wide vocabulary: the issue's 13 KB file, d_vocab = 1024, K = 2, d_model = d_head = 1, with a
@@ -81,6 +82,20 @@ def wide_model(tmp: Path) -> Path:
     return path
 
 
+def prove_time(weights: Path, strategy: str, first: float) -> float:
+    """The prover's time: under a second, the best of the first and three more runs (noise on a
+    shared machine is larger than such a proof)."""
+    if first >= 1:
+        return first
+    strat, model = api.strategy(strategy), load_float_model(weights)
+    runs = [first]
+    for _ in range(3):
+        t0 = time.perf_counter()
+        strat.prove(model)
+        runs.append(time.perf_counter() - t0)
+    return min(runs)
+
+
 def zero_model(tmp: Path, weights: Path) -> Path:
     model = load_model(weights)
     path = tmp / "zero.safetensors"
@@ -106,10 +121,10 @@ def main() -> int:
                     continue
                 run = api.prove(weights, strategy, out=tmp / label.replace(" ", ""))
                 r, wall, code, rss = child(run.path)
-                times[label, strategy] = run.prove_seconds, r["seconds"]
+                times[label, strategy] = prove_time(weights, strategy, run.prove_seconds), r["seconds"]
                 ok &= code == 0 and run.result.verdict == "accepted"
                 bound = Fraction(r["bound"]) if r["bound"] is not None else Fraction(0)
-                print(f"{label:<12} {strategy:<12} {r['verdict']:<9} {float(bound):>10.6f} {run.prove_seconds:>8.2f} "
+                print(f"{label:<12} {strategy:<12} {r['verdict']:<9} {float(bound):>10.6f} {times[label, strategy][0]:>8.2f} "
                       f"{r['seconds']:>8.2f} {r['ops']:>13,} {rss / 2**20:>7.0f} MB")
         for strategy in STRATEGIES:
             ratios = [times["b_U = 2^60", strategy][n] / max(times["default", strategy][n], 1e-9) for n in (0, 1)]
