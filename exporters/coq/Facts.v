@@ -1,8 +1,9 @@
 (** Reassurance for a reader of Semantics.v (nothing here is needed by the proof):
     [inputs V n] has V^n elements and contains every list of length n over {0..V-1}, so it lists
-    each input exactly once; and [correct] says what docs/semantics.md says. *)
-From Coq Require Import Bool Reals List Lia.
-From Certify Require Import Semantics.
+    each input exactly once; [correct] says what docs/semantics.md says; and the count of a cubic
+    case (Counting.v's [ncount] with e = 1) is the binomial C(K-1, c) times |S|^c. *)
+From Coq Require Import Bool ZArith Reals List Lia.
+From Certify Require Import Semantics Counting.
 Import ListNotations.
 
 Lemma extend_length V (ts : list (list nat)) :
@@ -33,4 +34,20 @@ Proof.
   - intros H j Hj. apply in_seq in Hj. destruct (Nat.eqb j (answer t)) eqn:E; [reflexivity|].
     simpl. unfold greater. destruct (Rgt_dec _ _) as [|Hn]; [reflexivity|].
     exfalso. apply Hn, H; [lia | apply Nat.eqb_neq; exact E].
+Qed.
+
+(** Pascal's triangle: C(n, k). *)
+Fixpoint binom (n k : nat) : Z :=
+  match n with
+  | O => match k with O => 1 | S _ => 0 end
+  | S n' => match k with O => 1 | S k' => binom n' k' + binom n' k end
+  end.
+
+Lemma ncount_binom a n c : ncount a 1 n c = (binom n c * a ^ Z.of_nat c)%Z.
+Proof.
+  revert c. induction n as [|n IH]; intros [|c]; cbn [ncount binom ind Nat.eqb].
+  - reflexivity.
+  - lia.
+  - rewrite IH. destruct n; cbn [binom]; lia.
+  - rewrite !IH, Nat2Z.inj_succ, Z.pow_succ_r by lia. ring.
 Qed.
