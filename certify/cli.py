@@ -115,9 +115,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _int_list(text: str) -> list[int]:
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        seeds = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"--seeds: not a comma-separated list of integers (or 'paper'): {text!r}") from None
+        seeds = []
+    if not seeds:
+        raise ValueError(f"--seeds: not a comma-separated list of integers (or 'paper'): {text!r}")
+    return seeds
 
 
 def _positive(text: str) -> int:
@@ -189,7 +192,7 @@ def _run_parser(p: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.verify_zoo:
         return _verify_zoo(args.verify_zoo, args.out)
-    if args.seeds:
+    if args.seeds is not None:
         from certify.seeds import PAPER_SEEDS
         seeds = list(PAPER_SEEDS) if args.seeds == "paper" else _int_list(args.seeds)
         folder = Path(args.out or DEFAULT_SEEDS_DIR)

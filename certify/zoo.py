@@ -20,6 +20,7 @@ class ZooEntry:
     steps: int
     sha256: str
     accuracy: str | None  # exact, "p/q"; None where brute force is out of reach
+    mode: str  # how it was trained (certify/train.py MODES), as its metadata says
 
     @property
     def path(self) -> Path:
@@ -35,7 +36,20 @@ def entries(folder: Path = ZOO_DIR) -> list[ZooEntry]:
     manifest = Path(folder) / "manifest.json"
     if not manifest.exists():
         return []
-    return [ZooEntry(**e) for e in json.loads(manifest.read_text())["models"]]
+    items = json.loads(manifest.read_text())["models"]
+    return [ZooEntry(**{"mode": e.get("mode") or training_mode(Path(folder) / f"{e['name']}.safetensors"), **e})
+            for e in items]
+
+
+def training_mode(path: Path) -> str:
+    """The mode in a model file's metadata; files from before #17 have none: torch mode. (Manifests
+    from before #17 name no mode either, so it is read from the file.)"""
+    from certify.weights import read_metadata
+    return _training(read_metadata(path)).get("mode", "torch")
+
+
+def _training(meta: dict) -> dict:
+    return meta.get("training", meta["config"].get("training", {}))  # two keys before the metadata had one
 
 
 def lookup(name: str) -> ZooEntry | None:
@@ -82,7 +96,7 @@ def train_entry(k: int, d_vocab: int, seed: int, steps: int, folder: Path = ZOO_
     if d_vocab ** k <= MAX_INPUTS:
         exact = Fraction(count_correct(exact_paths(read_weights(str(path)))), d_vocab ** k)
         acc = f"{exact.numerator}/{exact.denominator}"
-    return ZooEntry(name, k, d_vocab, seed, steps, digest, acc)
+    return ZooEntry(name, k, d_vocab, seed, steps, digest, acc, DEFAULT_MODE)
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ def verify(name: str, out: str | Path, progress: bool = False, folder: Path = ZO
     path = Path(folder) / f"{entry.name}.safetensors"
     meta = read_metadata(path)
     config = meta["config"]
-    training = meta.get("training", config.get("training"))  # two keys before the metadata had one
+    training = _training(meta)
     if not isinstance(training, dict) or "seed" not in training or "steps" not in training:
         raise ValueError(f"{path}: no training recipe in its metadata")
     cfg = Config(*(config[f] for f in ("k", "d_vocab", "d_model", "d_head")))

@@ -1,5 +1,6 @@
 """The paper's 100 subcubic variants (`paper:EUPU/ATTENTION/ERROR`): named and listed as the paper
-names them; on the default model each variant of the issue #19 table certifies, checked by the
+names them; on the weights the paper's code was run on (the pre-#17 k4-v64-s123, kept in tests/fixtures/)
+each variant of the issue #19 table certifies, checked by the
 checker, at least the count the paper's own code gets on the same weights
 (tests/fixtures/paper_counts.json)."""
 from __future__ import annotations
@@ -12,7 +13,6 @@ import numpy as np
 import pytest
 
 import checker.rules.subcubic as subcubic_rule
-from certify import zoo
 from certify.paths import load_float_model
 from certify.strategies import all_strategies, paper
 from certify.strategies import subcubic_tables as st
@@ -20,7 +20,9 @@ from certify.weights import sha256_file
 from checker.certificate import Certificate
 from checker.safetensors import read_weights
 
-FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "paper_counts.json").read_text())
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURE = json.loads((FIXTURES / "paper_counts.json").read_text())
+WEIGHTS = FIXTURES / FIXTURE["weights"]  # the pre-#17 k4-v64-s123 the paper's code was run on
 
 
 def test_all_100_listed_and_parsed():
@@ -37,8 +39,8 @@ def test_all_100_listed_and_parsed():
 
 @pytest.mark.slow
 def test_every_tabled_variant_at_least_the_papers_count():
-    path = zoo.resolve(FIXTURE["model"])[0]
-    assert sha256_file(path) == FIXTURE["sha256"], "the zoo model changed: re-measure the paper's code"
+    path = WEIGHTS
+    assert sha256_file(path) == FIXTURE["sha256"], "not the weights the paper's code was measured on"
     m, w = load_float_model(path), read_weights(str(path))
     T = st.shared(m)
     low = {}
@@ -63,7 +65,7 @@ def test_paper_obligations_are_the_rules_and_hold():
     the prover's cases; a case with a gap one smaller than the prover's smallest yields a false sum."""
     from checker import expo
     from checker.rules import obligations_for
-    path = zoo.resolve(FIXTURE["model"])[0]
+    path = WEIGHTS
     m, w = load_float_model(path), read_weights(str(path))
     proof = paper.prove(m, "paper:max_diff_exact/mean_query+diff/max_diff")
     few = [c for c in proof.evidence["cases"] if c[2] >= 1][:40]
@@ -79,7 +81,7 @@ def test_paper_obligations_are_the_rules_and_hold():
 
 @pytest.fixture(scope="module")
 def default_paper():
-    path = zoo.resolve(FIXTURE["model"])[0]
+    path = WEIGHTS
     m, w = load_float_model(path), read_weights(str(path))
     return w, path, paper.prove(m, "paper:mean_query+max_diff/mean_query+diff/max_diff")
 

@@ -7,6 +7,7 @@ that computes other bits fails them, which is the cross-machine test CI gives on
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +21,7 @@ import torch
 from certify import ieee, zoo
 from certify.model import PARAM_SHAPES, Config, MaxOfK
 from certify.train import _WEIGHTS, _loss_and_grads, _shape, train
+from certify.weights import load_model, read_metadata, sha256_file
 
 NUMPY_BASELINE = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
 PORTABLE = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "NPY_DISABLE_CPU_FEATURES": NUMPY_BASELINE,
@@ -28,6 +30,7 @@ NATIVE = {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}  # this CPU's be
 SMALL = (3, 16, 150)  # k, vocab, steps: a second per run
 SMALL_SHA256 = "ddb4efdff489bf62cd5cba02a05b665cadcf75bdeedf384e7d84f6755744732f"
 K4_V64_S123_SHA256 = "c066f269f3e316d8589b2427a8b04d82926feca8618718789917e39908c306ac"  # 3000 steps, seed 123
+CLI = [sys.executable, "-c", "import sys; from certify.cli import main; sys.exit(main())"]
 
 _CHILD = """
 import hashlib, json, sys
@@ -41,11 +44,14 @@ print(json.dumps([hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.sta
 """
 
 
+def _env(env: dict[str, str]) -> dict[str, str]:
+    return {**{key: val for key, val in os.environ.items() if key not in PORTABLE}, **env}
+
+
 def _train_in(env: dict[str, str], k: int, v: int, steps: int, mode: str = "ieee-v1") -> tuple[str, str, int]:
-    base = {key: val for key, val in os.environ.items() if key not in PORTABLE}
     threads = env["OMP_NUM_THREADS"] if mode == "ieee-v1" else "1"  # torch mode: threads are its recipe
     p = subprocess.run([sys.executable, "-c", _CHILD, str(k), str(v), str(steps), mode, threads],
-                       env={**base, **env}, capture_output=True, text=True, timeout=1800)
+                       env=_env(env), capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stderr
     digest, capability, threads = json.loads(p.stdout.strip().splitlines()[-1])
     return digest, capability, threads
@@ -74,20 +80,38 @@ def test_ieee_k4_v64_s123_full_recipe_same_bits():
 
 
 @pytest.mark.slow
-def test_zoo_default_model_reproduces(tmp_path):
-    """Retraining k4-v64-s123 from its metadata gives the manifest's SHA-256. Binding once the zoo is
-    retrained in ieee-v1 mode (#17); the shipped torch-mode file reproduces only where the CPU picks
-    the training machine's kernels (it does on the AVX-512 AMD EPYC of docs/zoo.md)."""
-    from certify.weights import read_metadata
+@pytest.mark.parametrize("env", [PORTABLE, NATIVE], ids=["portable-kernels-1-thread", "native-kernels-2-threads"])
+def test_zoo_default_model_reproduces(env, tmp_path):
+    """Issue #17's test: `certify train --verify-zoo k4-v64-s123` retrains the default model (3000 steps)
+    from its own metadata and writes a file whose SHA-256 is the manifest's: under the portable kernels
+    on one thread, and under this CPU's best on two. Binding for an ieee-v1 default model; the shipped
+    pre-#17 torch-mode file reproduces only with the AVX-512 kernels it was trained with."""
     entry = zoo.lookup(zoo.DEFAULT_MODEL)
-    meta = read_metadata(entry.path)
-    mode = meta.get("training", meta["config"].get("training", {})).get("mode", "torch")
-    if mode != "ieee-v1" and torch.backends.cpu.get_cpu_capability() != "AVX512":
-        pytest.skip("the shipped zoo predates ieee-v1: torch mode, reproducible on AVX-512 CPUs only")
-    result = zoo.verify(zoo.DEFAULT_MODEL, tmp_path / "retrained.safetensors")
-    if mode != "ieee-v1" and not result.ok:
-        pytest.xfail(f"torch-mode zoo file, this CPU's kernels differ from the training machine's: {result}")
-    assert result.ok, result
+    if entry.mode != "ieee-v1" and (env is PORTABLE or torch.backends.cpu.get_cpu_capability() != "AVX512"):
+        pytest.skip("torch-mode zoo file: reproducible with the AVX-512 kernels only (docs/zoo.md)")
+    out = tmp_path / "retrained.safetensors"
+    p = subprocess.run(CLI + ["train", "--verify-zoo", zoo.DEFAULT_MODEL, "--out", str(out)], env=_env(env),
+                       capture_output=True, text=True, timeout=1800)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"identical to the manifest's {entry.sha256}" in p.stdout
+    assert sha256_file(out) == entry.sha256
+
+
+def test_zoo_recipe_is_in_the_metadata():
+    """Every shipped model says how to retrain it: its mode (the manifest's, or its metadata's where the
+    manifest predates #17), and the manifest's seed, steps, K and vocabulary are the metadata's; an
+    ieee-v1 default model's tensors are the pinned hash."""
+    for e in zoo.entries():
+        training = zoo._training(read_metadata(e.path))
+        assert e.mode == training.get("mode", "torch") and e.mode in ("ieee-v1", "torch"), e.name
+        assert (training["seed"], training["steps"]) == (e.seed, e.steps), e.name
+        config = read_metadata(e.path)["config"]
+        assert (config["k"], config["d_vocab"]) == (e.k, e.d_vocab), e.name
+    default = zoo.lookup(zoo.DEFAULT_MODEL)
+    if default.mode == "ieee-v1":
+        state = load_model(default.path).state()
+        digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in state.values())).hexdigest()
+        assert digest == K4_V64_S123_SHA256
 
 
 def test_verify_detects_a_changed_model(tmp_path):
@@ -97,9 +121,9 @@ def test_verify_detects_a_changed_model(tmp_path):
     model, _ = train(Config(2, 5, 4, 4), 3, steps=20, progress=False)
     path = tmp_path / "k2-v5-s3.safetensors"
     digest = save_model(model, path, {**RECIPE, "steps": 20, "seed": 3, **environment("ieee-v1")})
-    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, digest, None)], tmp_path)
+    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, digest, None, "ieee-v1")], tmp_path)
     assert zoo.verify("k2-v5-s3", tmp_path / "again.safetensors", folder=tmp_path).ok
-    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, "0" * 64, None)], tmp_path)
+    zoo.save_manifest([zoo.ZooEntry("k2-v5-s3", 2, 5, 3, 20, "0" * 64, None, "ieee-v1")], tmp_path)
     assert not zoo.verify("k2-v5-s3", tmp_path / "again.safetensors", folder=tmp_path).ok
     with pytest.raises(ValueError, match="not in the zoo"):
         zoo.verify("k9-v9-s9", tmp_path / "x.safetensors", folder=tmp_path)
