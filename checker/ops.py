@@ -82,7 +82,7 @@ class Counted(np.ndarray):
         result = getattr(ufunc, method)(*[x.view(np.ndarray) if type(x) is Counted else x for x in inputs],
                                         **kwargs)
         if ufunc in _COUNTED and (ops := _active.get()) is not None:
-            ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else result.size
+            ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result)
             if ops.deadline is not None:
                 ops.poll()
         return result.view(Counted) if type(result) is np.ndarray else _wrap(result)

@@ -40,6 +40,13 @@ def test_operations_count_themselves():
     assert ops.count == 62
 
 
+def test_zero_d_object_arithmetic_counts_without_error():
+    """A 0-d object Counted array's arithmetic returns a bare Fraction; counting it must not fail."""
+    from fractions import Fraction
+    with Ops() as ops:
+        assert counted(np.array(Fraction(1, 3), dtype=object)) + 1 == Fraction(4, 3)
+    assert ops.count == 1
+
 def test_brute_force_charges_every_stage(tmp_path):
     """All-zero weights: every logit ties, so every input passes stages 1 and 2 undecided and takes
     an exact sign; the count is deterministic and grows with the inputs (V**K) at least as the
