@@ -175,18 +175,35 @@ def prover_count(path: Path) -> int:
     return prove(load_float_model(path)).evidence["correct_inputs"]
 
 
-def make_certificate(weights: Path, cert_path: Path) -> dict:
-    """Prove with certify's brute force and write a certificate naming the weights relatively."""
+def write_proof(weights: Path, proof, cert_path: Path) -> dict:
+    """Write a prover's proof as a certificate naming the weights relatively."""
     from certify.certificate import certificate_dict, model_reference, write_certificate
     from certify.paths import load_float_model
-    from certify.strategies.brute_force import prove
     from certify.weights import sha256_file
     m = load_float_model(weights)
-    proof = prove(m)
     cert = certificate_dict(proof, m.k, m.d_vocab, sha256_file(weights),
                             model_reference(weights, cert_path, None))
     write_certificate(cert_path, cert)
     return cert
+
+
+def make_certificate(weights: Path, cert_path: Path) -> dict:
+    """Prove with certify's brute force and write a certificate naming the weights relatively."""
+    from certify.paths import load_float_model
+    from certify.strategies.brute_force import prove
+    return write_proof(weights, prove(load_float_model(weights)), cert_path)
+
+
+_EDITS = itertools.count()
+
+
+def edited_copy(path: Path, change) -> Path:
+    """A copy of the certificate at `path` with change(doc) applied (a new file each call)."""
+    doc = json.loads(path.read_text())
+    change(doc)
+    out = path.with_name(f"edited{next(_EDITS)}.{path.name}")
+    out.write_text(json.dumps(doc))
+    return out
 
 
 # ---------------------------------------------------------------- fixtures

@@ -16,32 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from certify.certificate import certificate_dict, model_reference, write_certificate
 from certify.model import Config
 from certify.paths import load_float_model
 from certify.strategies import cubic as cubic_prover
 from certify.strategies import hybrid as hybrid_prover
 from certify.train import train
-from certify.weights import sha256_file
 from checker.check import check_file
 from checker.rules import hybrid
-from conftest import checker_count, model_state, oracle_count, random_state, write_state
+from conftest import (checker_count, edited_copy, model_state, oracle_count, random_state, write_proof,
+                      write_state)
 
 
 def _write(weights: Path, proof, tmp_path: Path, name: str = "h.json") -> Path:
-    m = load_float_model(weights)
-    path = tmp_path / name
-    write_certificate(path, certificate_dict(proof, m.k, m.d_vocab, sha256_file(weights),
-                                             model_reference(weights, path, None)))
-    return path
-
-
-def _edit(path: Path, change) -> Path:
-    doc = json.loads(path.read_text())
-    change(doc)
-    out = path.with_name("edited." + path.name)
-    out.write_text(json.dumps(doc))
-    return out
+    write_proof(weights, proof, tmp_path / name)
+    return tmp_path / name
 
 
 def _claim(count: int, total: int):
@@ -117,8 +105,8 @@ def test_float32_semantics_matches_brute_force(tmp_path):
     r = check_file(str(cert))
     assert r.verdict == "accepted" and proofs["all"].evidence["correct_inputs"] <= bf
     assert r.bound <= Fraction(checker_count(weights), 5 ** 3)
-    assert check_file(str(_edit(cert, _claim(bf + 1, 125)))).verdict == "rejected"
-    assert check_file(str(_edit(cert, _claim(bf - 3, 125)))).verdict == "accepted"
+    assert check_file(str(edited_copy(cert, _claim(bf + 1, 125)))).verdict == "rejected"
+    assert check_file(str(edited_copy(cert, _claim(bf - 3, 125)))).verdict == "accepted"
     exact_real = check_file(str(_write(weights, _proofs(weights)[1]["all"], tmp_path, "x.json")))
     assert exact_real.verdict == "accepted" and Fraction(bf, 125) <= exact_real.bound
 
@@ -191,7 +179,7 @@ def test_partial_model_is_a_real_test(partial):
 ])
 def test_known_bad_certificates(partial, mutation, verdict):
     _, cert = partial
-    r = check_file(str(_edit(cert, mutation)))
+    r = check_file(str(edited_copy(cert, mutation)))
     assert r.verdict == verdict, r.reason
 
 
@@ -203,7 +191,7 @@ def test_false_case_is_rejected(partial):
     cases = {(q, mx, c) for q, mx, c, _ in found}
     extra = next([q, mx, c, mx] for q in range(m.d_vocab) for mx in range(q, m.d_vocab)
                  for c in range(1, m.k if q == mx else m.k - 1) if mx > 1 and (q, mx, c) not in cases)
-    r = check_file(str(_edit(cert, lambda d: d["evidence"]["cases"].append(extra))))
+    r = check_file(str(edited_copy(cert, lambda d: d["evidence"]["cases"].append(extra))))
     assert r.verdict == "rejected" and "fewer than the claimed" in r.reason
 
 
@@ -212,7 +200,7 @@ def test_dropping_cases_keeps_the_exact_bound(partial):
     _, cert = partial
     bound = check_file(str(cert)).bound
     for keep in (lambda cs: cs[::2], lambda cs: cs[1::3], lambda cs: []):
-        r = check_file(str(_edit(cert, lambda d: d["evidence"].__setitem__("cases", keep(d["evidence"]["cases"])))))
+        r = check_file(str(edited_copy(cert, lambda d: d["evidence"].__setitem__("cases", keep(d["evidence"]["cases"])))))
         assert (r.verdict, r.bound) == ("accepted", bound), r.reason
 
 

@@ -16,35 +16,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from certify.certificate import certificate_dict, model_reference, write_certificate
 from certify.model import Config
 from certify.paths import load_float_model
 from certify.strategies import hybrid as hybrid_prover
 from certify.strategies import subcubic as subcubic_prover
 from certify.train import train
-from certify.weights import sha256_file
 from checker.check import check_file
 from checker.rules import hybrid, subcubic
-from conftest import checker_count, model_state, oracle_count, random_state, write_state
+from conftest import (checker_count, edited_copy, model_state, oracle_count, random_state, write_proof,
+                      write_state)
 
 
 def _write(weights: Path, proof, tmp_path: Path, name: str = "h.json") -> Path:
-    m = load_float_model(weights)
-    path = tmp_path / name
-    write_certificate(path, certificate_dict(proof, m.k, m.d_vocab, sha256_file(weights),
-                                             model_reference(weights, path, None)))
-    return path
-
-
-_EDITS = itertools.count()
-
-
-def _edit(path: Path, change) -> Path:
-    doc = json.loads(path.read_text())
-    change(doc)
-    out = path.with_name(f"edited{next(_EDITS)}.{path.name}")
-    out.write_text(json.dumps(doc))
-    return out
+    write_proof(weights, proof, tmp_path / name)
+    return tmp_path / name
 
 
 def _trained(tmp: Path, k: int, v: int, d: int, seed: int, steps: int) -> Path:
@@ -144,7 +129,7 @@ def partial(models, tmp_path_factory) -> tuple[Path, Path, Path]:
     doc = json.loads(honest.read_text())
     for i, (q, mx, c, g) in enumerate(doc["evidence"]["cases"]):
         if c and g > 1:
-            bad = _edit(honest, lambda d: d["evidence"]["cases"][i].__setitem__(3, g - 1))
+            bad = edited_copy(honest, lambda d: d["evidence"]["cases"][i].__setitem__(3, g - 1))
             if check_file(str(bad)).verdict == "rejected":
                 return weights, honest, bad
     raise AssertionError("no case whose lower gap the rule refutes")
@@ -175,7 +160,7 @@ def _claim(count: int, total: int):
 ])
 def test_known_bad_certificates(partial, mutation, verdict):
     _, honest, _ = partial
-    r = check_file(str(_edit(honest, mutation)))
+    r = check_file(str(edited_copy(honest, mutation)))
     assert r.verdict == verdict, r.reason
 
 
@@ -189,7 +174,7 @@ def test_dropping_cases_keeps_the_exact_bound(partial):
     _, honest, _ = partial
     bound = check_file(str(honest)).bound
     for keep in (lambda cs: cs[::2], lambda cs: cs[1::3], lambda cs: []):
-        r = check_file(str(_edit(honest, lambda d: d["evidence"].__setitem__("cases", keep(d["evidence"]["cases"])))))
+        r = check_file(str(edited_copy(honest, lambda d: d["evidence"].__setitem__("cases", keep(d["evidence"]["cases"])))))
         assert (r.verdict, r.bound) == ("accepted", bound), r.reason
 
 
