@@ -73,45 +73,30 @@ def test_torch_mode_depends_on_the_kernels():
 
 
 @pytest.mark.slow
-def test_ieee_k4_v64_s123_full_recipe_same_bits():
-    """The zoo's default model, the full 3000 steps, under both settings and against the pinned hash."""
-    portable, native = _train_in(PORTABLE, 4, 64, 3000), _train_in(NATIVE, 4, 64, 3000)
-    assert portable[0] == native[0] == K4_V64_S123_SHA256
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("env", [PORTABLE, NATIVE], ids=["portable-kernels-1-thread", "native-kernels-2-threads"])
 def test_zoo_default_model_reproduces(env, tmp_path):
     """Issue #17's test: `certify train --verify-zoo k4-v64-s123` retrains the default model (3000 steps)
     from its own metadata and writes a file whose SHA-256 is the manifest's: under the portable kernels
-    on one thread, and under this CPU's best on two. Binding for an ieee-v1 default model; the shipped
-    pre-#17 torch-mode file reproduces only with the AVX-512 kernels it was trained with."""
-    entry = zoo.lookup(zoo.DEFAULT_MODEL)
-    if entry.mode != "ieee-v1" and (env is PORTABLE or torch.backends.cpu.get_cpu_capability() != "AVX512"):
-        pytest.skip("torch-mode zoo file: reproducible with the AVX-512 kernels only (docs/zoo.md)")
+    on one thread, and under this CPU's best on two."""
     out = tmp_path / "retrained.safetensors"
     p = subprocess.run(CLI + ["train", "--verify-zoo", zoo.DEFAULT_MODEL, "--out", str(out)], env=_env(env),
                        capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"identical to the manifest's {entry.sha256}" in p.stdout
-    assert sha256_file(out) == entry.sha256
+    assert f"identical to the manifest's {zoo.lookup(zoo.DEFAULT_MODEL).sha256}" in p.stdout
+    assert sha256_file(out) == zoo.lookup(zoo.DEFAULT_MODEL).sha256
 
 
-def test_zoo_recipe_is_in_the_metadata():
-    """Every shipped model says how to retrain it: its mode (the manifest's, or its metadata's where the
-    manifest predates #17), and the manifest's seed, steps, K and vocabulary are the metadata's; an
-    ieee-v1 default model's tensors are the pinned hash."""
+def test_zoo_is_ieee_v1_and_its_recipe_is_in_the_metadata():
+    """Every shipped model says how to retrain it: mode ieee-v1 (manifest and metadata agree), and the
+    manifest's seed and steps are the metadata's; the default model's tensors are the pinned hash."""
     for e in zoo.entries():
-        training = zoo._training(read_metadata(e.path))
-        assert e.mode == training.get("mode", "torch") and e.mode in ("ieee-v1", "torch"), e.name
+        meta = read_metadata(e.path)
+        training = meta["config"]["training"]
+        assert e.mode == training["mode"] == "ieee-v1", e.name
         assert (training["seed"], training["steps"]) == (e.seed, e.steps), e.name
-        config = read_metadata(e.path)["config"]
-        assert (config["k"], config["d_vocab"]) == (e.k, e.d_vocab), e.name
-    default = zoo.lookup(zoo.DEFAULT_MODEL)
-    if default.mode == "ieee-v1":
-        state = load_model(default.path).state()
-        digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in state.values())).hexdigest()
-        assert digest == K4_V64_S123_SHA256
+        assert (meta["config"]["k"], meta["config"]["d_vocab"]) == (e.k, e.d_vocab), e.name
+    state = load_model(zoo.lookup(zoo.DEFAULT_MODEL).path).state()
+    assert hashlib.sha256(b"".join(t.numpy().tobytes() for t in state.values())).hexdigest() == K4_V64_S123_SHA256
 
 
 def test_verify_detects_a_changed_model(tmp_path):
