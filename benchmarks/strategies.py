@@ -39,7 +39,7 @@ import numpy as np
 
 from certify import zoo
 from certify.certificate import certificate_dict, write_certificate
-from certify.paths import load_float_model
+from certify.paths import FloatModel, load_float_model
 from certify.strategies import brute_force, cubic, subcubic
 from checker.check import check_file
 
@@ -54,8 +54,10 @@ def strategies() -> list[tuple[str, object]]:
     return rows
 
 
-def measure(entry: zoo.ZooEntry, name: str, prove, tmp: Path) -> dict:
-    m = load_float_model(entry.path)
+def measure(entry: zoo.ZooEntry, name: str, prove, tmp: Path, m: FloatModel | None = None) -> dict:
+    """Prove with `prove` (on `m`, default: the entry's weights loaded afresh), write the certificate
+    in `tmp`, check it with the checker; times, ops, verdict, bound."""
+    m = load_float_model(entry.path) if m is None else m
     t0 = time.perf_counter()
     proof = prove(m)
     prove_s = time.perf_counter() - t0
