@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from strategies import measure
@@ -76,7 +77,30 @@ def markdown(rows: list[dict]) -> str:
         cell = f"**{cell}**" if mean == top else cell
         note = "" if n == len(models) else f" ({n} models)"
         out.append(f"| `{e}` | `{a}` | `{r}` | {cell}{note} | {worst:.3f} | {ops:,.0f} |")
+    out += ["", _best_per_model(rows)]
     return "\n".join(out)
+
+
+def _best_per_model(rows: list[dict]) -> str:
+    """Per model the best variant among: every one, the subcubic-cost ones (prove_best's search), the
+    paper's subcubic-cost ones; over the models the mean ± std of that best and which variants it was."""
+    families = {"every variant": lambda r: True,
+                "the subcubic-cost variants (prove_best's search)": lambda r: r["err"] not in subcubic.CUBIC_ERR,
+                "the paper's subcubic-cost variants": lambda r: r["err"] not in subcubic.CUBIC_ERR
+                and subcubic.is_paper(r["eupu"], r["attn"], r["err"])}
+    order = {subcubic.variant_name(*v): i for i, v in enumerate(subcubic.variants())}
+    lines = []
+    for label, keep in families.items():
+        best = {}
+        for r in sorted((r for r in rows if keep(r)), key=lambda r: order[r["variant"]]):
+            if r["model"] not in best or r["normalized"] > best[r["model"]]["normalized"]:
+                best[r["model"]] = r  # ties: the first in the listing order, as prove_best
+        norm = [r["normalized"] for r in best.values()]
+        chosen = Counter("/".join((r["eupu"], r["attn"], r["err"])) for r in best.values())
+        std = statistics.stdev(norm) if len(norm) > 1 else 0.0
+        lines.append(f"- best of {label}: {statistics.mean(norm):.3f} ± {std:.3f} (worst {min(norm):.3f}); "
+                     + ", ".join(f"`{v}` on {n}" for v, n in chosen.most_common()))
+    return "\n".join(lines)
 
 
 def main() -> int:
