@@ -151,7 +151,8 @@ class _GoodColumns:
         A[q, j] = rival[q, j] - R[q],  B[t, i, j] = ov[t, i, j] - ov[t, i, t],  R[q] = max_j rival[q, j],
     are formed exactly, then enclosed, so an offset common to the logits cancels first; the max of
     rounded-outward sums is rounded outward once more (nextafter is monotone). Where the enclosure
-    leaves the sign open, the exact value is enclosed instead (a tie stays decidable)."""
+    leaves the sign open, the exact value is enclosed instead (tighter; an exact tie, good = 0, still
+    leaves the filter undecided, and only the exact path decides that case)."""
 
     def __init__(self, win: np.ndarray, rival: np.ndarray, ov: np.ndarray, e: int, exact: _Good) -> None:
         R = np.array([max(row) for row in rival], dtype=object)[:, None]
@@ -167,7 +168,7 @@ class _GoodColumns:
             lo, hi = np.full(V, np.nan), np.full(V, np.nan)
             lo[:m + 1] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(_at(m), last.lo, np.inf))
             hi[:m + 1] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
-        for q in np.flatnonzero(~(lo[:m + 1] > 0) & ~(hi[:m + 1] < 0)):  # sign left open: exact
+        for q in np.flatnonzero(~(lo[:m + 1] > 0) & ~(hi[:m + 1] < 0)):  # sign left open: enclose the exact value
             lo[q], hi[q] = enclose_ints(np.array(self.exact.numerator(int(q), m), dtype=object), self.e)
         return lo, hi
 
