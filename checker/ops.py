@@ -77,14 +77,17 @@ class Counted(np.ndarray):
     """An ndarray whose arithmetic counts itself; whatever is computed from it is Counted too."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if kwargs and "out" in kwargs:
-            kwargs["out"] = tuple(o.view(np.ndarray) if type(o) is Counted else o for o in kwargs["out"])
+        out = kwargs.get("out")
+        if out:
+            kwargs["out"] = tuple(o.view(np.ndarray) if type(o) is Counted else o for o in out)
         result = getattr(ufunc, method)(*[x.view(np.ndarray) if type(x) is Counted else x for x in inputs],
                                         **kwargs)
         if ufunc in _COUNTED and (ops := _active.get()) is not None:
             ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result)
             if ops.deadline is not None:
                 ops.poll()
+        if out:  # as numpy: the out arrays themselves, not views of them
+            return out[0] if len(out) == 1 else out
         return result.view(Counted) if type(result) is np.ndarray else _wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):

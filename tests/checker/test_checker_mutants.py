@@ -47,6 +47,20 @@ def test_zero_d_object_arithmetic_counts_without_error():
         assert counted(np.array(Fraction(1, 3), dtype=object)) + 1 == Fraction(4, 3)
     assert ops.count == 1
 
+
+def test_out_argument_returns_the_out_array_itself():
+    """As numpy: a ufunc with out= returns that very object (in place: x += 1 keeps x), counted."""
+    x, o = counted(np.ones(3)), counted(np.zeros(3))
+    with Ops() as ops:
+        assert np.add(x, 1, out=o) is o and list(o) == [2, 2, 2]
+        before = x
+        x += 1
+        assert x is before
+        q, r = counted(np.zeros(3)), counted(np.zeros(3))
+        assert np.divmod(x, 2, out=(q, r)) == (q, r) and np.divmod(x, 2, out=(q, r))[0] is q
+    assert ops.count == 3 + 3
+
+
 def test_brute_force_charges_every_stage(tmp_path):
     """All-zero weights: every logit ties, so every input passes stages 1 and 2 undecided and takes
     an exact sign; the count is deterministic and grows with the inputs (V**K) at least as the
@@ -221,3 +235,4 @@ def test_cubic_case_out_of_range_is_refused(tiny, case):
     path, w = tiny
     with pytest.raises(Malformed):
         cubic_rule.rule(_cert(w, path, "cubic", {}, {"cases": [case]}), w)
+
