@@ -70,7 +70,7 @@ def proven(cert: Certificate, w: Weights) -> Iterator[tuple[int, int, int, int]]
     (q, m, c) whose c non-max values all lie in [0, m - g] (c = 0: its one input)."""
     t, cases = _setup(cert, w)
     passed = t.filter(np.array(cases, dtype=np.int64).reshape(-1, 4)) if cases else []
-    for (q, m, c, g), ok in zip(cases, passed):
+    for (q, m, c, g), ok in zip(cases, passed, strict=True):  # one decision per case, or fail closed
         if not (ok or t.case_holds(q, m, c, g)):
             raise Reject(f"subcubic case q={q}, m={m}, c={c}, g={g}: the inequality does not hold")
         yield q, m, c, g

@@ -236,3 +236,15 @@ def test_cubic_case_out_of_range_is_refused(tiny, case):
     with pytest.raises(Malformed):
         cubic_rule.rule(_cert(w, path, "cubic", {}, {"cases": [case]}), w)
 
+
+def test_subcubic_refuses_a_filter_with_fewer_decisions_than_cases(tiny, monkeypatch):
+    """One filter decision per case: a short answer fails closed instead of dropping cases."""
+    from certify.strategies import subcubic
+    from checker.rules import subcubic as subcubic_rule
+    path, w = tiny
+    proof = subcubic.prove_variant(load_float_model(path), "exact", "plain", "maxdiff")
+    cert = _cert(w, path, "subcubic", proof.parameters, proof.evidence)
+    original = subcubic_rule._Tables.filter
+    monkeypatch.setattr(subcubic_rule._Tables, "filter", lambda self, cases: original(self, cases)[:-1])
+    with pytest.raises(ValueError):
+        subcubic_rule.rule(cert, w)
