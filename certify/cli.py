@@ -79,13 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, formatter_class=_Formatter, **kw)
     _train_parser(command("train", "train a model with the paper's recipe (needs torch: certify[train])"))
     _run_parser(command("run", "prove bounds, write certificates, check them"))
-    from checker.cli import add_arguments
+    from checker.cli import add_arguments, parse_seconds
     chk = command("check", "check certificates with the independent checker", epilog=CHECK_EXIT_CODES)
     add_arguments(chk)
     chk.add_argument("--smt", choices=["z3", "cvc5"], help="also re-check the obligations with an SMT solver")
     chk.add_argument("--coq", action="store_true", help="also prove the claim as a Coq theorem (exit 0 only if Coq accepts)")
     _smt_sample_option(chk)
-    chk.add_argument("--smt-timeout", type=_seconds, default=10.0, metavar="S",
+    chk.add_argument("--smt-timeout", type=parse_seconds, default=10.0, metavar="S",
                      help="seconds per solver call (a batch of obligations; one not confirmed in time is split)")
     chk.add_argument("--smt-jobs", type=_positive, metavar="N", help="SMT solver processes (default: one per core)")
     exp = command("export", "export a certificate: SMT-LIB2 obligations (smt) or a Coq development (coq)")
@@ -137,16 +137,6 @@ def _int_at_least(minimum: int):
 
 
 _positive, _count = _int_at_least(1), _int_at_least(0)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
 
 
 def _train_parser(p: argparse.ArgumentParser) -> None:
