@@ -25,11 +25,18 @@ from checker.certificate import Certificate
 from checker.errors import CheckFailure
 from checker.ops import Ops
 from checker.rules import semantic_paths
+from checker.rules.brute_force import exp_table
 from checker.rules.hybrid import COMPACT, MAX_RESIDUE, Sets, residue, residue_size, residue_sizes, subcubic_covers
 from checker.safetensors import Weights
 
 MAX_INPUTS = 1 << 40   # beyond this even a few percent of the inputs is out of reach
-SUBCUBIC_CASE_OPS = 80  # a subcubic case's checking cost, roughly: the totals are flat in it (default model: 80 to 700 moves them by 0.2%)
+SUBCUBIC_CASE_OPS = 1000  # a subcubic case's checking cost, roughly (default model: 4.1M ops for 4,001 cases); the totals are flat in it (640 to 2,560 moves them by 0.6%)
+
+
+def stage_a_ops(c: int) -> int:
+    """The residue's stage A per input with c non-max values: c additions of its tabulated terms
+    and one comparison (checker/rules/hybrid.py, _Query.count), which every residue input pays."""
+    return c + 1
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,8 @@ def subcubic_part(best: Proof, cases: list[list[int]]) -> Compact:
 def checker_ops(m: FloatModel, parts: list[Compact]) -> list[int | None]:
     """Per part, about the ops the checker counts for a hybrid certificate on it: exactly those of
     its compact rule inside the hybrid rule (checker/rules/hybrid.py's COMPACT, run here on the
-    claimed cases), plus the residue's stage A, 4c + 1 ops per input with c non-max values, which
-    every residue input pays. The exact path terms, the residue's tables and its later stages (the
+    claimed cases), plus the residue's stage A (`stage_a_ops` per input), which every residue input
+    pays. The exact path terms, the residue's tables and its later stages (the
     inputs near a tie, in either residue) cost about the same for every part. None for a part the
     checker's rule refuses (it is then not chosen)."""
     t = m.t
@@ -91,15 +98,16 @@ def checker_ops(m: FloatModel, parts: list[Compact]) -> list[int | None]:
     certs = [Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
                          part.evidence) for part in parts]
     paths = semantic_paths(certs[0], w)  # shared by every part, as in the rule
+    exp_w = exp_table(paths)[1]         # likewise
     out: list[int | None] = []
     for part, cert in zip(parts, certs):
         try:
             with Ops() as ops:
-                COMPACT[part.name](cert, w, paths)
+                COMPACT[part.name](cert, w, paths, exp_w)
         except CheckFailure:
             out.append(None)
             continue
-        out.append(ops.count + sum((4 * c + 1) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items()))
+        out.append(ops.count + sum(stage_a_ops(c) * n for c, n in residue_sizes(m.d_vocab, m.k, part.sets).items()))
     return out
 
 
@@ -126,14 +134,14 @@ def proof(m: FloatModel, part: Compact) -> Proof:
 def _worth(q: int, mx: int, c: int, xs: list, K: int, V: int) -> bool:
     """Whether claiming the cubic case costs the checker fewer ops than deciding its inputs as
     residue: its cubic check (about 3 K V + 5 m (K - 1) ops, the rule's per-case count before ops
-    were counted by construction; the totals are flat in this threshold, up to 4 times it) against
-    about 4c + 1 ops per input of the residue's first stage (the bound is exact either way)."""
-    return comb(K - 1, c) * len(xs) ** c * (4 * c + 1) > 3 * K * V + 5 * mx * (K - 1)
+    were counted by construction; the totals are flat in this threshold, from half to twice it) against
+    the residue's stage A on its inputs (the bound is exact either way)."""
+    return comb(K - 1, c) * len(xs) ** c * stage_a_ops(c) > 3 * K * V + 5 * mx * (K - 1)
 
 
 def _subcubic_worth(q: int, mx: int, c: int, g: int, K: int) -> bool:
     """The same for a subcubic case (q, m, c, g), covering C(K-1, c) (m - g + 1)^c inputs."""
-    return comb(K - 1, c) * len(subcubic_covers(mx, c, g)) ** c * (4 * c + 1) > SUBCUBIC_CASE_OPS
+    return comb(K - 1, c) * len(subcubic_covers(mx, c, g)) ** c * stage_a_ops(c) > SUBCUBIC_CASE_OPS
 
 
 STRATEGY = Strategy("hybrid", "O(V^3 K + residue K V)",

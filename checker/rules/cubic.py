@@ -55,11 +55,12 @@ def rule(cert: Certificate, w: Weights) -> Fraction:
     return Fraction(count, w.d_vocab ** w.k)
 
 
-def proven(cert: Certificate, w: Weights, p: Paths | None = None) -> Iterator[tuple]:
+def proven(cert: Certificate, w: Weights, p: Paths | None = None, exp_w: tuple | None = None) -> Iterator[tuple]:
     """Each certificate case (q, m, c, n) with its passing values S, |S| >= n (else Reject): the
-    rule's decisions, which the hybrid rule reuses (p: the semantic paths, if already formed)."""
+    rule's decisions, which the hybrid rule reuses (p: the semantic paths, if already formed; exp_w:
+    float enclosures (lo, hi) [q, t, i] of the attention weights, brute_force.exp_table's, if formed)."""
     cases = _cases(cert, w)
-    tables = _Tables(p or semantic_paths(cert, w))
+    tables = _Tables(p or semantic_paths(cert, w), exp_w)
     for q, m, c, n in cases:
         S = tables.passing(q, m, c, n)
         if len(S) < n:
@@ -204,7 +205,7 @@ def _max_except(n: np.ndarray) -> np.ndarray:
 class _Tables:
     """The exact ingredients, from the integer path terms, read through both number types."""
 
-    def __init__(self, p: Paths) -> None:
+    def __init__(self, p: Paths, exp_w: tuple | None = None) -> None:
         V, K = p.d_vocab, p.k
         e = min(p.win.e, p.rival.e, p.ov.e)
         win, ov = p.win.align(e), p.ov.align(e)
@@ -216,7 +217,8 @@ class _Tables:
         self.k, self.v = K, V
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
         self.float = Float(K, p.d_head, {"maxdd": tables["maxdd"], "maxovd": tables["maxovd"]})
-        self.float.w = _Lazy((V, V, K), 0, lambda q: _pair(self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
+        self.float.w = Interval(*exp_w) if exp_w else \
+            _Lazy((V, V, K), 0, lambda q: _pair(self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
         self.exact.good = _Good(win, rival, ov, e, K)
         self.float.good = _Lazy((V, V), 1, _GoodColumns(win, rival, ov, e, self.exact.good))
 

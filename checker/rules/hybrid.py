@@ -14,14 +14,17 @@ docs/soundness.md#hybrid-rule-checkerruleshybridpy.
 Deciding a residue input (query q, max m, non-max positions I holding values x_i; the other
 positions F, the query's included, hold fixed tokens). With C[i, j] and w_i as in brute_force.py,
   Z (logit_m - logit_j) = A[j] + sum_{i in I} w_i C[i, j],   A[j] = sum_{i in F} w_i C[i, j],
-and A depends on (q, m, I) only, so a lower bound of it is formed once per (q, m, I). Stages:
- A. min_j A + sum_I w_i (min_j dd[m, j] + min_j ovd[x_i, i, m, j]) > 0  (C = dd + ovd; a min of
-    a sum is at least the sum of the mins): correct.
- B. candidates J = the R smallest dd[m, .] and the R smallest ovd[x_i, i, m, .] (each i in I):
-    every j in J by its own sum, every other j by min_j A + sum_I w_i (dd_R + ovd_R) with dd_R,
-    ovd_R the (R+1)-th smallest of their rows: all > 0: correct.
+and A depends on (q, m, I) only, so a lower bound of it is formed once per (q, m, I), each set's
+from the next larger set's by one addition. Stages:
+ A. min_j A + sum_I T[m, x_i, i] > 0, T[m, x, i] <= w_i(x) (min_j dd[m, j] + min_j ovd[x, i, m, j])
+    tabulated per query (C = dd + ovd; a min of a sum is at least the sum of the mins): correct.
+ B. candidates J = the R smallest A[.], dd[m, .] and ovd[x_i, i, m, .] (each i in I), each distinct
+    one by its own sum, every other j by A_R + sum_I w_i (dd_R + ovd_R) with A_R, dd_R, ovd_R the
+    (R+1)-th smallest of their rows (selected only for the rows stage B reads): all > 0: correct.
  C. the rest: brute_force.per_logit (per-logit intervals, then exact signs), with the inputs'
     lower bounds of C from the same tables.
+The attention weights' enclosures (brute_force.exp_table) are formed once, for the cubic part's
+filter and the residue.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from checker.certificate import Certificate
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget
 from checker.interval import down, enclose_ints, mul_lower, mul_upper, up
+from checker.ops import counted
 from checker.paths import Paths
 from checker.rules import brute_force as bf, cubic, semantic_paths, subcubic
 from checker.safetensors import Weights
@@ -68,20 +72,22 @@ def rule(cert: Certificate, w: Weights) -> Fraction:
                               parameters={k: v for k, v in par.items() if k != "compact"},
                               evidence={k: v for k, v in ev.items() if k not in bf.COUNTS})
     p = semantic_paths(cert, w)
-    sets = COMPACT[par["compact"]](sub, w, p)
+    weights = bf.exp_table(p)  # the attention weights' enclosures: the cubic part and the residue share them
+    sets = COMPACT[par["compact"]](sub, w, p, weights[1])
     left = residue_size(V, K, sets)
     if left > MAX_RESIDUE:
         raise OutOfBudget(f"the compact proof leaves {left:,} inputs to enumerate (cap MAX_RESIDUE = {MAX_RESIDUE:,})")
     covered = sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
-    return bf.settle(cert, claimed, covered + count_residue(p, sets))
+    return bf.settle(cert, claimed, covered + count_residue(p, sets, weights))
 
 
-def _cubic_sets(sub: Certificate, w: Weights, p: Paths) -> Sets:
-    """The cubic rule's decisions: each claimed case with its proven set (rejects a false case)."""
-    return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, p)}
+def _cubic_sets(sub: Certificate, w: Weights, p: Paths, exp_w: tuple) -> Sets:
+    """The cubic rule's decisions: each claimed case with its proven set (rejects a false case);
+    exp_w: the float enclosures of the attention weights, which its filter reads."""
+    return {(q, m, c): sorted(S) if c else [None] for q, m, c, _, S in cubic.proven(sub, w, p, exp_w)}
 
 
-def _subcubic_sets(sub: Certificate, w: Weights, p: Paths) -> Sets:
+def _subcubic_sets(sub: Certificate, w: Weights, p: Paths, exp_w: tuple) -> Sets:
     """The subcubic rule's decisions (its own exact tables; exact-real only): case (q, m, c, g)
     covers the values [0, m - g] (rejects a false case)."""
     return {(q, m, c): subcubic_covers(m, c, g) for q, m, c, g in subcubic.proven(sub, w)}
@@ -172,13 +178,36 @@ def _rebased(d: Dyadic, shift: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarr
     return enclose_ints(d.align(e) - shift, e)
 
 
-class _Model:
-    """Tables shared by all queries: attention weights, OV differences, their smallest entries."""
+class _Ranks:
+    """Stage B's order statistics of a table's rows (all axes but the last, whose entries are the
+    competitors j): per row the indices of the r smallest entries and the (r+1)-th smallest. A row
+    is selected on first use and once (stage B reads few rows); one selection (argpartition at the
+    (r+1)-th entry, which also gathers the r smallest before it), counted as such (checker/ops.py)."""
 
-    def __init__(self, p: Paths) -> None:
+    def __init__(self, table: np.ndarray, r: int) -> None:
+        self.rows, self.shape, self.r = table.reshape(-1, table.shape[-1]), table.shape[:-1], r
+        self.rest = counted(np.full(len(self.rows), np.nan))
+        self.top = np.zeros((len(self.rows), r), dtype=np.int64)
+        self.done = np.zeros(len(self.rows), dtype=bool)
+
+    def __call__(self, *idx) -> tuple[np.ndarray, np.ndarray]:
+        """(the (r+1)-th smallest, the r smallest's indices) of the rows table[idx] (broadcast)."""
+        flat = np.ravel_multi_index(np.broadcast_arrays(*idx), self.shape)
+        new = np.unique(flat[~self.done[flat]])
+        if new.size:
+            part = np.argpartition(self.rows[new], self.r, axis=-1)
+            self.rest[new] = np.take_along_axis(self.rows[new], part[:, self.r:self.r + 1], axis=-1)[:, 0]
+            self.top[new], self.done[new] = part[:, :self.r], True
+        return self.rest[flat], self.top[flat]
+
+
+class _Model:
+    """Tables shared by all queries: attention weights, OV differences, their row minima."""
+
+    def __init__(self, p: Paths, weights: tuple | None = None) -> None:
         V, K = p.d_vocab, p.k
         self.p, self.r = p, max(0, min(R, V - 2))
-        self.tops, (self.w_lo, self.w_hi) = bf.exp_table(p)
+        self.tops, (self.w_lo, self.w_hi) = weights or bf.exp_table(p)
         self.o = _rebased(p.ov, p.ov.n[:, :, :1], p.ov.e)                     # [t, i, v]
         e = min(p.win.e, p.rival.e)
         base = p.rival.align(e)[:, :1]
@@ -186,24 +215,16 @@ class _Model:
         self.ovd = down(self.o[0][:, :, :, None] - self.o[1][:, :, None, :])   # [t, i, m, j] <= OV[t,i,m] - OV[t,i,j]
         diag = np.arange(V)
         self.ovd[:, :, diag, diag] = np.inf
-        self.ov_min, self.ov_rest = np.full((V, K - 1, V), np.inf), np.full((V, K - 1, V), np.inf)
-        self.ov_top = np.zeros((V, K - 1, V, self.r), dtype=np.int64)                # [x, i, m, :r]
+        self.ov_min = counted(np.full((V, K - 1, V), np.inf))                      # [x, i, m]
         for m in range(1, V):  # rows (x, i, m) with x < m: the only ones a residue input reads
-            self.ov_min[:m, :, m], self.ov_rest[:m, :, m], self.ov_top[:m, :, m] = \
-                _smallest(self.ovd[:m, :K - 1, m], self.r)
+            self.ov_min[:m, :, m] = self.ovd[:m, :K - 1, m].min(axis=-1)
+        self.ov_ranks = _Ranks(self.ovd, self.r)                                   # rows [x, i, m]
 
 
-def _smallest(rows: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row (last axis): the smallest entry, the (r+1)-th smallest, and the indices of the r
-    smallest (a selection of r + 1 order statistics, counted as r + 1 passes: checker/ops.py)."""
-    part = np.argpartition(rows, [0, r] if r else [0], axis=-1)
-    vals = np.take_along_axis(rows, part[..., [0, r]], axis=-1)
-    return vals[..., 0], vals[..., 1], part[..., :r]
-
-
-def count_residue(p: Paths, sets: Sets) -> int:
-    """The number of correct inputs among those `residue` yields, each decided exactly."""
-    md = _Model(p)
+def count_residue(p: Paths, sets: Sets, weights: tuple | None = None) -> int:
+    """The number of correct inputs among those `residue` yields, each decided exactly (weights:
+    brute_force.exp_table(p), if already formed)."""
+    md = _Model(p, weights)
     V, K = p.d_vocab, p.k
     correct = 0
     query = None
@@ -216,46 +237,56 @@ def count_residue(p: Paths, sets: Sets) -> int:
 
 
 class _Query:
-    """Per-query tables: direct-path differences and the fixed positions' sums A, per (m, I)."""
+    """Per-query tables: direct-path differences, stage A's per-value terms, and the fixed
+    positions' sums A per set I of non-max positions, rows m - q (m >= q: every residue input of
+    query q has its max there)."""
 
     def __init__(self, md: _Model, q: int) -> None:
         V, K = md.p.d_vocab, md.p.k
         self.md, self.q = md, q
         self.dd = down(md.win[0][q][:, None] - md.rival[1][q][None, :])      # [m, j] <= D[q,m] - D[q,j]
         self.dd[np.arange(V), np.arange(V)] = np.inf
-        self.dd_min, self.dd_rest, self.dd_top = _smallest(self.dd, md.r)
-        ms = np.arange(q, V)                  # every residue input of query q has its max m >= q
+        self.dd_min, self.dd_ranks = self.dd.min(axis=1), _Ranks(self.dd, md.r)
+        ms = np.arange(q, V)
+        # stage A's term of value x < m at non-max position i, one row per (m, x): T[start[m - q] + x, i]
+        self.start = np.concatenate([[0], np.cumsum(ms)[:-1]])
+        mm, xx = np.repeat(ms, ms), np.arange(ms.sum()) - np.repeat(self.start, ms)
+        self.T = mul_lower(down(self.dd_min[mm][:, None] + md.ov_min[xx, :, mm]),
+                           md.w_lo[q][xx, :K - 1], md.w_hi[q][xx, :K - 1])
         toks = np.concatenate([np.repeat(ms[:, None], K - 1, axis=1), np.full((len(ms), 1), q)], axis=1)
         pos = np.arange(K)
         c_lo = down(self.dd[ms][:, None, :] + md.ovd[toks, pos, ms[:, None]])                      # [m - q, K, j]
         self.fixed = mul_lower(c_lo, md.w_lo[q][toks, pos][..., None], md.w_hi[q][toks, pos][..., None])
-        self.A: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.A: dict[tuple[int, ...], np.ndarray] = {}
+        self.A_min: dict[tuple[int, ...], np.ndarray] = {}
+        self.A_ranks: dict[tuple[int, ...], _Ranks] = {}
 
-    def sums(self, I: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Lower bounds A[m, j] of the fixed positions' sum for non-max positions I (+inf at j = m,
-        no competitor), and their minima over j; rows indexed by m - q."""
+    def sums(self, I: tuple[int, ...]) -> np.ndarray:
+        """Lower bounds A[m - q, j] of the fixed positions' sum for non-max positions I (+inf at
+        j = m, no competitor): the query position's term if I is every other position, else the
+        sum for I plus the first position p not in I, plus p's term (one addition per entry a set)."""
         if I not in self.A:
-            F = [i for i in range(self.md.p.k) if i not in I]
-            acc = self.fixed[:, F[0]]
-            for i in F[1:]:
-                acc = down(acc + self.fixed[:, i])
-            acc[np.arange(len(acc)), np.arange(self.q, self.md.p.d_vocab)] = np.inf
-            self.A[I] = (acc,) + _smallest(acc, self.md.r)
+            K, V = self.md.p.k, self.md.p.d_vocab
+            free = [i for i in range(K - 1) if i not in I]
+            if free:
+                acc = down(self.sums(tuple(sorted(I + (free[0],)))) + self.fixed[:, free[0]])
+            else:
+                acc = self.fixed[:, K - 1].copy()
+            acc[np.arange(len(acc)), np.arange(self.q, V)] = np.inf
+            self.A[I] = acc
         return self.A[I]
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
-        md, q, n, c = self.md, self.q, len(m), len(I)
-        A, A_min, A_rest, A_top = self.sums(I)   # rows m - q
-        wl = md.w_lo[q][X, I] if c else np.zeros((n, 0))
-        wh = md.w_hi[q][X, I] if c else np.zeros((n, 0))
-        # stage A
-        g = down(self.dd_min[m][:, None] + md.ov_min[X, I, m[:, None]]) if c else np.zeros((n, 0))
-        ok = _total(A_min[m - q], mul_lower(g, wl, wh)) > 0
-        wrong = np.zeros(n, dtype=bool)
+        md, q, c = self.md, self.q, len(I)
+        if I not in self.A_min:
+            self.A_min[I] = self.sums(I).min(axis=1)
+        row = m - q
+        # stage A: min_j A + sum_I T > 0
+        ok = _total(self.A_min[I][row], self.T[self.start[row][:, None] + X, np.array(I, dtype=np.int64)]) > 0
+        wrong = np.zeros(len(m), dtype=bool)
         rows = np.flatnonzero(~ok)
         if rows.size and md.r:  # stage B
-            ok[rows], wrong[rows] = self._candidates((A, A_rest, A_top), I, m[rows],
-                                                     X[rows], wl[rows], wh[rows])
+            ok[rows], wrong[rows] = self._candidates(I, m[rows], X[rows])
         rows = np.flatnonzero(~ok & ~wrong)
         return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows]) if rows.size else 0)
 
@@ -266,22 +297,36 @@ class _Query:
         toks[:, list(I)] = X
         return toks
 
-    def _candidates(self, a: tuple, I, m, X, wl, wh) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stage B: (proven correct, proven wrong) per input; a wrong one has a candidate j whose
-        upper bound of the gap is <= 0."""
-        md, n, c = self.md, len(m), len(I)
-        A, A_rest, A_top = a   # rows m - q
-        row = m - self.q
-        J = np.concatenate([A_top[row], self.dd_top[m]] + [md.ov_top[X[:, k], I[k], m] for k in range(c)], axis=1)
-        terms = [mul_lower(down(self.dd[m[:, None], J] + md.ovd[X[:, k, None], I[k], m[:, None], J]),
-                           wl[:, k, None], wh[:, k, None]) for k in range(c)]
-        each = _total(A[row[:, None], J], np.stack(terms, axis=-1) if c else np.zeros(J.shape + (0,)))
-        g = down(self.dd_rest[m][:, None] + md.ov_rest[X, I, m[:, None]]) if c else np.zeros((n, 0))
-        rest = _total(A_rest[row], mul_lower(g, wl, wh))
-        ok, wrong = (each > 0).all(axis=1) & (rest > 0), np.zeros(n, dtype=bool)
-        r, k = np.nonzero(~(each > 0) & (J != m[:, None]))   # j = m is no competitor
-        if r.size:
-            wrong[r[self._upper(self._toks(I, m[r], X[r]), m[r], J[r, k]) <= 0]] = True
+        upper bound of the gap is <= 0. Each distinct candidate of an input is evaluated once."""
+        md, q, n, c = self.md, self.q, len(m), len(I)
+        row, A = m - q, self.sums(I)
+        if I not in self.A_ranks:
+            self.A_ranks[I] = _Ranks(A, md.r)
+        A_rest, A_top = self.A_ranks[I](row)
+        dd_rest, dd_top = self.dd_ranks(m)
+        at = np.array(I, dtype=np.int64)
+        ov_rest, ov_top = md.ov_ranks(X, at, m[:, None])   # [n, c], [n, c, r]
+        wl, wh = md.w_lo[q][X, at], md.w_hi[q][X, at]
+        # every j outside the candidates at once
+        rest = _total(A_rest, mul_lower(down(dd_rest[:, None] + ov_rest), wl, wh))
+        # the candidates, each distinct (input, j) once
+        J = np.sort(np.concatenate([A_top, dd_top, ov_top.reshape(n, -1)], axis=1), axis=1)
+        new = np.ones(J.shape, dtype=bool)
+        new[:, 1:] = J[:, 1:] != J[:, :-1]
+        r, j = np.nonzero(new)
+        r, j = r, J[r, j]
+        mr = m[r]
+        terms = [mul_lower(down(self.dd[mr, j] + md.ovd[X[r, k], I[k], mr, j]), wl[r, k], wh[r, k])
+                 for k in range(c)]
+        each = _total(A[row[r], j], np.stack(terms, axis=-1) if c else np.zeros((len(r), 0)))
+        failed = ~(each > 0)
+        ok = (rest > 0) & (np.bincount(r[failed], minlength=n) == 0)
+        wrong = np.zeros(n, dtype=bool)
+        f = np.flatnonzero(failed & (j != mr))   # j = m is no competitor
+        if f.size:
+            wrong[r[f][self._upper(self._toks(I, m[r[f]], X[r[f]]), m[r[f]], j[f]) <= 0]] = True
         return ok, wrong
 
     def _upper(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -223,8 +223,8 @@ def _weaken(monkeypatch, stage: str) -> None:
     if stage == "A":
         init = hybrid._Model.__init__
 
-        def weak(self, p):
-            init(self, p)
+        def weak(self, p, weights=None):
+            init(self, p, weights)
             self.ov_min = np.full_like(self.ov_min, -np.inf)
         monkeypatch.setattr(hybrid._Model, "__init__", weak)
     else:
@@ -251,7 +251,7 @@ def test_stage_that_accepts_everything_fails_the_honest_certificate(partial, mon
         monkeypatch.setattr(hybrid, "_total", lambda base, terms: np.full(np.shape(base), np.inf))
     elif stage == "B":
         monkeypatch.setattr(hybrid._Query, "_candidates",
-                            lambda self, a, I, m, *rest: (np.ones(len(m), bool), np.zeros(len(m), bool)))
+                            lambda self, I, m, X: (np.ones(len(m), bool), np.zeros(len(m), bool)))
     else:
         _weaken(monkeypatch, "B")
         monkeypatch.setattr(hybrid._Query, "_per_logit", lambda self, toks, m: len(m))
@@ -335,3 +335,107 @@ def test_residue_over_the_cap_is_out_of_budget(partial, monkeypatch):
     monkeypatch.setattr(hybrid, "MAX_RESIDUE", 10)
     r = check_file(str(cert))
     assert (r.verdict, r.exit_code) == ("error", 3) and "MAX_RESIDUE" in r.reason
+
+
+
+@pytest.fixture(scope="module")
+def wider(tmp_path_factory) -> Path:
+    """An honest hybrid certificate (the prover's) of a K=4, vocab 16 model: rows long enough that
+    stage B's candidates leave competitors out."""
+    tmp = tmp_path_factory.mktemp("wider")
+    model, _ = train(Config(4, 16, 8, 8), 7, steps=200, progress=False, mode="torch")
+    weights = write_state(model_state(model), tmp / "w.safetensors")
+    return _write(weights, hybrid_prover.prove(load_float_model(weights)), tmp)
+
+
+SOURCE_MUTANTS = {  # (class, method, text, replacement): each lets the residue count a wrong input correct
+    "stage A's OV minima from the rows' means": (
+        "_Model", "__init__", "self.ovd[:m, :K - 1, m].min(axis=-1)", "self.ovd[:m, :K - 1, m].mean(axis=-1)"),
+    "stage A's fixed sums from their second smallest": (
+        "_Query", "count", "self.sums(I).min(axis=1)", "np.partition(self.sums(I), 1, axis=1)[:, 1]"),
+    "stage B evaluates only its first candidate": (
+        "_Query", "_candidates", "new[:, 1:] = J[:, 1:] != J[:, :-1]", "new[:, 1:] = False"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_MUTANTS))
+def test_source_mutants_fail_the_honest_certificate(partial, wider, monkeypatch, name):
+    """Mutants of the residue's stages (one edit of the rule's text each) must make an honest
+    certificate fail: the count they give is not the exact one."""
+    import inspect
+    import textwrap
+    cls, method, text, replacement = SOURCE_MUTANTS[name]
+    owner = getattr(hybrid, cls)
+    src = textwrap.dedent(inspect.getsource(getattr(owner, method)))
+    assert src.count(text) == 1
+    scope: dict = {}
+    exec(compile(src.replace(text, replacement), hybrid.__file__, "exec"), vars(hybrid), scope)
+    verdicts = [check_file(str(cert)).verdict for cert in (partial[1], wider)]
+    monkeypatch.setattr(owner, method, scope[method])
+    assert [check_file(str(cert)).verdict for cert in (partial[1], wider)] != verdicts == ["accepted"] * 2
+
+
+def _ranks_by_sorting(r: int, trials: int = 3) -> None:
+    rng = np.random.default_rng(r)
+    for _ in range(trials):
+        table = rng.integers(-3, 4, size=(5, 4, 9)).astype(float)   # ties on purpose
+        table[rng.random(table.shape) < 0.1] = np.inf
+        ranks = hybrid._Ranks(table, r)
+        idx = (rng.integers(0, 5, size=30), rng.integers(0, 4, size=30))
+        for _ in range(2):  # the second call reads the rows selected by the first
+            rest, top = ranks(*idx)
+            for a, b, value, first in zip(*idx, rest, top):
+                ordered = np.sort(table[a, b])
+                assert value == ordered[r] and sorted(table[a, b][first]) == list(ordered[:r])
+
+
+@pytest.mark.parametrize("r", [0, 1, 2])
+def test_ranks_are_order_statistics(r):
+    """Stage B's _Ranks against sorting: the (r+1)-th smallest entry and the r smallest's indices,
+    also for rows read again; a mutant taking the largest entry instead is caught."""
+    _ranks_by_sorting(r)
+    if r:
+        import inspect
+        import textwrap
+        src = textwrap.dedent(inspect.getsource(hybrid._Ranks.__call__))
+        scope: dict = {}
+        exec(compile(src.replace("part[:, self.r:self.r + 1]", "part[:, -1:]"), hybrid.__file__, "exec"),
+             vars(hybrid), scope)
+        real = hybrid._Ranks.__call__
+        try:
+            hybrid._Ranks.__call__ = scope["__call__"]
+            with pytest.raises(AssertionError):
+                _ranks_by_sorting(r)
+        finally:
+            hybrid._Ranks.__call__ = real
+
+
+def test_residue_tables_are_lower_bounds(partial):
+    """Stage A's terms T (x at non-max position i, max m) bound w_i C[i, j] from below for every
+    j != m, and the fixed sums A[I] bound sum_{i not in I} w_i C[i, j] from below (60-digit mpmath
+    from the exact path terms; Z = sum of the weights dropped, as in the rule)."""
+    import mpmath
+    from checker.paths import exact_paths
+    from checker.safetensors import read_weights
+    weights, _ = partial
+    p = exact_paths(read_weights(str(weights)))
+    V, K = p.d_vocab, p.k
+    md = hybrid._Model(p)
+    mpmath.mp.dps = 60
+    for q in range(V):
+        query, top = hybrid._Query(md, q), max(p.qk.n[q].ravel())
+        w = {(t, i): mpmath.exp(mpmath.mpf(int(p.qk.n[q, t, i]) - top) * mpmath.mpf(2) ** p.qk.e / mpmath.sqrt(p.d_head))
+             for t in range(V) for i in range(K)}
+        gap = lambda t, i, m, j: w[t, i] * _mpf(p.win.fraction((q, m)) - p.rival.fraction((q, j))
+                                                + p.ov.fraction((t, i, m)) - p.ov.fraction((t, i, j)))
+        for m in range(q, V):
+            for x in range(m):
+                for i in range(K - 1):
+                    assert query.T[query.start[m - q] + x, i] <= min(gap(x, i, m, j) for j in range(V) if j != m)
+            for c in range(K):
+                for I in itertools.combinations(range(K - 1), c):
+                    A = query.sums(I)[m - q]
+                    assert A[m] == np.inf
+                    for j in range(V):
+                        if j != m:
+                            assert A[j] <= sum(gap(q if i == K - 1 else m, i, m, j) for i in range(K) if i not in I)

@@ -238,7 +238,7 @@ def test_prover_records_the_cheaper_part(models, tmp_path, monkeypatch):
 def test_checker_ops_counts_the_compact_rule(models, tmp_path):
     """The estimate's compact share is the checker's own count: the ops `certify check` reports for
     the compact part's cases as a plain subcubic certificate (its rule forms no path terms: the
-    hybrid's are shared by both parts, so not compared), plus 4c + 1 per residue input; a part the
+    hybrid's are shared by both parts, so not compared), plus stage A per residue input; a part the
     rule refuses gives None."""
     from certify.strategies.base import Proof
     weights = models["part"]
@@ -247,7 +247,7 @@ def test_checker_ops_counts_the_compact_rule(models, tmp_path):
     plain = Proof("subcubic", Fraction(_covered(part, m.k), m.d_vocab ** m.k), part.parameters, part.evidence)
     r = check_file(str(_write(weights, plain, tmp_path, "plain.json")))
     assert r.verdict == "accepted", r.reason
-    stage_a = sum((4 * c + 1) * n for c, n in hybrid.residue_sizes(m.d_vocab, m.k, part.sets).items())
+    stage_a = sum(hybrid_prover.stage_a_ops(c) * n for c, n in hybrid.residue_sizes(m.d_vocab, m.k, part.sets).items())
     assert hybrid_prover.checker_ops(m, [part]) == [r.ops + stage_a]
     q, mx, c, g = next(case for case in part.evidence["cases"] if case[2])
     malformed = hybrid_prover.subcubic_part(_best(m), [[q, mx, c, 0]])  # c > 0 needs g >= 1
