@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import io
 import json
 import os
@@ -155,18 +156,24 @@ def mutants_of(copy: Path, path: str) -> list[Mutant]:
 
 SITE = """import atexit, json, os, sys, threading
 _dir = os.environ.get("MUTATE_CHECKER_SUB")
-if _dir:  # a subprocess of a traced test: record its checker lines too
-    _prefix, _seen = os.environ["MUTATE_CHECKER_PREFIX"], set()
-    def _line(frame, event, arg):
-        if event == "line":
-            _seen.add((frame.f_code.co_filename, frame.f_lineno))
-        return _line
+if _dir:  # a subprocess of a traced test: record the checker code it runs too
+    _prefix, _seen = os.environ["MUTATE_CHECKER_PREFIX"], {}
     def _call(frame, event, arg):
-        return _line if frame.f_code.co_filename.startswith(_prefix) else None
+        if frame.f_code.co_filename.startswith(_prefix):
+            _seen[frame.f_code] = None
     sys.settrace(_call)
     threading.settrace(_call)
-    atexit.register(lambda: open(os.path.join(_dir, f"sub-{os.getpid()}.json"), "w").write(json.dumps(sorted(_seen))))
+    atexit.register(lambda: open(os.path.join(_dir, f"sub-{os.getpid()}.json"), "w").write(json.dumps(
+        [[c.co_filename, n] for c in _seen for n in ({l for *_, l in c.co_lines() if l} if not c.co_flags & 1 else
+                                                     range(c.co_firstlineno, max(l for *_, l in c.co_lines() if l) + 1))])))
 """
+
+
+def _lines(code) -> set[int]:
+    """A function's lines: all it spans (nested functions included); a module's or class body's:
+    only its own statements' (the rest is the functions')."""
+    own = {n for *_, n in code.co_lines() if n}
+    return set(range(code.co_firstlineno, max(own, default=0) + 1)) if code.co_flags & inspect.CO_OPTIMIZED else own
 
 
 class Trace:
@@ -181,13 +188,11 @@ class Trace:
         sys.settrace(self.call)
         threading.settrace(self.call)
 
-    def call(self, frame, event, arg):
-        return self.line if frame.f_code.co_filename.startswith(self.prefix) else None
-
-    def line(self, frame, event, arg):
-        if event == "line":
-            self.lines[self.stack[-1]].add((frame.f_code.co_filename, frame.f_lineno))
-        return self.line
+    def call(self, frame, event, arg) -> None:
+        """Function granularity (no line events: cheap): a test that runs a checker function counts as
+        executing every line of it; module code (at import) is recorded the same way."""
+        if frame.f_code.co_filename.startswith(self.prefix):
+            self.lines[self.stack[-1]].add(frame.f_code)
 
     def own(self, key: str) -> None:
         self.lines.setdefault(key, set())
@@ -197,6 +202,7 @@ class Trace:
         for f in self.out.glob("sub-*.json"):  # subprocesses that ended meanwhile ran for this owner
             self.lines[self.stack[-1]].update(map(tuple, json.loads(f.read_text() or "[]")))
             f.unlink()
+        # (an owner's set holds code objects, and (file, line) pairs from subprocesses)
         self.stack.pop()
 
     @staticmethod
@@ -229,10 +235,11 @@ class Trace:
     def pytest_sessionfinish(self, session) -> None:
         sys.settrace(None)
 
-        def files(lines: set) -> dict[str, list[int]]:
+        def files(seen: set) -> dict[str, list[int]]:
             out: dict[str, set] = {}
-            for name, n in lines:
-                out.setdefault(str(Path(name).relative_to(self.root)), set()).add(n)
+            for x in seen:
+                name, lines = (x.co_filename, _lines(x)) if hasattr(x, "co_filename") else (x[0], [x[1]])
+                out.setdefault(str(Path(name).relative_to(self.root)), set()).update(lines)
             return {k: sorted(v) for k, v in out.items()}
         tests = {t: {"seconds": self.seconds[t],
                      "lines": files(self.lines[t].union(*(self.lines.get(f, ()) for f in self.fixtures[t])))}
