@@ -423,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="run only the first N mutants (after --sample)")
     ap.add_argument("--sample", type=int, help="keep every N-th mutant (a deterministic sample)")
     ap.add_argument("--offset", type=int, default=0, help="with --sample, start at this mutant (0 <= OFFSET < N)")
+    ap.add_argument("--interleave", type=int, metavar="N", help="run order: every N-th mutant, then the next "
+                    "offset's, ...: with --stop-at, the mutants run are a spread sample of the set")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds per mutant, at least (3x its tests' traced time if more; a timeout counts as killed)")
@@ -444,7 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         files = args.files or sorted(str(p.relative_to(copy)) for p in (copy / "checker").rglob("*.py"))
-        mutants = [m for f in files for m in mutants_of(copy, f)][args.offset::args.sample or 1][:args.limit]
+        mutants = [m for f in files for m in mutants_of(copy, f)][args.offset::args.sample or 1]
+        if args.interleave:  # every N-th first, then the next offset...: any prefix is a spread sample
+            mutants = [m for k in range(args.interleave) for m in mutants[k::args.interleave]]
+        mutants = mutants[:args.limit]
         if args.rerun:
             old = {(m["file"], m["start"], m["replacement"]): m["status"]
                    for m in json.loads(Path(args.rerun).read_text())["mutants"]}
