@@ -509,6 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmutants {len(mutants)}, run {run}: killed {count['killed']}  timeouts {count['timeout']}  survived "
           f"{count['survived']}  unexecuted {count['unexecuted']}  kill rate {rate:.1%} of those run  "
           f"({time.perf_counter() - start:.0f} s)")
+    print(f"{'file':32} {'run':>5} {'killed':>7} {'timeout':>8} {'survived':>9} {'unexec.':>8} {'mean s':>7}")
+    for f in sorted({m.file for m in mutants}):
+        ran = [m for m in mutants if m.file == f and m.status]
+        c = {s: sum(m.status == s for m in ran) for s in ("killed", "timeout", "survived", "unexecuted")}
+        print(f"{f:32} {len(ran):5} {c['killed']:7} {c['timeout']:8} {c['survived']:9} {c['unexecuted']:8} "
+              f"{sum(m.seconds for m in ran) / max(len(ran), 1):7.1f}")
     for m in mutants:
         if m.status in ("survived", "unexecuted"):
             cut = f"  ({m.cut} covering tests not run: budget)" if m.cut else ""
