@@ -13,8 +13,8 @@ Fast by test selection (as mutmut and cosmic-ray do it). One traced run of the t
 the subprocesses it starts) and its duration: the coverage map (--map caches it, keyed by the
 commit). A mutant then runs only the passing tests that execute its statement, the cheapest module
 first, with -x: a test that never executes the changed line cannot see the change. A mutant whose
-statement runs only at import (module constants, signatures, class bodies) runs its file's
-RELEVANT tests instead; one that no test executes at all survives without a run ("unexecuted").
+statement that runs at import (module constants, signatures, class bodies) runs its file's
+RELEVANT tests too; one that no test executes at all survives without a run ("unexecuted").
 Each run is a fork of a server process that has already imported the third-party libraries (never
 checker/, certify/ or exporters/), which saves their ~2.4 s start-up per mutant.
 
@@ -282,9 +282,9 @@ def select(m: Mutant, cov: dict, budget: float) -> list[str] | None:
     seconds (m.cut: how many were cut); None: no test executes its statement."""
     span = set(range(m.first, m.last + 1))
     tests = [t for t, v in cov["tests"].items() if span & set(v["lines"].get(m.file, ()))]
-    if not tests and span & set(cov["import"].get(m.file, ())):  # runs only at import: the file's tests
-        relevant = RELEVANT.get(Path(m.file).name, UNIVERSE)
-        tests = [t for t in cov["tests"] if any(t.startswith(r) for r in relevant)]
+    if span & set(cov["import"].get(m.file, ())):  # it runs at import (too): whatever it computes
+        relevant = RELEVANT.get(Path(m.file).name, UNIVERSE)  # then is read later, so the file's tests
+        tests += [t for t in cov["tests"] if any(t.startswith(r) for r in relevant) and t not in tests]
     if not tests:
         return None
     secs = lambda t: cov["tests"][t]["seconds"]
