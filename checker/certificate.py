@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
-
 from checker.errors import Malformed
 
 FORMAT = "certify-certificate"
@@ -24,8 +22,6 @@ MAX_DEPTH = 32
 MAX_INT_DIGITS = 400
 _RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS - 1, MAX_INT_DIGITS - 1))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)  # a JSON string, escapes included
-_OPEN, _CLOSE = list(b"[{"), list(b"]}")
 
 
 @dataclass(frozen=True)
@@ -127,10 +123,26 @@ def positive_int(value: Any, where: str) -> int:
 
 
 def _nesting(text: str) -> int:
-    """Maximum bracket depth outside strings (checked before json recurses)."""
-    code = np.frombuffer(_STRING.sub('""', text).encode(), dtype=np.uint8)
-    step = np.isin(code, _OPEN).astype(np.int64) - np.isin(code, _CLOSE)
-    return int(np.cumsum(step).max(initial=0))
+    """Maximum bracket depth, ignoring brackets inside strings (checked before json recurses).
+    One pass, linear in the text whatever it holds (a string regex can backtrack quadratically)."""
+    depth = worst = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            worst = max(worst, depth)
+        elif ch in "]}":
+            depth -= 1
+    return worst
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
