@@ -331,3 +331,17 @@ def test_exp_facts_bound_exp_on_the_right_side(x, lower):
         r = mpmath.mpf(f.r.numerator) / f.r.denominator
         assert (r <= true) if lower else (r >= true), (x, lower, level, f)
         assert abs(r - true) <= mpmath.mpf(2) ** level, (x, lower, level, f)
+
+
+def test_export_never_needs_a_raised_int_string_limit(certs, tmp_path):
+    """Python's default int-string limit (4300 digits) stays in force: every number written is short
+    (the default cubic export used to fail on 135-digit exponents raised to 25-term Taylor powers);
+    the export's worker processes start with the default limit too."""
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(4300)
+    try:
+        for strategy in ("cubic", "brute-force"):
+            n, _, files = export(str(certs[strategy]), str(tmp_path / strategy), sample=5)
+            assert n > 0 and max(len(w) for f in files for w in re.findall(r"\d+", f.read_text())) < 1000
+    finally:
+        sys.set_int_max_str_digits(old)
