@@ -85,7 +85,9 @@ def summary(out: str) -> None:
         print(f"  checker ops mean {statistics.mean(int(r['ops']) for r in mine):,.0f} "
               f"(min {min(int(r['ops']) for r in mine):,}, max {max(int(r['ops']) for r in mine):,}); "
               f"prove / check s median {statistics.median(float(r['prove_s']) for r in mine):.2f} / "
-              f"{statistics.median(float(r['check_s']) for r in mine):.2f}")
+              f"{statistics.median(float(r['check_s']) for r in mine):.2f}, mean "
+              f"{statistics.mean(float(r['prove_s']) for r in mine):.2f} / "
+              f"{statistics.mean(float(r['check_s']) for r in mine):.2f}")
         if s == "cubic":
             print(f"  models at or above the paper's mean 0.953: {sum(n >= Fraction(953, 1000) for n, _ in norm)}")
         if s in ("subcubic", "hybrid"):

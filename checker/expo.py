@@ -46,7 +46,10 @@ def exp_fixed(a: int, p: int, upper: bool) -> int:
     total, term, n = one, one, 0
     while True:
         n += 1
-        term = -((-term * z) // (n << w)) if want_series_upper else (term * z) // (n << w)
+        if want_series_upper:
+            term = -((-term * z) // (n << w))
+        else:
+            term = (term * z) // (n << w)
         total += term
         if term <= 1:
             break

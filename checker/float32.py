@@ -23,8 +23,7 @@ non-negative operands, so each step over-approximates its exact real counterpart
 """
 from __future__ import annotations
 
-from collections import namedtuple
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -94,9 +93,11 @@ class _Work:
         return self.bounds(self.sum(self.dot(x.a, aW), ab, *([plus.a] if plus else [])), e)
 
 
-# Bounds of an intermediate x of the exact model and its float32 value x32: a >= |x|, e >= |x32 - x|,
-# m = up(a + e) >= |x32|.
-_Bounds = namedtuple("_Bounds", "a e m")
+@dataclass(frozen=True)
+class _Bounds:
+    a: np.ndarray   # >= |x| for the exact intermediate x
+    e: np.ndarray   # >= |x32 - x|
+    m: np.ndarray   # >= |x32|, = up(a + e)
 
 
 def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:

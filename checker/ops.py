@@ -36,7 +36,8 @@ class Ops:
 
     def add(self, n: int) -> None:
         self.count += int(n)
-        self.poll()
+        if self.deadline is not None:
+            self.poll()
 
     def poll(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -56,12 +57,14 @@ _active: ContextVar[Ops | None] = ContextVar("checker_ops", default=None)
 
 def charge(n: int) -> None:
     """Count n ops on the active counter (none active, e.g. for the exporters: not counted)."""
-    if (ops := _active.get()) is not None:
+    ops = _active.get()
+    if ops is not None:
         ops.add(n)
 
 
 def poll() -> None:
-    if (ops := _active.get()) is not None:
+    ops = _active.get()
+    if ops is not None:
         ops.poll()
 
 
@@ -81,7 +84,8 @@ class Counted(np.ndarray):
                                         **kwargs)
         if ufunc in _COUNTED and (ops := _active.get()) is not None:
             ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result)
-            ops.poll()
+            if ops.deadline is not None:
+                ops.poll()
         if out:  # as numpy: the out arrays themselves, not views of them
             return out[0] if len(out) == 1 else out
         return result.view(Counted) if type(result) is np.ndarray else _wrap(result)
