@@ -49,6 +49,15 @@ def thinned(cert: Path, every: int) -> Path:
     return out
 
 
+def queries(cert: Path, n: int) -> Path:
+    """A copy of a compact certificate holding the cases of query tokens q < n (whole export files)."""
+    doc = json.loads(cert.read_text())
+    doc["evidence"]["cases"] = [c for c in doc["evidence"]["cases"] if c[0] < n]
+    out = cert.with_name(f"{cert.stem}.q{n}.json")
+    out.write_text(json.dumps(doc))
+    return out
+
+
 def tree_rss(pid: int) -> int:
     """Resident bytes of pid and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
@@ -142,6 +151,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int)
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--no-export", action="store_true", help="skip `certify export smt`")
+    ap.add_argument("--export-only", action="store_true", help="only `certify export smt` (no re-checks)")
+    ap.add_argument("--queries", type=int, help="export only the cases of query tokens q < N (a light run)")
     ap.add_argument("--profile", default="", help="KEY=N,...: profile every N-th case of that certificate first")
     args = ap.parse_args()
     out = Path(args.out)
@@ -164,15 +175,17 @@ def main() -> int:
             print(profile(cert, int(prof[key]), args.solvers.split(",")), flush=True)
         if not args.no_export and key in ("subcubic", "cubic"):
             target = out / "export" / f"{model}.{strategy}"
-            code, secs, peak, _ = measured(CERTIFY + ["export", "smt", str(cert), "-o", str(target)]
+            source = cert if args.queries is None else queries(cert, args.queries)
+            code, secs, peak, _ = measured(CERTIFY + ["export", "smt", str(source), "-o", str(target)]
                                            + (["--smt-jobs", str(args.jobs)] if args.jobs else []))
             files = list(target.glob("*.smt2"))
             size = sum(f.stat().st_size for f in files)
-            print(f"export {model} {strategy}: {len(files)} files, {size / 1e6:.1f} MB, {secs:.0f} s, "
+            part = "" if args.queries is None else f" (cases with q < {args.queries}: {len(json.loads(source.read_text())['evidence']['cases'])} of {len(doc['evidence']['cases'])})"
+            print(f"export {model} {strategy}{part}: {len(files)} files, {size / 1e6:.2f} MB, {secs:.0f} s, "
                   f"peak {peak / 2 ** 20:.0f} MiB, exit {code}", flush=True)
             rows.append({"model": model, "strategy": strategy, "what": "export", "files": len(files),
                          "bytes": size, "seconds": round(secs, 1), "peak_mib": round(peak / 2 ** 20)})
-        for solver in args.solvers.split(","):
+        for solver in [] if args.export_only else args.solvers.split(","):
             before = load()
             n_every = every.get(solver, 1) if key == "k20" else 1
             if n_every > 1:

@@ -112,9 +112,13 @@ def _brute_force(cert, w, sample: int, seed: int) -> Iterator[Obligation]:
 
 
 def _gap_terms(p, toks, m: int, j: int) -> list:
+    """Z * (logit_m - logit_j) as terms, each score less the query's top score (a common factor
+    exp(-top / sqrt(d)) > 0, which keeps the sign: the exponentials stay <= 1, near exp(0) where
+    low Taylor degrees suffice, and inputs with one query share them)."""
     q = toks[-1]
+    top = int(p.qk.n[q].max())
     return [(p.win.fraction((q, m)) - p.rival.fraction((q, j)) + p.ov.fraction((t, i, m)) - p.ov.fraction((t, i, j)),
-             Fraction(int(p.qk.n[q, t, i])) * Fraction(2) ** p.qk.e) for i, t in enumerate(toks)]
+             Fraction(int(p.qk.n[q, t, i]) - top) * Fraction(2) ** p.qk.e) for i, t in enumerate(toks)]
 
 
 def _near_ties(p, count: int) -> set[tuple[int, ...]]:
