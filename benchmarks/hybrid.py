@@ -15,7 +15,8 @@ takes tens of minutes, so it is not repeated here).
 --model WEIGHTS: also the residue each compact part leaves on another model (e.g. a K = 6 one from
 `certify train --k 6`), whether the rule's 2^31 limit admits it, and its cost at --k5's rate.
 
-The machine is shared: `uptime` is printed beside the numbers; compare ratios, not seconds.
+The machine is shared: `uptime` is printed beside the numbers; compare ratios, not seconds. The
+torch forward pass uses torch's default thread count unless OMP_NUM_THREADS says otherwise (printed).
 Run: python benchmarks/hybrid.py [--k5] [--model WEIGHTS]
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import torch
 from brute_force import torch_forward
 from strategies import measure
 
@@ -76,7 +78,7 @@ def main() -> int:
     args = ap.parse_args()
     entry = zoo.lookup(MODEL)
     exact = Fraction(entry.accuracy)
-    print(f"{os.cpu_count()} cpus; {uptime()}")
+    print(f"{os.cpu_count()} cpus, torch threads {torch.get_num_threads()} (the checker and provers: one); {uptime()}")
     checks = []
     with tempfile.TemporaryDirectory() as tmp:
         bf, hy = row(entry, "brute-force", Path(tmp)), row(entry, "hybrid", Path(tmp))

@@ -1,18 +1,31 @@
 """Mutation testing of the trusted checker: how many small code changes in checker/ do the tests catch?
 
-    nice -n 15 python benchmarks/mutate_checker.py [--files checker/expo.py ...] [--limit N]
-                                                   [--jobs 1] [--list] [--json OUT]
+    python benchmarks/mutate_checker.py [--files checker/expo.py ...] [--sample N] [--limit N]
+                                        [--jobs 1] [--map MAP.json] [--list] [--json OUT]
 
-The tracked files (git ls-files; as committed at --rev, default HEAD, so that concurrent edits in the
-working tree do not leak in; --worktree copies their working-tree contents instead) are copied ONCE
-into a temporary directory; each mutant rewrites one file there (and restores it), never /work/main. The tests run from the copy with PYTHONPATH
-pointing at it, so `import checker` loads the mutant (checked before the run: the copy must be what
-is imported, the unmutated copy must pass, and a deliberately broken checker must be killed).
+The tracked files (as committed at --rev, default HEAD, so concurrent edits cannot leak in;
+--worktree: their working-tree contents) are copied ONCE into a temporary directory; each mutant
+rewrites one file there and restores it, never the repository. Tests run from the copy with
+PYTHONPATH pointing at it, so `import checker` loads the mutant.
+
+Fast by test selection (as mutmut and cosmic-ray do it). One traced run of the test universe
+(UNIVERSE) records, per test, the checker lines it executes (its own, its fixtures', and those of
+the subprocesses it starts) and its duration: the coverage map (--map caches it, keyed by the
+commit). A mutant then runs only the passing tests that execute its statement, the cheapest module
+first, with -x: a test that never executes the changed line cannot see the change. A mutant whose
+statement that runs at import (module constants, signatures, class bodies) runs its file's
+RELEVANT tests too; one that no test executes at all survives without a run ("unexecuted").
+Each run is a fork of a server process that has already imported the third-party libraries (never
+checker/, certify/ or exporters/), which saves their ~2.4 s start-up per mutant.
+
+Checked before the run: the copy is what is imported, the unmutated copy passes, and a
+deliberately broken checker is killed. A timeout counts as killed (the check no longer finishes).
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import io
 import json
 import os
@@ -22,15 +35,20 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 TEST_DIR = "tests/checker"
 # Slow tests left out of every run: the zoo-wide checks (minutes) and two default-model float32 tests.
 DESELECT = "not whole_zoo and not count_is_below_exact and not torch_agrees"
+UNIVERSE = [TEST_DIR, "tests/certify/test_float32_semantics.py", "tests/certify/test_paper_variants.py"]
+TRACE_ENV = "MUTATE_CHECKER_TRACE"  # set for the traced run only: the folder its map is written to
 # The fast subset run against a mutant of each checker file: the test files that exercise it, cheapest
 # first (pytest -x stops at the first failure); tests/checker/test_checker_mutants.py always runs first.
 # A file not listed here gets all of tests/checker.
@@ -40,6 +58,7 @@ RELEVANT = {"interval.py": [T + "interval.py", T + "fixtures.py", TIES, CERT, AD
             "dyadic.py": [TIES, ADV, BF], "paths.py": [TIES, ADV, BF], "safetensors.py": [T + "weights.py"],
             "certificate.py": [CERT, T + "weights.py"], "check.py": [CERT, T + "weights.py"], "cli.py": [CERT],
             "ops.py": [CERT, T + "resource_safety.py", TIES, T + "subcubic.py"], "__main__.py": [CERT], "__init__.py": [CERT],
+            "errors.py": [CERT, T + "verdicts.py"], "files.py": [CERT, T + "weights.py", T + "verdicts.py"],
             "float32.py": [T + "float32_reference.py", "tests/certify/test_float32_semantics.py", BF],
             "brute_force.py": [TIES, CERT, BF],
             "cubic.py": [T + "fixtures.py", T + "cubic_filter_boundary.py", T + "rule_exact_paths.py", T + "cubic.py"],
@@ -63,8 +82,12 @@ class Mutant:
     end: int
     replacement: str
     description: str
-    status: str = ""  # killed / survived / timeout
+    first: int = 0  # the lines of the statement (a compound one's header) holding the mutated node
+    last: int = 0
+    status: str = ""  # killed / survived / timeout / unexecuted
     seconds: float = 0.0
+    tests: int = 0    # tests selected
+    cut: int = 0      # tests that execute its statement but were left out (past the budget)
 
 
 def mutants_of(copy: Path, path: str) -> list[Mutant]:
@@ -77,11 +100,20 @@ def mutants_of(copy: Path, path: str) -> list[Mutant]:
     docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef,
                   ast.FunctionDef, ast.AsyncFunctionDef)) and n.body and isinstance(n.body[0], ast.Expr)}
     out: list[Mutant] = []
+    statement: dict[int, tuple[int, int]] = {}  # id(node) -> lines of its innermost statement
+    for stmt in ast.walk(tree):  # breadth first: an inner statement overwrites its outer one
+        if isinstance(stmt, ast.stmt):
+            body = getattr(stmt, "body", None)
+            last = max(stmt.lineno, body[0].lineno - 1) if isinstance(body, list) and body else stmt.end_lineno
+            for child in ast.walk(stmt):
+                statement[id(child)] = (stmt.lineno, last)
 
     def add(node: ast.AST, text: str, desc: str, parens: bool = True) -> None:
         a = starts[node.lineno - 1] + node.col_offset  # col offsets count UTF-8 bytes
         b = starts[node.end_lineno - 1] + node.end_col_offset
-        out.append(Mutant(path, node.lineno, a, b, f"({text})" if parens else text, desc))
+        first, last = statement.get(id(node), (node.lineno, node.end_lineno))
+        out.append(Mutant(path, node.lineno, a, b, f"({text})" if parens else text, desc,
+                          min(first, node.lineno), max(last, node.end_lineno)))
 
     def variant(node: ast.AST, **changes) -> str:
         copy = ast.parse(ast.unparse(node), mode="eval").body if isinstance(node, ast.expr) else node
@@ -120,35 +152,231 @@ def mutants_of(copy: Path, path: str) -> list[Mutant]:
     return sorted(out, key=lambda m: (m.line, m.start, m.description))
 
 
-def test_command(copy: Path, mutated: str | None) -> list[str]:
-    """pytest over the fast subset of tests/checker, the tests most relevant to the mutated file first."""
-    every = sorted(str(p.relative_to(copy)) for p in (copy / TEST_DIR).glob("test_*.py"))
-    files = RELEVANT.get(Path(mutated).name, every) if mutated else every
-    ours = f"{TEST_DIR}/test_checker_mutants.py"
-    files = [n for n in files if (copy / n).exists()]
-    files = ([ours] if (copy / ours).exists() else []) + [n for n in files if n != ours]
-    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-k", DESELECT, *files]
+# ---------------------------------------------------------------- the coverage map (one traced run)
+
+SITE = """import atexit, json, os, sys, threading
+_dir = os.environ.get("MUTATE_CHECKER_SUB")
+if _dir:  # a subprocess of a traced test: record the checker code it runs too
+    _prefix, _seen = os.environ["MUTATE_CHECKER_PREFIX"], {}
+    def _call(frame, event, arg):
+        if frame.f_code.co_filename.startswith(_prefix):
+            _seen[frame.f_code] = None
+    sys.settrace(_call)
+    threading.settrace(_call)
+    atexit.register(lambda: open(os.path.join(_dir, f"sub-{os.getpid()}.json"), "w").write(json.dumps(
+        [[c.co_filename, n] for c in _seen for n in ({l for *_, l in c.co_lines() if l} if not c.co_flags & 1 else
+                                                     range(c.co_firstlineno, max(l for *_, l in c.co_lines() if l) + 1))])))
+"""
 
 
-def run_tests(copy: Path, mutated: str | None, timeout: float) -> tuple[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")  # no stale .pyc of an earlier mutant
-    start = time.perf_counter()
+def _lines(code) -> set[int]:
+    """A function's lines: all it spans (nested functions included); a module's or class body's:
+    only its own statements' (the rest is the functions')."""
+    own = {n for *_, n in code.co_lines() if n}
+    return set(range(code.co_firstlineno, max(own, default=0) + 1)) if code.co_flags & inspect.CO_OPTIMIZED else own
+
+
+class Trace:
+    """pytest plugin of the traced run (`-p mutate_checker` with TRACE_ENV set): per passing test, its
+    duration and the checker lines run by it, by the fixtures it uses and by its subprocesses."""
+
+    def __init__(self, root: Path, out: Path) -> None:
+        self.root, self.out, self.prefix = root, out, str(root / "checker") + os.sep
+        self.lines: dict[str, set] = {"import": set()}  # owner (a test, a fixture, import) -> lines
+        self.stack, self.fixtures, self.seconds, self.passed = ["import"], {}, {}, set()
+        os.environ.update(MUTATE_CHECKER_SUB=str(out), MUTATE_CHECKER_PREFIX=self.prefix)  # subprocesses: SITE
+        sys.settrace(self.call)
+        threading.settrace(self.call)
+
+    def call(self, frame, event, arg) -> None:
+        """Function granularity (no line events: cheap): a test that runs a checker function counts as
+        executing every line of it; module code (at import) is recorded the same way."""
+        if frame.f_code.co_filename.startswith(self.prefix):
+            self.lines[self.stack[-1]].add(frame.f_code)
+
+    def own(self, key: str) -> None:
+        self.lines.setdefault(key, set())
+        self.stack.append(key)
+
+    def release(self) -> None:
+        for f in self.out.glob("sub-*.json"):  # subprocesses that ended meanwhile ran for this owner
+            try:
+                self.lines[self.stack[-1]].update(map(tuple, json.loads(f.read_text())))
+            except ValueError:  # still being written: left for the next owner (over-inclusive, harmless)
+                continue
+            f.unlink()
+        # (an owner's set holds code objects, and (file, line) pairs from subprocesses)
+        self.stack.pop()
+
+    @staticmethod
+    def fixture_key(fixturedef) -> str:
+        return f"fixture {fixturedef.baseid}::{fixturedef.argname}"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        self.own(self.fixture_key(fixturedef))
+        try:
+            return (yield)
+        finally:
+            self.release()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        self.own(item.nodeid)
+        start = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            self.seconds[item.nodeid] = time.perf_counter() - start
+            self.release()
+            self.fixtures[item.nodeid] = [self.fixture_key(d[-1]) for d in item._fixtureinfo.name2fixturedefs.values() if d]
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "call" and report.passed:
+            self.passed.add(report.nodeid)
+
+    def pytest_sessionfinish(self, session) -> None:
+        sys.settrace(None)
+
+        def files(seen: set) -> dict[str, list[int]]:
+            out: dict[str, set] = {}
+            for x in seen:
+                name, lines = (x.co_filename, _lines(x)) if hasattr(x, "co_filename") else (x[0], [x[1]])
+                out.setdefault(str(Path(name).relative_to(self.root)), set()).update(lines)
+            return {k: sorted(v) for k, v in out.items()}
+        tests = {t: {"seconds": self.seconds[t],
+                     "lines": files(self.lines[t].union(*(self.lines.get(f, ()) for f in self.fixtures[t])))}
+                 for t in self.passed}
+        (self.out / "map.json").write_text(json.dumps({"tests": tests, "import": files(self.lines["import"])}))
+
+
+def pytest_configure(config) -> None:
+    """This module as a pytest plugin: only the traced run sets TRACE_ENV."""
+    if os.environ.get(TRACE_ENV):
+        config.pluginmanager.register(Trace(Path.cwd(), Path(os.environ[TRACE_ENV])), "mutate_checker_trace")
+
+
+def build_map(copy: Path, universe: list[str]) -> dict:
+    """Run the test universe once, traced, in the copy: the coverage map."""
+    out = Path(tempfile.mkdtemp(prefix="mutate_map_"))
+    site = copy / "sitecustomize.py"  # on any PYTHONPATH a test gives its subprocesses: the copy
+    site.write_text(SITE)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(copy), str(Path(__file__).resolve().parent)]),  # plugin: this file
+               PYTHONDONTWRITEBYTECODE="1", **{TRACE_ENV: str(out)})
     try:
-        rc = subprocess.run(test_command(copy, mutated), cwd=copy, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, timeout=timeout).returncode
-        status = "survived" if rc == 0 else "killed"
-    except subprocess.TimeoutExpired:
-        status = "timeout"
-    shutil.rmtree(copy / ".hypothesis", ignore_errors=True)  # no replayed examples from an earlier mutant
-    return status, time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutate_checker",
+                        "-k", DESELECT, *universe], cwd=copy, env=env, stdout=subprocess.DEVNULL)
+        data = json.loads((out / "map.json").read_text())
+        print(f"coverage map: {len(data['tests'])} passing tests traced in {time.perf_counter() - start:.0f} s",
+              flush=True)
+        return data
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        site.unlink()
+        shutil.rmtree(copy / ".hypothesis", ignore_errors=True)
 
 
-def run_mutant(m: Mutant, copy: Path, timeout: float) -> Mutant:
-    target = copy / m.file
+def select(m: Mutant, cov: dict, budget: float) -> list[str] | None:
+    """The tests to run against m, cheapest module first, cut where their traced time passes budget
+    seconds (m.cut: how many were cut); None: no test executes its statement."""
+    span = set(range(m.first, m.last + 1))
+    tests = [t for t, v in cov["tests"].items() if span & set(v["lines"].get(m.file, ()))]
+    if span & set(cov["import"].get(m.file, ())):  # it runs at import (too): whatever it computes
+        relevant = RELEVANT.get(Path(m.file).name, UNIVERSE)  # then is read later, so the file's tests
+        tests += [t for t in cov["tests"] if any(t.startswith(r) for r in relevant) and t not in tests]
+    if not tests:
+        return None
+    secs = lambda t: cov["tests"][t]["seconds"]
+    module = lambda t: t.split("::")[0]
+    total: dict[str, float] = {}
+    for t in tests:
+        total[module(t)] = total.get(module(t), 0.0) + secs(t)
+    tests.sort(key=lambda t: (total[module(t)], module(t), secs(t)))
+    spent, keep = 0.0, 0
+    while keep < len(tests) and (keep == 0 or spent + secs(tests[keep]) <= budget):
+        spent += secs(tests[keep])
+        keep += 1
+    m.cut = len(tests) - keep
+    return tests[:keep]
+
+
+# ---------------------------------------------------------------- running tests: a fork server
+
+SERVER = """import json, os, sys, time
+import numpy, pytest, hypothesis, mpmath
+try:
+    import torch
+except ImportError:
+    pass
+ours = sorted(n for n in sys.modules if n.split('.')[0] in ('checker', 'certify', 'exporters', 'tests', 'conftest'))
+assert not ours, ours  # the children must import these fresh, mutated
+print('ready', flush=True)
+for line in sys.stdin:
+    args, timeout = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        os.setpgid(0, 0)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        try:
+            rc = int(pytest.main(args))
+        except BaseException:
+            rc = 99
+        os._exit(rc)
+    deadline, reply = time.monotonic() + timeout, 'timeout'
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            reply = os.waitstatus_to_exitcode(status)
+            break
+        time.sleep(0.01)
+    else:
+        try:
+            os.killpg(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    print(json.dumps(reply), flush=True)
+"""
+
+
+class Server:
+    """A process in the copy with the third-party libraries imported; each test run is a fork of it."""
+
+    def __init__(self, copy: Path) -> None:
+        self.copy = copy
+        env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")  # no stale .pyc of a mutant
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=copy, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready", "the test server did not start"
+
+    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+        start = time.perf_counter()
+        self.proc.stdin.write(json.dumps([["-x", "-q", "-p", "no:cacheprovider", *tests], timeout]) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        shutil.rmtree(self.copy / ".hypothesis", ignore_errors=True)  # no replayed examples from an earlier mutant
+        status = "timeout" if reply == "timeout" else "survived" if reply == 0 else "killed"
+        return status, time.perf_counter() - start
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def run_mutant(m: Mutant, server: Server, cov: dict, timeout: float, budget: float) -> Mutant:
+    tests = select(m, cov, budget)
+    if tests is None:
+        m.status = "unexecuted"
+        return m
+    m.tests = len(tests)
+    target = server.copy / m.file
     original = target.read_bytes()
     target.write_bytes(original[:m.start] + m.replacement.encode() + original[m.end:])
     try:
-        m.status, m.seconds = run_tests(copy, m.file, timeout)
+        m.status, m.seconds = server.run(tests, max(timeout, 3 * sum(cov["tests"][t]["seconds"] for t in tests)))
     finally:
         target.write_bytes(original)
     return m
@@ -170,18 +398,23 @@ def make_copy(rev: str | None, overlay: list[str]) -> Path:
     return copy
 
 
-def sanity(copy: Path, timeout: float) -> None:
+def sanity(server: Server, cov: dict, timeout: float) -> None:
     """The copy is what gets imported, the unmutated copy passes, and a broken checker is killed."""
-    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
-    where = subprocess.run([sys.executable, "-c", "import checker.check as c; print(c.__file__)"], cwd=copy,
+    env = dict(os.environ, PYTHONPATH=str(server.copy), PYTHONDONTWRITEBYTECODE="1")
+    where = subprocess.run([sys.executable, "-c", "import checker.check as c; print(c.__file__)"], cwd=server.copy,
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(where).resolve().is_relative_to(copy.resolve()), f"tests would import {where}, not the copy"
-    status, secs = run_tests(copy, None, timeout * 3)
+    assert Path(where).resolve().is_relative_to(server.copy.resolve()), f"tests would import {where}, not the copy"
+    status, secs = server.run(sorted(cov["tests"]), timeout + 3 * sum(v["seconds"] for v in cov["tests"].values()))
     assert status == "survived", f"the unmutated checker fails its own tests ({status})"
-    print(f"baseline: tests pass on the unmutated copy in {secs:.1f} s", flush=True)
-    end = len((copy / "checker/interval.py").read_bytes())
-    broken = Mutant("checker/interval.py", 0, end, end, "\nraise ImportError('canary')\n", "canary")
-    assert run_mutant(broken, copy, timeout).status == "killed", "a broken checker was not detected"
+    print(f"baseline: the {len(cov['tests'])} mapped tests pass on the unmutated copy in {secs:.1f} s", flush=True)
+    target = server.copy / "checker/interval.py"
+    original = target.read_bytes()
+    target.write_bytes(original + b"\nraise ImportError('canary')\n")
+    try:
+        status, _ = server.run(sorted(cov["tests"]), timeout)
+    finally:
+        target.write_bytes(original)
+    assert status == "killed", "a broken checker was not detected"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,21 +425,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--overlay", nargs="+", default=[], help="also copy these working-tree files (e.g. new tests)")
     ap.add_argument("--limit", type=int, help="run only the first N mutants (after --sample)")
     ap.add_argument("--sample", type=int, help="keep every N-th mutant (a deterministic sample)")
+    ap.add_argument("--offset", type=int, default=0, help="with --sample, start at this mutant (0 <= OFFSET < N)")
+    ap.add_argument("--interleave", type=int, metavar="N", help="run order: every N-th mutant, then the next "
+                    "offset's, ...: with --stop-at, the mutants run are a spread sample of the set")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--timeout", type=float, default=90.0, help="seconds per mutant (a timeout counts as killed)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds per mutant, at least (3x its tests' traced time if more; a timeout counts as killed)")
+    ap.add_argument("--budget", type=float, default=40.0, help="traced test seconds per mutant at most: "
+                    "the cheapest tests that execute its statement up to this; a survivor with tests cut says so")
+    ap.add_argument("--tests", nargs="+", default=UNIVERSE, help="the test universe (default: UNIVERSE)")
+    ap.add_argument("--stop-at", metavar="HH:MM", help="start no mutant after this local time (those left: 'not run')")
+    ap.add_argument("--map", metavar="JSON", help="coverage map cache: read if it is of the same commit, else written")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     ap.add_argument("--json", metavar="OUT", help="write every mutant and its outcome as JSON")
     ap.add_argument("--rerun", metavar="JSON", help="re-run only the survivors of an earlier --json run "
                     "(same --rev and sample); its killed mutants count as killed (tests were only added)")
     args = ap.parse_args(argv)
     rev = None if args.worktree else args.rev
+    commit = "worktree" if rev is None else subprocess.run(["git", "rev-parse", rev], cwd=REPO, check=True,
+                                                           capture_output=True, text=True).stdout.strip()
     copy = make_copy(rev, args.overlay)
-    copies: queue.Queue[Path] = queue.Queue()
-    copies.put(copy)
+    servers: queue.Queue[Server] = queue.Queue()
     start = time.perf_counter()
     try:
         files = args.files or sorted(str(p.relative_to(copy)) for p in (copy / "checker").rglob("*.py"))
-        mutants = [m for f in files for m in mutants_of(copy, f)][::args.sample or 1][:args.limit]
+        mutants = [m for f in files for m in mutants_of(copy, f)][args.offset::args.sample or 1]
+        if args.interleave:  # every N-th first, then the next offset...: any prefix is a spread sample
+            mutants = [m for k in range(args.interleave) for m in mutants[k::args.interleave]]
+        mutants = mutants[:args.limit]
         if args.rerun:
             old = {(m["file"], m["start"], m["replacement"]): m["status"]
                    for m in json.loads(Path(args.rerun).read_text())["mutants"]}
@@ -217,32 +463,64 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{m.file}:{m.line}: {m.description}   => {m.replacement}")
             print(f"{len(mutants)} mutants")
             return 0
-        sanity(copy, args.timeout)
-        for _ in range(args.jobs - 1):  # one copy per worker; a worker borrows a copy for each mutant
-            copies.put(make_copy(rev, args.overlay))
+        cached = json.loads(Path(args.map).read_text()) if args.map and Path(args.map).exists() else {}
+        if cached.get("commit") == commit and cached.get("universe") == args.tests and commit != "worktree" \
+                and not args.overlay:
+            cov = cached
+            print(f"coverage map: {len(cov['tests'])} tests, read from {args.map}", flush=True)
+        else:
+            cov = {"commit": commit, "universe": args.tests, **build_map(copy, args.tests)}
+            if args.map:
+                Path(args.map).write_text(json.dumps(cov))
+        servers.put(Server(copy))
+        sanity(servers.queue[0], cov, args.timeout)
+        for _ in range(args.jobs - 1):  # one copy and server per worker; a worker borrows one per mutant
+            servers.put(Server(make_copy(rev, args.overlay)))
+
+        stop = None
+        if args.stop_at:
+            h, mi = map(int, args.stop_at.split(":"))
+            now = time.localtime()
+            stop = time.mktime(now[:3] + (h, mi, 0) + now[6:])
 
         def work(m: Mutant) -> Mutant:
-            c = copies.get()
+            if stop is not None and time.time() > stop:
+                return m  # not run
+            server = servers.get()
             try:
-                return run_mutant(m, c, args.timeout)
+                return run_mutant(m, server, cov, args.timeout, args.budget)
             finally:
-                copies.put(c)
+                servers.put(server)
         todo = [m for m in mutants if not m.status]
         with ThreadPoolExecutor(args.jobs) as pool:
             for i, m in enumerate(pool.map(work, todo), 1):
-                print(f"[{i}/{len(todo)}] {m.status:8} {m.seconds:5.1f}s {m.file}:{m.line}: {m.description}", flush=True)
+                if m.status:
+                        print(f"[{i}/{len(todo)}] {m.status:10} {m.seconds:5.1f}s {m.tests:4} tests  {m.file}:{m.line}: "
+                          f"{m.description}", flush=True)
     finally:
-        while not copies.empty():
-            shutil.rmtree(copies.get(), ignore_errors=True)
-    count = {s: sum(m.status == s for m in mutants) for s in ("killed", "survived", "timeout")}
-    rate = (count["killed"] + count["timeout"]) / max(len(mutants), 1)
-    print(f"\nmutants {len(mutants)}  killed {count['killed']}  timeouts {count['timeout']}  "
-          f"survived {count['survived']}  kill rate {rate:.1%}  ({time.perf_counter() - start:.0f} s)")
+        while not servers.empty():
+            server = servers.get()
+            server.close()
+            shutil.rmtree(server.copy, ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)
+    count = {s: sum(m.status == s for m in mutants) for s in ("killed", "timeout", "survived", "unexecuted", "")}
+    run = len(mutants) - count.pop("")
+    rate = (count["killed"] + count["timeout"]) / max(run, 1)
+    print(f"\nmutants {len(mutants)}, run {run}: killed {count['killed']}  timeouts {count['timeout']}  survived "
+          f"{count['survived']}  unexecuted {count['unexecuted']}  kill rate {rate:.1%} of those run  "
+          f"({time.perf_counter() - start:.0f} s)")
+    print(f"{'file':32} {'run':>5} {'killed':>7} {'timeout':>8} {'survived':>9} {'unexec.':>8} {'mean s':>7}")
+    for f in sorted({m.file for m in mutants}):
+        ran = [m for m in mutants if m.file == f and m.status]
+        c = {s: sum(m.status == s for m in ran) for s in ("killed", "timeout", "survived", "unexecuted")}
+        print(f"{f:32} {len(ran):5} {c['killed']:7} {c['timeout']:8} {c['survived']:9} {c['unexecuted']:8} "
+              f"{sum(m.seconds for m in ran) / max(len(ran), 1):7.1f}")
     for m in mutants:
-        if m.status == "survived":
-            print(f"  {m.file}:{m.line}: {m.description}")
+        if m.status in ("survived", "unexecuted"):
+            cut = f"  ({m.cut} covering tests not run: budget)" if m.cut else ""
+            print(f"  {m.status:10} {m.file}:{m.line}: {m.description}   => {m.replacement}{cut}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"kill_rate": rate, **count, "total": len(mutants),
+        Path(args.json).write_text(json.dumps({"kill_rate": rate, **count, "total": len(mutants), "run": run, "commit": commit,
                                                "mutants": [asdict(m) for m in mutants]}, indent=1))
     return 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -21,8 +22,6 @@ MAX_DEPTH = 32
 MAX_INT_DIGITS = 400
 _RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS - 1, MAX_INT_DIGITS - 1))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,8 @@ def positive_int(value: Any, where: str) -> int:
 
 
 def _nesting(text: str) -> int:
-    """Maximum bracket depth, ignoring brackets inside strings (checked before json recurses)."""
+    """Maximum bracket depth, ignoring brackets inside strings (checked before json recurses).
+    One pass, linear in the text whatever it holds (a string regex can backtrack quadratically)."""
     depth = worst = 0
     in_str = escaped = False
     for ch in text:
@@ -146,11 +146,9 @@ def _nesting(text: str) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise Malformed(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        raise Malformed(f"duplicate key {next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)!r}")
     return out
 
 

@@ -53,6 +53,10 @@ class Dyadic:
     def __getitem__(self, idx) -> "Dyadic":
         return Dyadic(self.n[idx], self.e)
 
+    def rows(self, n: int) -> "Dyadic":
+        """This vector as the n equal rows of a matrix."""
+        return Dyadic(np.tile(self.n.reshape(1, -1), (n, 1)), self.e)
+
     def fraction(self, idx) -> Fraction:
         return Fraction(int(self.n[idx])) * Fraction(2) ** self.e
 

@@ -46,10 +46,7 @@ def exp_fixed(a: int, p: int, upper: bool) -> int:
     total, term, n = one, one, 0
     while True:
         n += 1
-        if want_series_upper:
-            term = -((-term * z) // (n << w))
-        else:
-            term = (term * z) // (n << w)
+        term = -((-term * z) // (n << w)) if want_series_upper else (term * z) // (n << w)
         total += term
         if term <= 1:
             break

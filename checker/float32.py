@@ -23,7 +23,8 @@ non-negative operands, so each step over-approximates its exact real counterpart
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import namedtuple
+from dataclasses import replace
 
 import numpy as np
 
@@ -93,11 +94,9 @@ class _Work:
         return self.bounds(self.sum(self.dot(x.a, aW), ab, *([plus.a] if plus else [])), e)
 
 
-@dataclass(frozen=True)
-class _Bounds:
-    a: np.ndarray   # >= |x| for the exact intermediate x
-    e: np.ndarray   # >= |x32 - x|
-    m: np.ndarray   # >= |x32|, = up(a + e)
+# Bounds of an intermediate x of the exact model and its float32 value x32: a >= |x|, e >= |x32 - x|,
+# m = up(a + e) >= |x32|.
+_Bounds = namedtuple("_Bounds", "a e m")
 
 
 def attention_error(es: np.ndarray, spread: np.ndarray, k: int) -> np.ndarray:

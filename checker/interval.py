@@ -94,11 +94,7 @@ def sub(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
 
 def mul(a: tuple, b: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Interval product: the exact product of any two members lies between min and max of corners."""
-    c1, c2, c3, c4 = a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]
-    if isinstance(c1, float) and isinstance(c4, float) and isinstance(c2, float) and isinstance(c3, float):
-        if c1 != c1 or c2 != c2 or c3 != c3 or c4 != c4:  # NaN (0 * inf) stays NaN: undecided
-            return math.nan, math.nan
-        return down(min(c1, c2, c3, c4)), up(max(c1, c2, c3, c4))
+    c1, c2, c3, c4 = a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]  # NaN (0 * inf) stays NaN: undecided
     lo = np.minimum(np.minimum(c1, c2), np.minimum(c3, c4))
     return down(lo), up(np.maximum(np.maximum(c1, c2), np.maximum(c3, c4)))
 
@@ -195,9 +191,7 @@ def exp_bounds(x_lo: np.ndarray, x_hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     2**k (ldexp, stepped outward in case of subnormal rounding). exp is increasing, so the lower
     bound is taken at x_lo and the upper at x_hi.
     """
-    lo = _exp_side(np.asanyarray(x_lo, dtype=np.float64), upper=False)
-    hi = _exp_side(np.asanyarray(x_hi, dtype=np.float64), upper=True)
-    return lo, hi
+    return _exp_side(np.asanyarray(x_lo, dtype=np.float64), False), _exp_side(np.asanyarray(x_hi, dtype=np.float64), True)
 
 
 def _exp_side(x: np.ndarray, upper: bool) -> np.ndarray:

@@ -36,8 +36,7 @@ class Ops:
 
     def add(self, n: int) -> None:
         self.count += int(n)
-        if self.deadline is not None:
-            self.poll()
+        self.poll()
 
     def poll(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -57,14 +56,12 @@ _active: ContextVar[Ops | None] = ContextVar("checker_ops", default=None)
 
 def charge(n: int) -> None:
     """Count n ops on the active counter (none active, e.g. for the exporters: not counted)."""
-    ops = _active.get()
-    if ops is not None:
+    if (ops := _active.get()) is not None:
         ops.add(n)
 
 
 def poll() -> None:
-    ops = _active.get()
-    if ops is not None:
+    if (ops := _active.get()) is not None:
         ops.poll()
 
 
@@ -84,8 +81,7 @@ class Counted(np.ndarray):
                                         **kwargs)
         if ufunc in _COUNTED and (ops := _active.get()) is not None:
             ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result)
-            if ops.deadline is not None:
-                ops.poll()
+            ops.poll()
         if out:  # as numpy: the out arrays themselves, not views of them
             return out[0] if len(out) == 1 else out
         return result.view(Counted) if type(result) is np.ndarray else _wrap(result)

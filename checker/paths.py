@@ -11,13 +11,12 @@ where, with resid(t, i) = W_E[t] + W_pos[i] and Q(q) = resid(q, K-1) W_Q + b_Q,
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
-
-import numpy as np
 
 from checker.dyadic import Dyadic
 from checker.errors import OutOfBudget
-from checker.safetensors import Weights
+from checker.safetensors import SHAPES, Weights
 
 MAX_PATH_ENTRIES = 1 << 23     # exact integers in QK or OV, d_vocab^2 K each
 MAX_PATH_PRODUCTS = 1 << 30    # integer multiplications to form all path terms (about a minute)
@@ -38,28 +37,15 @@ class Paths:
     # every gap smaller by the float32 error bound E[q, m] + E[q, j].
 
 
-@dataclass(frozen=True)
-class Params:
-    """The weights as exact Dyadics under their TransformerLens names, the head axis squeezed."""
-    W_E: Dyadic    # [V, d_model]
-    W_pos: Dyadic  # [K, d_model]
-    W_Q: Dyadic    # [d_model, d_head]
-    W_K: Dyadic
-    W_V: Dyadic
-    W_O: Dyadic    # [d_head, d_model]
-    W_U: Dyadic    # [d_model, V]
-    b_Q: Dyadic    # [d_head]
-    b_K: Dyadic
-    b_V: Dyadic
-    b_O: Dyadic    # [d_model]
-    b_U: Dyadic    # [V]
+# The weights as exact Dyadics under their TransformerLens names, the head axis squeezed:
+# W_E [V, d_model], W_pos [K, d_model], W_Q W_K W_V [d_model, d_head], W_O [d_head, d_model],
+# W_U [d_model, V], b_Q b_K b_V [d_head], b_O [d_model], b_U [V].
+Params = namedtuple("Params", "W_E W_pos W_Q W_K W_V W_O W_U b_Q b_K b_V b_O b_U")
 
 
 def exact_weights(w: Weights) -> Params:
-    t = {name: Dyadic.from_floats(a) for name, a in w.tensors.items()}
-    head = lambda name: t[f"blocks.0.attn.{name}"][0]
-    return Params(t["embed.W_E"], t["pos_embed.W_pos"], head("W_Q"), head("W_K"), head("W_V"), head("W_O"),
-                  t["unembed.W_U"], head("b_Q"), head("b_K"), head("b_V"), t["blocks.0.attn.b_O"], t["unembed.b_U"])
+    return Params(**{name.rsplit(".", 1)[1]: Dyadic.from_floats(a[0] if SHAPES[name].startswith("1 ") else a)
+                     for name, a in w.tensors.items()})
 
 
 def exact_paths(w: Weights) -> Paths:
@@ -68,16 +54,14 @@ def exact_paths(w: Weights) -> Paths:
     wt = exact_weights(w)
     resid = _broadcast_add(wt.W_E, wt.W_pos)                          # [V*K, d_model], row t*K + i
     last = wt.W_E + Dyadic(wt.W_pos.n[K - 1:K], wt.W_pos.e)            # [V, d_model]
-    Q = last @ wt.W_Q + _row(wt.b_Q, V)
-    keys = resid @ wt.W_K + _row(wt.b_K, V * K)
+    Q = last @ wt.W_Q + wt.b_Q.rows(V)
+    keys = resid @ wt.W_K + wt.b_K.rows(V * K)
     qk = Q @ Dyadic(keys.n.T, keys.e)                               # [V, V*K]
     OU = wt.W_O @ wt.W_U
-    ov = (resid @ wt.W_V + _row(wt.b_V, V * K)) @ OU                  # [V*K, V]
+    ov = (resid @ wt.W_V + wt.b_V.rows(V * K)) @ OU                  # [V*K, V]
     bias = Dyadic(wt.b_O.n.reshape(1, -1), wt.b_O.e) @ wt.W_U
-    direct = last @ wt.W_U + _row(bias[0] + wt.b_U, V)
-    return Paths(K, V, w.d_head,
-                 Dyadic(qk.n.reshape(V, V, K), qk.e),
-                 Dyadic(ov.n.reshape(V, K, V), ov.e),
+    direct = last @ wt.W_U + (bias[0] + wt.b_U).rows(V)
+    return Paths(K, V, w.d_head, Dyadic(qk.n.reshape(V, V, K), qk.e), Dyadic(ov.n.reshape(V, K, V), ov.e),
                  direct, direct, direct)
 
 
@@ -97,6 +81,3 @@ def _broadcast_add(E: Dyadic, P: Dyadic) -> Dyadic:
     n = E.align(e)[:, None, :] + P.align(e)[None, :, :]
     return Dyadic(n.reshape(-1, n.shape[-1]), e)
 
-
-def _row(b: Dyadic, rows: int) -> Dyadic:
-    return Dyadic(np.tile(b.n.reshape(1, -1), (rows, 1)), b.e)

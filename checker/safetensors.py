@@ -20,9 +20,12 @@ MAX_FILE_BYTES = 1 << 26   # 64 MiB
 MAX_HEADER_BYTES = 1 << 20
 MAX_PARAMETERS = 1 << 22   # float32 values in all tensors together (16 MiB)
 
-NAMES = ("embed.W_E", "pos_embed.W_pos", "blocks.0.attn.W_Q", "blocks.0.attn.W_K",
-         "blocks.0.attn.W_V", "blocks.0.attn.W_O", "blocks.0.attn.b_Q", "blocks.0.attn.b_K",
-         "blocks.0.attn.b_V", "blocks.0.attn.b_O", "unembed.W_U", "unembed.b_U")
+# Every tensor and its shape: V = d_vocab, K = positions, M = d_model, H = d_head (one layer, one head).
+SHAPES = {"embed.W_E": "V M", "pos_embed.W_pos": "K M", "blocks.0.attn.W_Q": "1 M H", "blocks.0.attn.W_K": "1 M H",
+          "blocks.0.attn.W_V": "1 M H", "blocks.0.attn.W_O": "1 H M", "blocks.0.attn.b_Q": "1 H",
+          "blocks.0.attn.b_K": "1 H", "blocks.0.attn.b_V": "1 H", "blocks.0.attn.b_O": "M", "unembed.W_U": "M V",
+          "unembed.b_U": "V"}
+NAMES = tuple(SHAPES)
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,19 @@ def parse_weights(data: bytes, digest: str | None = None) -> Weights:
                      f"missing {sorted(missing)}")
     buf = data[8 + n:]
     size = sum(math.prod(_shape(name, header[name], len(buf))) for name in NAMES)
-    _check_coverage(header, len(buf))
+    spans = sorted(tuple(info["data_offsets"]) for info in header.values())
+    if [b for b, _ in spans] != [0] + [e for _, e in spans[:-1]]:
+        raise Reject("tensor data overlaps or leaves gaps in the buffer")
+    if spans[-1][1] != len(buf):
+        raise Reject("trailing bytes after the tensor data")
     if size > MAX_PARAMETERS:
         raise OutOfBudget(f"the model has {size:,} parameters, more than the checker's cap of {MAX_PARAMETERS:,}")
-    tensors = {name: _tensor(name, header[name], buf) for name in NAMES}
-    return _validated(digest, tensors)
+    t = {name: np.frombuffer(buf[slice(*header[name]["data_offsets"])], dtype="<f4").reshape(header[name]["shape"])
+         .astype(np.float32) for name in NAMES}
+    for name, arr in t.items():
+        if not np.all(np.isfinite(arr)):
+            raise Reject(f"{name}: contains NaN or infinite values")
+    return _validated(digest, t)
 
 
 def _shape(name: str, info: object, size: int) -> list[int]:
@@ -88,43 +99,16 @@ def _shape(name: str, info: object, size: int) -> list[int]:
     return shape
 
 
-def _tensor(name: str, info: dict, buf: bytes) -> np.ndarray:
-    shape, (begin, end) = info["shape"], info["data_offsets"]
-    arr = np.frombuffer(buf[begin:end], dtype="<f4").reshape(shape).astype(np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise Reject(f"{name}: contains NaN or infinite values")
-    return arr
-
-
-def _check_coverage(header: dict, size: int) -> None:
-    spans = sorted(tuple(info["data_offsets"]) for info in header.values())
-    pos = 0
-    for begin, end in spans:
-        if begin != pos:
-            raise Reject("tensor data overlaps or leaves gaps in the buffer")
-        pos = end
-    if pos != size:
-        raise Reject("trailing bytes after the tensor data")
-
-
 def _validated(digest: str, t: dict[str, np.ndarray]) -> Weights:
     if t["embed.W_E"].ndim != 2 or t["pos_embed.W_pos"].ndim != 2:
         raise Reject("W_E and W_pos must be matrices")
-    d_vocab, d_model = t["embed.W_E"].shape
-    k = t["pos_embed.W_pos"].shape[0]
+    (d_vocab, d_model), k = t["embed.W_E"].shape, t["pos_embed.W_pos"].shape[0]
     d_head = t["blocks.0.attn.W_Q"].shape[-1] if t["blocks.0.attn.W_Q"].ndim == 3 else -1
-    expected = {
-        "embed.W_E": (d_vocab, d_model), "pos_embed.W_pos": (k, d_model),
-        "blocks.0.attn.W_Q": (1, d_model, d_head), "blocks.0.attn.W_K": (1, d_model, d_head),
-        "blocks.0.attn.W_V": (1, d_model, d_head), "blocks.0.attn.W_O": (1, d_head, d_model),
-        "blocks.0.attn.b_Q": (1, d_head), "blocks.0.attn.b_K": (1, d_head),
-        "blocks.0.attn.b_V": (1, d_head), "blocks.0.attn.b_O": (d_model,),
-        "unembed.W_U": (d_model, d_vocab), "unembed.b_U": (d_vocab,),
-    }
-    for name, shape in expected.items():
-        if t[name].shape != shape:
+    dims = {"1": 1, "V": d_vocab, "K": k, "M": d_model, "H": d_head}
+    for name, spec in SHAPES.items():
+        if t[name].shape != (shape := tuple(dims[d] for d in spec.split())):
             raise Reject(f"unsupported architecture: {name} has shape {t[name].shape}, "
-                               f"expected {shape} (one layer, one head)")
+                         f"expected {shape} (one layer, one head)")
     if min(d_vocab, d_model, d_head, k) < 1:
         raise Reject("empty dimension")
     return Weights(digest, t, k, d_vocab, d_model, d_head)

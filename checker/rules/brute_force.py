@@ -53,15 +53,18 @@ def count_correct(p: Paths) -> int:
     ov_gap = _ov_gaps(p)
     tops, (w_lo, w_hi) = exp_table(p)
     correct = 0
+    diag = np.arange(V)
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
-        for q in range(V):
-            dq = _enclose(Dyadic(p.win.n[q][:, None], p.win.e) - Dyadic(p.rival.n[q][None, :], p.rival.e))
-            correct += _count_query(p, q, dq, ov_gap, (w_lo[q], w_hi[q]), int(tops[q]))
+        for q in range(V):  # dq: (lo, hi) [m, j] of DIRECT[q, m] - DIRECT[q, j] (win and rival, paths.Paths)
+            d = Dyadic(p.win.n[q][:, None], p.win.e) - Dyadic(p.rival.n[q][None, :], p.rival.e)
+            dq = enclose_ints(d.n, d.e)
+            c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
+            c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
+            g = c_lo.min(axis=3)                                       # [t, i, m]
+            for start in range(0, V ** (K - 1), CHUNK):
+                toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
+                correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), (w_lo[q], w_hi[q]), int(tops[q]))
     return correct
-
-
-def _enclose(d: Dyadic) -> tuple[np.ndarray, np.ndarray]:
-    return enclose_ints(d.n, d.e)
 
 
 def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +73,7 @@ def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
     V, K = p.d_vocab, p.k
     lo, hi = counted(np.empty((V, K, V, V))), counted(np.empty((V, K, V, V)))
     for t in range(V):
-        lo[t], hi[t] = _enclose(Dyadic(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e))
+        lo[t], hi[t] = enclose_ints(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e)
     return lo, hi
 
 
@@ -80,20 +83,6 @@ def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
     w = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))
     return tops, w
-
-
-def _count_query(p: Paths, q: int, dq: tuple, ov_gap: tuple, w: tuple, top: int) -> int:
-    """dq: (lo, hi) [m, j] of the query's DIRECT[q, m] - DIRECT[q, j] (win and rival, paths.Paths)."""
-    V, K = p.d_vocab, p.k
-    c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
-    diag = np.arange(V)
-    c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
-    g = c_lo.min(axis=3)                                       # [t, i, m]
-    correct = 0
-    for start in range(0, V ** (K - 1), CHUNK):
-        toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-        correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), w, top)
-    return correct
 
 
 def _gap_upper(dq: tuple, ov_gap: tuple, toks: np.ndarray, m: np.ndarray) -> np.ndarray:

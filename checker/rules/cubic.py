@@ -140,7 +140,8 @@ class _Lazy:
         k = int(idx[self.axis])
         if not self.done[k]:
             at = (slice(None),) * self.axis + (k,)
-            self.lo[at], self.hi[at] = self.fill(k)
+            x = self.fill(k)
+            self.lo[at], self.hi[at] = x.lo, x.hi
             self.done[k] = True
         return Interval(self.lo[idx], self.hi[idx])
 
@@ -160,27 +161,18 @@ class _GoodColumns:
         self.A, self.W = Interval.of(rival - R, e), Interval.of(win - R, e)
         self.ov, self.e, self.exact = ov, e, exact
 
-    def __call__(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, m: int) -> Interval:
         K, V = self.exact.k, len(self.ov)
         B = Interval.of(self.ov[m] - self.ov[m, :, m][:, None], self.e)              # [i, j]
         with np.errstate(all="ignore"):  # inf and NaN only ever leave a case undecided (min, max keep NaN)
             gaps = self.W[:m + 1, m][:, None] - _max_sum(self.A[:m + 1], B[:K - 1], m)   # [q, i < K-1]
             last = self.W[m, m] - _max_sum(self.A[m:m + 1], B[K - 1:], m)[0, 0]          # q = m, i = K-1
-            lo, hi = np.full(V, np.nan), np.full(V, np.nan)
-            lo[:m + 1] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(_at(m), last.lo, np.inf))
-            hi[:m + 1] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(_at(m), last.hi, np.inf))
+            lo, hi, at_m = np.full(V, np.nan), np.full(V, np.nan), np.arange(m + 1) == m  # [q <= m]
+            lo[:m + 1] = np.minimum(gaps.lo.min(axis=1, initial=np.inf), np.where(at_m, last.lo, np.inf))
+            hi[:m + 1] = np.minimum(gaps.hi.min(axis=1, initial=np.inf), np.where(at_m, last.hi, np.inf))
         for q in np.flatnonzero(~(lo[:m + 1] > 0) & ~(hi[:m + 1] < 0)):  # sign left open: enclose the exact value
             lo[q], hi[q] = enclose_ints(np.array(self.exact.numerator(int(q), m), dtype=object), self.e)
-        return lo, hi
-
-
-def _pair(x: Interval) -> tuple[np.ndarray, np.ndarray]:
-    return x.lo, x.hi
-
-
-def _at(m: int) -> np.ndarray:
-    """[q <= m]: True at q = m."""
-    return np.arange(m + 1) == m
+        return Interval(lo, hi)
 
 
 def _max_sum(A: Interval, B: Interval, m: int) -> Interval:
@@ -218,7 +210,7 @@ class _Tables:
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
         self.float = Float(K, p.d_head, {"maxdd": tables["maxdd"], "maxovd": tables["maxovd"]})
         self.float.w = Interval(*exp_w) if exp_w else \
-            _Lazy((V, V, K), 0, lambda q: _pair(self.float.exp(Interval.of(tables["w"].n[q], p.qk.e))))
+            _Lazy((V, V, K), 0, lambda q: self.float.exp(Interval.of(tables["w"].n[q], p.qk.e)))
         self.exact.good = _Good(win, rival, ov, e, K)
         self.float.good = _Lazy((V, V), 1, _GoodColumns(win, rival, ov, e, self.exact.good))
 

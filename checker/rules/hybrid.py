@@ -142,11 +142,13 @@ def residue(V: int, K: int, sets: Sets) -> Iterator[tuple[int, tuple[int, ...], 
                 for first in range(c):
                     pieces += [(m, X) for X in _product([good] * first + [bad] + [every] * (c - 1 - first))]
             group: list[tuple[int, np.ndarray]] = []
+            rows = 0
             for m, X in pieces:  # concatenated into blocks of about CHUNK rows
-                if group and sum(len(Y) for _, Y in group) + len(X) > CHUNK:
+                if group and rows + len(X) > CHUNK:
                     yield from _blocks(q, c, K, group)
-                    group = []
+                    group, rows = [], 0
                 group.append((m, X))
+                rows += len(X)
             yield from _blocks(q, c, K, group)
 
 

@@ -101,23 +101,20 @@ def tables(cert: Certificate, w: Weights) -> "_Tables":
     if par["eupu"] not in EUPU or par["attn"] not in ATTN + sp.ATTN or par["err"] not in ERR \
             or par.get("logit", sp.LOGIT[0]) not in sp.LOGIT:
         raise Malformed(f"unknown subcubic variant {par!r:.120}")
-    rank2, svdq, svd = par["attn"] == "rank2-query", par["eupu"] == "svd-query-max-diff", par["attn"] == "svd"
+    svd = par["attn"] == "svd"
+    sizes = {"direction2": w.d_head if par["attn"] == "rank2-query" else 0,  # the hint vectors it needs
+             "eupu_offset": w.d_model if par["eupu"] == "svd-query-max-diff" else 0,
+             "svd_left": w.d_vocab * svd, "svd_right": w.d_vocab * svd, "direction": 0 if svd else w.d_head}
     averaged = par.get("logit") == "paper-mean-query"
-    ev = fields(cert.evidence, "evidence", {"cases"} | ({"svd_left", "svd_right"} if svd else {"direction"})
-                | ({"direction2"} if rank2 else set()) | ({"eupu_offset"} if svdq else set())
+    ev = fields(cert.evidence, "evidence", {"cases", *(k for k, n in sizes.items() if n)}
                 | ({"mean_attention"} if averaged else set()))
-    b2 = sp.vector(ev["direction2"], w.d_head, "direction2") if rank2 else None
-    offset = sp.vector(ev["eupu_offset"], w.d_model, "eupu_offset") if svdq else None
-    uv = (sp.vector(ev["svd_left"], w.d_vocab, "svd_left"), sp.vector(ev["svd_right"], w.d_vocab, "svd_right")) \
-        if svd else None
-    # attn=svd: the rank-1 tables below are built along a fixed unit direction and then replaced
-    b = sp.vector(ev["direction"], w.d_head, "direction") if not svd else \
-        Dyadic(np.array([1] + [0] * (w.d_head - 1), dtype=object), 0)
-    abar = None
-    if "logit" in par:
-        abar = sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else \
-            Dyadic(np.zeros((w.d_vocab, w.k), dtype=object), 0)
-    return _Tables(w, b, b2, par, offset, uv, abar)
+    hint = {k: sp.vector(ev[k], n, k) for k, n in sizes.items() if n}
+    # attn=svd: the rank-1 tables are built along a fixed unit direction and then replaced
+    b = hint.get("direction") or Dyadic(np.array([1] + [0] * (w.d_head - 1), dtype=object), 0)
+    abar = None if "logit" not in par else \
+        sp.mean_attention(ev["mean_attention"], w.d_vocab, w.k) if averaged else sb.zeros((w.d_vocab, w.k))
+    return _Tables(w, b, hint.get("direction2"), par, hint.get("eupu_offset"),
+                   (hint["svd_left"], hint["svd_right"]) if svd else None, abar)
 
 
 def _sum(N, q, m, c, g) -> list[tuple]:
@@ -160,10 +157,7 @@ class _Tables:
         tables = {**_attention(wt, w.k, b, b2, par, uv), **_ov(wt, w.k)}
         evou, pvou = tables.pop("evou"), tables.pop("pvou")
         self.paper = abar is not None  # the paper's logit reasoning (subcubic_paper), its own direct-path parts
-        if abar is None:
-            tables.update(_direct(wt, w.k, par["eupu"], offset))
-        else:
-            tables.update(_paper(wt, w.k, par["eupu"], offset, evou, pvou, abar, tables["eqkp"]))
+        tables.update(_direct(wt, w.k, par["eupu"], offset, self.paper and (evou, pvou, abar, tables["eqkp"])))
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables,
                       paper=self.paper)
@@ -179,11 +173,6 @@ class _Tables:
         """The case's inequality decided exactly."""
         return all(self.exact.holds(s) for s in self.sums(q, m, c, g))
 
-    def eqke_bounds(self, q: int, m: int, g: int) -> tuple[Fraction, Fraction | None]:
-        """Exact (b_q, a_x) of `_eqke_bounds` (a_x None for g = 0)."""
-        b_q, a_x = _eqke_bounds(self.exact, q, m, g)
-        return b_q, a_x if g else None
-
     def sums(self, q: int, m: int, c: int, g: int) -> list[expo.Obligation]:
         """The case as sums coeff * exp(arg / sqrt(d_head)) > 0 with exact rationals; `_sum`'s
         without the query term if q = m and the non-max term if c = 0 (both 0)."""
@@ -195,25 +184,25 @@ class _Tables:
 def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: tuple | None) -> dict[str, Dyadic]:
     """Attention: EQKP, the rank-1 (rank-2) split of EQKE along the hints and the residual's bound."""
     V, d = wt.W_E.n.shape[0], wt.W_Q.n.shape[1]
-    last = wt.W_E + sb.rows(wt.W_pos[K - 1], V)                                     # W_EP
-    Q = last @ wt.W_Q + sb.rows(wt.b_Q, V)
+    last = wt.W_E + wt.W_pos[K - 1].rows(V)                                     # W_EP
+    Q = last @ wt.W_Q + wt.b_Q.rows(V)
     Km = wt.W_E @ wt.W_K
-    eqkp = Q @ sb.tr(wt.W_pos @ wt.W_K + sb.rows(wt.b_K, K))                          # [q, i]
+    eqkp = Q @ sb.tr(wt.W_pos @ wt.W_K + wt.b_K.rows(K))                          # [q, i]
     beta = sp.norm2(b)
     u = (Q @ sb.tr(sb.vec(b)))[:, 0]
     v, kres = _along(Km, b, beta)
     o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
-    centred = Q if o == 0 else Q - sb.rows(b, V)
+    centred = Q if o == 0 else Q - b.rows(V)
     # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
     one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
     eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
-    bq = wt.b_Q - (b if o else Dyadic(np.zeros(d, dtype=object), 0))
+    bq = wt.b_Q - (b if o else sb.zeros(d))
     eb = min(wt.W_Q.e, bq.e)
     wq = Dyadic(np.vstack([wt.W_Q.align(eb), bq.align(eb)[None, :]]), eb)          # [W_Q; b_Q - o b]
     wk2 = _along(wt.W_K, b, beta)[1]                                               # W_K (beta I - b b^T)
     if b2 is None:  # rank 1: no second term
         beta2, qres = Fraction(1), centred
-        u2 = w2 = Dyadic(np.zeros(V, dtype=object), 0)
+        u2 = w2 = sb.zeros(V)
     else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
         beta2 = sp.norm2(b2)
         u2, qres = _along(centred, b2, beta2)
@@ -225,7 +214,7 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
            "vmax": prefix(v, np.maximum), "vmin": prefix(v, np.minimum),
            "w2max": prefix(w2, np.maximum), "w2min": prefix(w2, np.minimum)}
     if par["err"] == "exact-eqke":  # EQKE itself, V x V, and its prefix maxima along keys
-        out.update(eqke=Q @ sb.tr(Km), spread=Dyadic(np.zeros(V, dtype=object), 0))
+        out.update(eqke=Q @ sb.tr(Km), spread=sb.zeros(V))
     elif uv is not None:  # attn=svd: the rank-1 SVD term formed, the residual bounded
         out["eqke"], out["eqbeta"], qres, kres, chain = sp.svd_split(Q, Km, eq1, wq, wt.W_K, wt.W_E, *uv)
         out["spread"] = sb.spread(par["err"], qres, kres, chain)
@@ -242,30 +231,19 @@ def _along(x: Dyadic, b: Dyadic, beta: Fraction) -> tuple[Dyadic, Dyadic]:
     return xb, sp.scale(x, beta) - sp.outer(xb, b)
 
 
-def _direct_parts(wt: Params, K: int, eupu: str, offset: Dyadic | None) -> tuple:
-    """(W_EP, the direct path's bias row b_O W_U + b_U, the eupu option's row c or None if D is formed)."""
+def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, paper: tuple | None) -> dict[str, Dyadic]:
+    """The direct path's penalty dpen[q, m] >= max_{j != m} D[q, j] - D[q, m] (eupu option), from
+    W_EP, the bias row b_O W_U + b_U and the option's row c (None: D is formed); under the paper's
+    logit reasoning (paper = its other tables) its own direct-path parts instead (subcubic_paper)."""
     V, dm = wt.W_E.n.shape
-    c = None if eupu in FROM_D else \
-        {"mean-query-max-diff": lambda: sb.floor_mean(wt.W_E + sb.rows(wt.W_pos[K - 1], V)),
-         "svd-query-max-diff": lambda: offset, "factored-max-diff": lambda: Dyadic(np.zeros(dm, dtype=object), 0)}[eupu]()
-    return wt.W_E + sb.rows(wt.W_pos[K - 1], V), (sb.rows(wt.b_O, 1) @ wt.W_U)[0] + wt.b_U, c
-
-
-def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None) -> dict[str, Dyadic]:
-    """The direct path's penalty dpen[q, m] >= max_{j != m} D[q, j] - D[q, m] (eupu option)."""
-    V, dm = wt.W_E.n.shape
-    last, bias, c = _direct_parts(wt, K, eupu, offset)
+    last, bias = wt.W_E + wt.W_pos[K - 1].rows(V), (wt.b_O.rows(1) @ wt.W_U)[0] + wt.b_U
+    c = None if eupu in FROM_D else {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff":
+                                     lambda: offset, "factored-max-diff": lambda: sb.zeros(dm)}[eupu]()
+    if paper:
+        return sp.tables(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), *paper)
     if c is None:
-        return {"dpen": sb.dpen_from_d(last @ wt.W_U + sb.rows(bias, V), eupu)}
+        return {"dpen": sb.dpen_from_d(last @ wt.W_U + bias.rows(V), eupu)}
     return {"dpen": sb.dpen_factored(last, wt.W_U, bias, c)}
-
-
-def _paper(wt: Params, K: int, eupu: str, offset: Dyadic | None, evou: Dyadic, pvou: Dyadic, abar: Dyadic,
-           eqkp: Dyadic) -> dict[str, Dyadic]:
-    """The paper's logit reasoning (subcubic_paper) in place of dpen: its own direct-path parts."""
-    V, dm = wt.W_E.n.shape
-    last, bias, c = _direct_parts(wt, K, eupu, offset)
-    return sp.tables(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), evou, pvou, abar, eqkp)
 
 
 def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
@@ -273,7 +251,7 @@ def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
     V, dm = wt.W_E.n.shape
     OU = wt.W_O @ wt.W_U
     evou = wt.W_E @ wt.W_V @ OU                                                     # [x, j]
-    pvou = (wt.W_pos @ wt.W_V + sb.rows(wt.b_V, K)) @ OU                             # [i, j]
+    pvou = (wt.W_pos @ wt.W_V + wt.b_V.rows(K)) @ OU                             # [i, j]
     eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)                  # [x, m]
     pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)                  # [i, m]
     e = min(evou.e, pvou.e)

@@ -24,8 +24,8 @@ SVD_POWER = 64  # k: sigma_1^2 <= tr((G H)^k)^(1/k); at most a factor d_head^(1/
 
 # ------------------------------------------------------------------ small exact helpers
 
-def rows(x: Dyadic, n: int) -> Dyadic:
-    return Dyadic(np.tile(x.n.reshape(1, -1), (n, 1)), x.e)
+def zeros(shape) -> Dyadic:
+    return Dyadic(np.zeros(shape, dtype=object), 0)
 
 
 def tr(x: Dyadic) -> Dyadic:
@@ -82,7 +82,7 @@ def dpen_factored(w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic) -> Dyadic:
     V = len(w_ep.n)
     dm = (vec(c) @ U)[0] + bias
     dmpen = dpen_from_d(vec(dm), "exact")[0]
-    rs = (absd(w_ep - rows(c, V)) @ tr(vec(rowspan(U))))[:, 0]
+    rs = (absd(w_ep - c.rows(V)) @ tr(vec(rowspan(U))))[:, 0]
     e = min(dmpen.e, rs.e)
     return Dyadic(rs.align(e)[:, None] + dmpen.align(e)[None, :], e)
 
@@ -114,7 +114,7 @@ def _factor_bound(A: Dyadic, spans: Dyadic, top, mean: bool) -> Dyadic:
     if not mean:
         return (absd(A) @ tr(vec(spans)))[:, 0]
     c = floor_mean(A)
-    return (absd(A - rows(c, len(A.n))) @ tr(vec(spans)))[:, 0] + top(c)
+    return (absd(A - c.rows(len(A.n))) @ tr(vec(spans)))[:, 0] + top(c)
 
 
 def min_of(*xs: Dyadic) -> Dyadic:
@@ -156,7 +156,7 @@ def l2_bound(qres: Dyadic, kres: Dyadic) -> Dyadic:
     """|qres[q]|_2 * max_t |2 kres[t] - (max + min)|_2 (Cauchy-Schwarz about the bounding box's centre
     z: |kres[x] - kres[m]| <= 2 max_t |kres[t] - z|), square roots rounded up (sqrt_up)."""
     centre = Dyadic(kres.n.max(axis=0) + kres.n.min(axis=0), kres.e)
-    dev = Dyadic(2 * kres.n, kres.e) - rows(centre, len(kres.n))
+    dev = Dyadic(2 * kres.n, kres.e) - centre.rows(len(kres.n))
     radius = sqrt_up(Dyadic(np.array([max((dev.n * dev.n).sum(axis=1))], dtype=object), 2 * dev.e))
     norms = sqrt_up(Dyadic((qres.n * qres.n).sum(axis=1), 2 * qres.e))
     return Dyadic(norms.n * radius.n[0], norms.e + radius.e)
@@ -219,7 +219,7 @@ def _svd_spread(qres: Dyadic, kres: Dyadic, V: int) -> Dyadic:
     Mx = G @ H
     top = max(int(abs(v)).bit_length() for v in Mx.n.ravel())
     if top == 0:
-        return Dyadic(np.zeros(V, dtype=object), 0)
+        return zeros(V)
     x = iv.enclose_ints(Mx.n, Mx.e - (top + Mx.e))  # M = 2^E x with E = top + Mx.e
     E, k = top + Mx.e, 1
     while k < SVD_POWER:
@@ -230,7 +230,7 @@ def _svd_spread(qres: Dyadic, kres: Dyadic, V: int) -> Dyadic:
         hi = iv.add(hi, (x[0][i, i], x[1][i, i]))
     t_hi = Fraction(float(hi[1]))
     if not t_hi > 0:
-        return Dyadic(np.zeros(V, dtype=object), 0)  # tr >= 0 and its upper bound <= 0: R = 0
+        return zeros(V)  # tr >= 0 and its upper bound <= 0: R = 0
     bound = root_up(t_hi.numerator, E + k - (t_hi.denominator.bit_length() - 1), 2 * k)
     e = -(bound.denominator.bit_length() - 1)
     return Dyadic(np.full(V, int(bound * 2 ** -e), dtype=object), e)

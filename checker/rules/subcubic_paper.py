@@ -113,13 +113,13 @@ def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None
     gap[q] = the row span of D (max-diff) or the largest row span (global-max-diff)."""
     V = len(w_ep.n)
     if c is None:
-        D = w_ep @ U + sb.rows(bias, V)
+        D = w_ep @ U + bias.rows(V)
         span = sb.rowspan(D)
         if how == "global-max-diff":
             span = Dyadic(np.full(V, span.n.max(), dtype=object), span.e)
-        return Dyadic(np.zeros(V, dtype=object), 0), span
+        return sb.zeros(V), span
     L0 = (sb.vec(c) @ U)[0] + bias
-    return L0, (sb.absd(w_ep - sb.rows(c, V)) @ sb.tr(sb.vec(sb.rowspan(U))))[:, 0]
+    return L0, (sb.absd(w_ep - c.rows(V)) @ sb.tr(sb.vec(sb.rowspan(U))))[:, 0]
 
 
 def tables(L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: Dyadic, eqkp: Dyadic) -> dict[str, Dyadic]:

@@ -144,6 +144,17 @@ def test_nesting_cap_boundary():
         parse_certificate(_nested(MAX_DEPTH + 1).encode())
 
 
+def test_nesting_scan_is_linear_on_escaped_quotes():
+    """A string of escaped quotes that is never closed: one linear pass (a string-matching regex
+    restarts at every quote, quadratic: about 10 minutes for this 400 kB text), then a clean error."""
+    import time
+    text = '{"a": "' + '\\"' * 200_000
+    start = time.perf_counter()
+    with pytest.raises(Malformed, match="not valid JSON"):
+        parse_certificate(text.encode())
+    assert time.perf_counter() - start < 20  # linear: well under a second; quadratic: minutes
+
+
 def test_integer_digits_cap_boundary():
     ok = "9" * MAX_INT_DIGITS
     cert = parse_certificate(_minimal(evidence='{"correct_inputs": -' + ok + ', "total_inputs": 8}').encode())

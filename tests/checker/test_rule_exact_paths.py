@@ -442,7 +442,7 @@ def _paper_ingredients(t, tr: Truth, q: int, m: int, c: int, g: int, idx: np.nda
     EQKE bounds), and the true largest wrong-logit difference is <= gap + S + max_k (a - abar) k +
     (1 - a) Wn at the true a."""
     K, d, N_ = tr.K, tr.d, t.exact
-    b_q, a_x = t.eqke_bounds(q, m, g)
+    b_q, a_x = subcubic_rule._eqke_bounds(t.exact, q, m, g)  # a_x only read where c > 0, i.e. g >= 1
     p = [_f(t.exact.eqkp[q, i]) for i in range(K)]
     srt = sorted(p[:K - 1])
     N = sum(math.exp(x / math.sqrt(d)) for x in srt[:K - 1 - c] + ([p[K - 1]] if q == m else []))

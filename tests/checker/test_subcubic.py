@@ -431,7 +431,7 @@ def test_factored_dpen_covers_the_direct_path(seed, v, dm):
     rng = np.random.default_rng(seed)
     w_ep, U = _dy(rng.integers(-40, 41, (v, dm))), _dy(rng.integers(-40, 41, (dm, v)))
     bias, c = _dy(rng.integers(-40, 41, v)), _dy(rng.integers(-40, 41, dm))
-    D = w_ep @ U + sb.rows(bias, v)
+    D = w_ep @ U + bias.rows(v)
     exact = sb.dpen_from_d(D, "exact")
     Df = _floats(D).reshape(v, v)
     want = np.array([[max(Df[q, j] for j in range(v) if j != m) - Df[q, m] if v > 1 else 0.0
