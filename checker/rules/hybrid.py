@@ -318,7 +318,7 @@ class _Query:
         new = np.ones(J.shape, dtype=bool)
         new[:, 1:] = J[:, 1:] != J[:, :-1]
         r, j = np.nonzero(new)
-        r, j = r, J[r, j]
+        j = J[r, j]
         mr = m[r]
         terms = [mul_lower(down(self.dd[mr, j] + md.ovd[X[r, k], I[k], mr, j]), wl[r, k], wh[r, k])
                  for k in range(c)]
