@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -146,9 +145,11 @@ def _nesting(text: str) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) < len(pairs):
-        raise Malformed(f"duplicate key {next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)!r}")
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise Malformed(f"duplicate key {key!r}")
+        out[key] = value
     return out
 
 
