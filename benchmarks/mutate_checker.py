@@ -1,7 +1,7 @@
 """Mutation testing of the trusted checker: how many small code changes in checker/ do the tests catch?
 
     python benchmarks/mutate_checker.py [--files checker/expo.py ...] [--sample N] [--limit N]
-                                        [--jobs 1] [--map MAP.json] [--list] [--json OUT]
+                                        [--jobs 1] [--map MAP.json] [--list] [--json OUT] [--reuse OLD.json]
 
 The tracked files (as committed at --rev, default HEAD, so concurrent edits cannot leak in;
 --worktree: their working-tree contents) are copied ONCE into a temporary directory; each mutant
@@ -20,6 +20,11 @@ checker/, certify/ or exporters/), which saves their ~2.4 s start-up per mutant.
 
 Checked before the run: the copy is what is imported, the unmutated copy passes, and a
 deliberately broken checker is killed. A timeout counts as killed (the check no longer finishes).
+
+--reuse OLD.json (any commit's run) carries OLD's killed and timed-out outcomes over to the same
+mutations of the same code (the same text of the enclosing function, or at module level of the
+top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
+of changed code and the earlier survivors.
 """
 from __future__ import annotations
 
@@ -88,14 +93,21 @@ class Mutant:
     seconds: float = 0.0
     tests: int = 0    # tests selected
     cut: int = 0      # tests that execute its statement but were left out (past the budget)
+    reused: bool = False  # its status carried over from an earlier run (--reuse)
+
+
+def line_starts(src: bytes) -> list[int]:
+    """The byte offset of each line's start (index 0: line 1), and the end of the source."""
+    starts = [0]
+    for line in src.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    return starts
 
 
 def mutants_of(copy: Path, path: str) -> list[Mutant]:
     """Every mutant of one file, in a deterministic order; each replaces one AST node's source text."""
     src = (copy / path).read_bytes()
-    starts = [0]
-    for line in src.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
+    starts = line_starts(src)
     tree = ast.parse(src)
     docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.ClassDef,
                   ast.FunctionDef, ast.AsyncFunctionDef)) and n.body and isinstance(n.body[0], ast.Expr)}
@@ -150,6 +162,53 @@ def mutants_of(copy: Path, path: str) -> list[Mutant]:
         elif isinstance(node, ast.Raise):
             add(node, "pass", "raise -> pass", parens=False)
     return sorted(out, key=lambda m: (m.line, m.start, m.description))
+
+
+# ---------------------------------------------------------------- reusing an earlier run's outcomes
+
+def regions(src: bytes) -> list[tuple[int, int]]:
+    """Byte spans of every function (decorators included) and every top-level statement of a source."""
+    starts, tree = line_starts(src), ast.parse(src)
+    defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    out = []
+    for n in {*tree.body, *defs}:
+        first = min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+        out.append((starts[first - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset))
+    return out
+
+
+def reuse_key(file: str, src: bytes, spans: list[tuple[int, int]], start: int, end: int, replacement: str) -> tuple:
+    """What makes two mutants the same mutation of the same code: the file, the source text of the
+    innermost function holding the mutated segment (at module level: of its top-level statement),
+    the segment's offsets within that text, and the replacement."""
+    a, b = min(((a, b) for a, b in spans if a <= start and end <= b), key=lambda s: s[1] - s[0])
+    return file, src[a:b], start - a, end - a, replacement
+
+
+def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
+    """Carry the killed and timed-out outcomes of an earlier run's mutants (old: its JSON's "mutants")
+    over to the same mutations of the same code (reuse_key); source and old_source give a file's text
+    (None: no such file then). Survivors, unexecuted and unmatched mutants are left to run. Returns
+    how many outcomes were carried over."""
+    parsed: dict[tuple, tuple | None] = {}
+
+    def key(text_of, file: str, start: int, end: int, replacement: str) -> tuple | None:
+        if (text_of, file) not in parsed:
+            src = text_of(file)
+            parsed[text_of, file] = None if src is None else (src, regions(src))
+        if parsed[text_of, file] is None:
+            return None
+        return reuse_key(file, *parsed[text_of, file], start, end, replacement)
+    done = {key(old_source, m["file"], m["start"], m["end"], m["replacement"]): m
+            for m in old if m["status"] in ("killed", "timeout")}
+    done.pop(None, None)
+    count = 0
+    for m in mutants:
+        was = done.get(key(source, m.file, m.start, m.end, m.replacement))
+        if was is not None:
+            m.status, m.seconds, m.tests, m.reused = was["status"], was["seconds"], was["tests"], True
+            count += 1
+    return count
 
 
 # ---------------------------------------------------------------- the coverage map (one traced run)
@@ -382,6 +441,12 @@ def run_mutant(m: Mutant, server: Server, cov: dict, timeout: float, budget: flo
     return m
 
 
+def git_show(commit: str, path: str) -> bytes | None:
+    """A file's contents at a commit (None: it did not exist there)."""
+    out = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=REPO, capture_output=True)
+    return out.stdout if out.returncode == 0 else None
+
+
 def make_copy(rev: str | None, overlay: list[str]) -> Path:
     """The tracked files as committed at rev (working tree if rev is None), plus the overlay files as
     they are in the working tree, in a fresh temporary directory."""
@@ -438,8 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--map", metavar="JSON", help="coverage map cache: read if it is of the same commit, else written")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     ap.add_argument("--json", metavar="OUT", help="write every mutant and its outcome as JSON")
-    ap.add_argument("--rerun", metavar="JSON", help="re-run only the survivors of an earlier --json run "
-                    "(same --rev and sample); its killed mutants count as killed (tests were only added)")
+    ap.add_argument("--reuse", "--rerun", metavar="JSON", help="carry over the killed and timed-out outcomes of "
+                    "an earlier --json run (any commit) to the same mutations of the same code: same file, same "
+                    "text of the enclosing function (module level: top-level statement), same offset in it, same "
+                    "replacement (tests were only added); the rest runs")
     args = ap.parse_args(argv)
     rev = None if args.worktree else args.rev
     commit = "worktree" if rev is None else subprocess.run(["git", "rev-parse", rev], cwd=REPO, check=True,
@@ -453,11 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.interleave:  # every N-th first, then the next offset...: any prefix is a spread sample
             mutants = [m for k in range(args.interleave) for m in mutants[k::args.interleave]]
         mutants = mutants[:args.limit]
-        if args.rerun:
-            old = {(m["file"], m["start"], m["replacement"]): m["status"]
-                   for m in json.loads(Path(args.rerun).read_text())["mutants"]}
-            for m in mutants:
-                m.status = old[m.file, m.start, m.replacement] if old[m.file, m.start, m.replacement] != "survived" else ""
+        if args.reuse:
+            old = json.loads(Path(args.reuse).read_text())
+            if old["commit"] == "worktree":
+                raise SystemExit(f"--reuse: {args.reuse} was a --worktree run: no commit to read its code from")
+            n = reuse(mutants, lambda f: (copy / f).read_bytes(), old["mutants"], lambda f: git_show(old["commit"], f))
+            print(f"reused {n} of {len(mutants)} outcomes (killed or timeout) from {args.reuse} (commit "
+                  f"{old['commit'][:7]}); the other {len(mutants) - n} run", flush=True)
         if args.list:
             for m in mutants:
                 print(f"{m.file}:{m.line}: {m.description}   => {m.replacement}")
@@ -508,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     rate = (count["killed"] + count["timeout"]) / max(run, 1)
     print(f"\nmutants {len(mutants)}, run {run}: killed {count['killed']}  timeouts {count['timeout']}  survived "
           f"{count['survived']}  unexecuted {count['unexecuted']}  kill rate {rate:.1%} of those run  "
-          f"({time.perf_counter() - start:.0f} s)")
+          f"({sum(m.reused for m in mutants)} carried over by --reuse; {time.perf_counter() - start:.0f} s)")
     print(f"{'file':32} {'run':>5} {'killed':>7} {'timeout':>8} {'survived':>9} {'unexec.':>8} {'mean s':>7}")
     for f in sorted({m.file for m in mutants}):
         ran = [m for m in mutants if m.file == f and m.status]
@@ -521,6 +590,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {m.status:10} {m.file}:{m.line}: {m.description}   => {m.replacement}{cut}")
     if args.json:
         Path(args.json).write_text(json.dumps({"kill_rate": rate, **count, "total": len(mutants), "run": run, "commit": commit,
+                                               "reused": sum(m.reused for m in mutants),
                                                "mutants": [asdict(m) for m in mutants]}, indent=1))
     return 0
 

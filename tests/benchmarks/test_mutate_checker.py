@@ -1,0 +1,103 @@
+"""benchmarks/mutate_checker.py's --reuse: which earlier outcomes carry over to a later commit."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("mutate_checker", REPO / "benchmarks" / "mutate_checker.py")
+mc = sys.modules["mutate_checker"] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+spec.loader.exec_module(mc)
+
+OLD = '''LIMIT = 3
+NAMES = {"a": 1}
+
+
+def f(x):
+    return x + 1 < LIMIT
+
+
+class C:
+    def keep(self, y):
+        return y - 1
+
+    def change(self, y):
+        return y + 2
+
+
+def g(x):
+    return x - 2
+'''
+# A docstring shifts every offset; LIMIT, C.change and g change; f, NAMES and C.keep do not.
+NEW = '''"""Shifts every later byte."""
+LIMIT = 4
+NAMES = {"a": 1}
+
+
+def f(x):
+    return x + 1 < LIMIT
+
+
+class C:
+    def keep(self, y):
+        return y - 1
+
+    def change(self, y):
+        return y + 3
+
+
+def g(x):
+    return x - 2 > 0
+'''
+
+
+def mutants(tmp_path: Path, name: str, src: str) -> list:
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "m.py").write_text(src)
+    return mc.mutants_of(tmp_path / name, "m.py")
+
+
+def where(src: str, m) -> str:
+    """The name of the top-level statement or method holding a mutant (for the assertions)."""
+    line = src.encode()[:m.start].count(b"\n") + 1
+    text = src.splitlines()[line - 1].strip()
+    return {"LIMIT = 3": "LIMIT", "LIMIT = 4": "LIMIT", 'NAMES = {"a": 1}': "NAMES", "return x + 1 < LIMIT": "f",
+            "return y - 1": "keep", "return x - 2": "g", "return x - 2 > 0": "g"}.get(text, "change")
+
+
+def test_reuse_carries_killed_outcomes_of_unchanged_code_only(tmp_path):
+    old, new = mutants(tmp_path, "old", OLD), mutants(tmp_path, "new", NEW)
+    for i, m in enumerate(old):
+        m.status, m.seconds, m.tests = ("timeout" if i % 3 == 0 else "killed"), 1.5, 7
+    survivor = next(m for m in old if where(OLD, m) == "f" and m.description == "< -> <=")
+    survivor.status = "survived"
+    unexecuted = next(m for m in old if where(OLD, m) == "keep")
+    unexecuted.status = "unexecuted"
+    sources = {"old": OLD.encode(), "new": NEW.encode()}
+    n = mc.reuse(new, lambda f: sources["new"] if f == "m.py" else None, [asdict(m) for m in old],
+                 lambda f: sources["old"] if f == "m.py" else None)
+
+    carried = {(where(NEW, m), m.description) for m in new if m.reused}
+    expected = {(where(OLD, m), m.description) for m in old
+                if where(OLD, m) in ("f", "NAMES", "keep") and m not in (survivor, unexecuted)}
+    assert carried == expected and n == len(expected)
+    assert {w for w, _ in carried} == {"f", "NAMES", "keep"}  # the offsets moved: matched within the function
+    for m in new:
+        if m.reused:  # the same mutation: its old outcome, and the old mutant's own status (timeout stays)
+            was = next(o for o in old if (where(OLD, o), o.description, o.replacement)
+                       == (where(NEW, m), m.description, m.replacement))
+            assert (m.status, m.seconds, m.tests) == (was.status, 1.5, 7)
+        else:
+            assert m.status == ""  # left to run: changed code, an old survivor or unexecuted mutant
+
+
+def test_reuse_needs_the_same_file(tmp_path):
+    old = mutants(tmp_path, "old", OLD)
+    for m in old:
+        m.status = "killed"
+    assert mc.reuse(old, lambda f: OLD.encode(), [dict(asdict(m), file="other.py") for m in old],
+                    lambda f: OLD.encode() if f == "other.py" else None) == 0
+    assert mc.reuse(old, lambda f: OLD.encode(), [asdict(m) for m in old], lambda f: None) == 0
+    assert mc.reuse(old, lambda f: OLD.encode(), [asdict(m) for m in old], lambda f: OLD.encode()) == len(old)
