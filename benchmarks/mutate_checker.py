@@ -14,7 +14,8 @@ the subprocesses it starts) and its duration: the coverage map (--map caches it,
 commit). A mutant then runs only the passing tests that execute its statement, the cheapest module
 first, with -x: a test that never executes the changed line cannot see the change. A mutant whose
 statement that runs at import (module constants, signatures, class bodies) runs its file's
-RELEVANT tests too; one that no test executes at all survives without a run ("unexecuted").
+RELEVANT tests and the tests running code that names what it binds (Readers); one that no test
+executes at all survives without a run ("unexecuted").
 Each run is a fork of a server process that has already imported the third-party libraries (never
 checker/, certify/ or exporters/), which saves their ~2.4 s start-up per mutant.
 
@@ -336,14 +337,74 @@ def build_map(copy: Path, universe: list[str]) -> dict:
         shutil.rmtree(copy / ".hypothesis", ignore_errors=True)
 
 
-def select(m: Mutant, cov: dict, budget: float) -> list[str] | None:
+class Readers:
+    """What a statement run at import binds (a module constant, a class attribute, a signature) is read
+    later by whatever code names it: per checker file of the copy, the spans of its functions and the
+    names they mention (Name ids, attributes, imported names), and its module and class-body
+    statements with the names they bind and mention."""
+
+    def __init__(self, copy: Path) -> None:
+        self.functions: list[tuple[str, int, int, set[str]]] = []  # (file, first line, last line, names)
+        self.statements: dict[str, list[tuple[int, int, set[str], set[str]]]] = {}  # file -> (first, last, binds, names)
+        for path in sorted((copy / "checker").rglob("*.py")):
+            file, tree = str(path.relative_to(copy)), ast.parse(path.read_bytes())
+            rows = self.statements.setdefault(file, [])
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    self.functions.append((file, node.lineno, node.end_lineno, _names(node)))
+            for stmt in [*tree.body, *(s for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for s in c.body)]:
+                if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    binds = {n.id for t in _targets(stmt) for n in ast.walk(t) if isinstance(n, ast.Name)}
+                    rows.append((stmt.lineno, stmt.end_lineno, binds, _names(stmt)))
+
+    def __call__(self, m: Mutant) -> dict[str, set[int]]:
+        """{file: lines} of the functions that read, directly or through other such statements, a name
+        bound by m's statement (the innermost module or class-body one holding m)."""
+        held = [(a, b, binds) for a, b, binds, _ in self.statements.get(m.file, ()) if a <= m.line <= b]
+        names = set().union(*(binds for *_, binds in held[-1:]))
+        while True:  # statements computed from those names bind further names (_RATIONAL from MAX_INT_DIGITS)
+            more = {n for rows in self.statements.values() for *_, binds, used in rows if used & names for n in binds}
+            if more <= names:
+                break
+            names |= more
+        out: dict[str, set[int]] = {}
+        for file, first, last, used in self.functions:
+            if used & names:
+                out.setdefault(file, set()).update(range(first, last + 1))
+        return out
+
+
+def _names(node: ast.AST) -> set[str]:
+    """The identifiers a piece of code mentions: names, attributes, imported names."""
+    out = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            out.add(n.attr)
+        elif isinstance(n, ast.alias):
+            out.add(n.asname or n.name)
+    return out
+
+
+def _targets(stmt: ast.stmt) -> list[ast.AST]:
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return [stmt.target]
+    return []
+
+
+def select(m: Mutant, cov: dict, budget: float, readers: Readers | None = None) -> list[str] | None:
     """The tests to run against m, cheapest module first, cut where their traced time passes budget
     seconds (m.cut: how many were cut); None: no test executes its statement."""
     span = set(range(m.first, m.last + 1))
     tests = [t for t, v in cov["tests"].items() if span & set(v["lines"].get(m.file, ()))]
-    if span & set(cov["import"].get(m.file, ())):  # it runs at import (too): whatever it computes
-        relevant = RELEVANT.get(Path(m.file).name, UNIVERSE)  # then is read later, so the file's tests
-        tests += [t for t in cov["tests"] if any(t.startswith(r) for r in relevant) and t not in tests]
+    if span & set(cov["import"].get(m.file, ())):  # it runs at import (too): whatever it computes then is
+        reach = readers(m) if readers else {}  # read later, by the code naming it and by the file's tests
+        relevant = RELEVANT.get(Path(m.file).name, UNIVERSE)
+        tests += [t for t, v in cov["tests"].items() if t not in tests and (any(t.startswith(r) for r in relevant)
+                  or any(reach.get(f, set()) & set(lines) for f, lines in v["lines"].items()))]
     if not tests:
         return None
     secs = lambda t: cov["tests"][t]["seconds"]
@@ -425,8 +486,9 @@ class Server:
         self.proc.wait()
 
 
-def run_mutant(m: Mutant, server: Server, cov: dict, timeout: float, budget: float) -> Mutant:
-    tests = select(m, cov, budget)
+def run_mutant(m: Mutant, server: Server, cov: dict, timeout: float, budget: float,
+               readers: Readers | None = None) -> Mutant:
+    tests = select(m, cov, budget, readers)
     if tests is None:
         m.status = "unexecuted"
         return m
@@ -541,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             cov = {"commit": commit, "universe": args.tests, **build_map(copy, args.tests)}
             if args.map:
                 Path(args.map).write_text(json.dumps(cov))
+        readers = Readers(copy)
         servers.put(Server(copy))
         sanity(servers.queue[0], cov, args.timeout)
         for _ in range(args.jobs - 1):  # one copy and server per worker; a worker borrows one per mutant
@@ -557,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
                 return m  # not run
             server = servers.get()
             try:
-                return run_mutant(m, server, cov, args.timeout, args.budget)
+                return run_mutant(m, server, cov, args.timeout, args.budget, readers)
             finally:
                 servers.put(server)
         todo = [m for m in mutants if not m.status]

@@ -101,3 +101,29 @@ def test_reuse_needs_the_same_file(tmp_path):
                     lambda f: OLD.encode() if f == "other.py" else None) == 0
     assert mc.reuse(old, lambda f: OLD.encode(), [asdict(m) for m in old], lambda f: None) == 0
     assert mc.reuse(old, lambda f: OLD.encode(), [asdict(m) for m in old], lambda f: OLD.encode()) == len(old)
+
+
+def test_readers_follow_what_an_import_time_statement_binds(tmp_path):
+    """A module constant is read by the code naming it, here or in a module importing it, and through
+    constants computed from it; code naming none of them is no reader."""
+    (tmp_path / "checker").mkdir()
+    (tmp_path / "checker" / "a.py").write_text(
+        "LIMIT = 3\nDERIVED = LIMIT * 2\n\n\ndef f():\n    return DERIVED\n\n\ndef g():\n    return 1\n\n\n"
+        "class C:\n    SIZE = 4\n\n    def size(self):\n        return self.SIZE\n")
+    (tmp_path / "checker" / "b.py").write_text("from checker.a import LIMIT\n\n\ndef h(x=0):\n    return LIMIT + x\n")
+    readers = mc.Readers(tmp_path)
+    at = lambda file, line: mc.Mutant(file, line, 0, 0, "", "")
+    assert readers(at("checker/a.py", 1)) == {"checker/a.py": {5, 6}, "checker/b.py": {4, 5}}
+    assert readers(at("checker/a.py", 2)) == {"checker/a.py": {5, 6}}
+    assert readers(at("checker/a.py", 14)) == {"checker/a.py": {16, 17}}  # a class attribute
+    assert readers(at("checker/a.py", 9)) == {}  # a def header: its own tests run it
+
+
+def test_select_adds_the_readers_tests_to_an_import_time_mutant():
+    cov = {"import": {"checker/a.py": [1, 2]},
+           "tests": {"t_reader": {"seconds": 1.0, "lines": {"checker/b.py": [4, 5]}},
+                     "t_other": {"seconds": 1.0, "lines": {"checker/a.py": [9, 10]}}}}
+    m = mc.Mutant("checker/a.py", 1, 0, 0, "", "", 1, 1)
+    readers = lambda m: {"checker/b.py": {4, 5}}
+    assert mc.select(m, cov, 10.0, readers) == ["t_reader"]
+    assert mc.select(m, cov, 10.0) is None
