@@ -10,9 +10,11 @@ PYTHONPATH pointing at it, so `import checker` loads the mutant.
 
 Fast by test selection (as mutmut and cosmic-ray do it). One traced run of the test universe
 (UNIVERSE) records, per test, the checker lines it executes (its own, its fixtures', and those of
-the subprocesses it starts) and its duration: the coverage map (--map caches it, keyed by the
-commit). A mutant then runs only the passing tests that execute its statement, the cheapest module
-first, with -x: a test that never executes the changed line cannot see the change. A mutant whose
+the subprocesses it starts), its duration and the shared fixtures it needs, timed apart: the
+coverage map (--map caches it, keyed by the commit). A mutant then runs only the passing tests that
+execute its statement, the cheapest first up to --budget seconds (a test's cost: its own time plus
+the setup of shared fixtures not yet paid for), grouped by module, with -x: a test that never
+executes the changed line cannot see the change. A mutant whose
 statement that runs at import (module constants, signatures, class bodies) runs its file's
 RELEVANT tests and the tests running code that names what it binds (Readers); one that no test
 executes at all survives without a run ("unexecuted").
@@ -20,9 +22,11 @@ Each run is a fork of a server process that has already imported the third-party
 checker/, certify/ or exporters/), which saves their ~2.4 s start-up per mutant.
 
 Checked before the run: the copy is what is imported, the unmutated copy passes, and a
-deliberately broken checker is killed. A timeout counts as killed (the check no longer finishes).
+deliberately broken checker is killed. A timeout counts as killed (the check no longer finishes)
+only if the unmutated copy runs the same tests, then and there, in a third of the time limit; if it
+is slower than that, the mutant is run again with three times the unmutated time as its limit.
 
---reuse OLD.json (any commit's run) carries OLD's killed and timed-out outcomes over to the same
+--reuse OLD.json (any commit's run) carries OLD's killed outcomes over to the same
 mutations of the same code (the same text of the enclosing function, or at module level of the
 top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
 of changed code and the earlier survivors.
@@ -187,10 +191,11 @@ def reuse_key(file: str, src: bytes, spans: list[tuple[int, int]], start: int, e
 
 
 def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
-    """Carry the killed and timed-out outcomes of an earlier run's mutants (old: its JSON's "mutants")
-    over to the same mutations of the same code (reuse_key); source and old_source give a file's text
-    (None: no such file then). Survivors, unexecuted and unmatched mutants are left to run. Returns
-    how many outcomes were carried over."""
+    """Carry the killed outcomes of an earlier run's mutants (old: its JSON's "mutants") over to the
+    same mutations of the same code (reuse_key); source and old_source give a file's text (None: no
+    such file then). Survivors, timeouts (an earlier run's may be the machine's, not the mutant's:
+    run_mutant checks them now), unexecuted and unmatched mutants are left to run. Returns how many
+    outcomes were carried over."""
     parsed: dict[tuple, tuple | None] = {}
 
     def key(text_of, file: str, start: int, end: int, replacement: str) -> tuple | None:
@@ -201,7 +206,7 @@ def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
             return None
         return reuse_key(file, *parsed[text_of, file], start, end, replacement)
     done = {key(old_source, m["file"], m["start"], m["end"], m["replacement"]): m
-            for m in old if m["status"] in ("killed", "timeout")}
+            for m in old if m["status"] == "killed"}
     done.pop(None, None)
     count = 0
     for m in mutants:
@@ -238,12 +243,17 @@ def _lines(code) -> set[int]:
 
 class Trace:
     """pytest plugin of the traced run (`-p mutate_checker` with TRACE_ENV set): per passing test, its
-    duration and the checker lines run by it, by the fixtures it uses and by its subprocesses."""
+    duration and the checker lines run by it, by the fixtures it uses and by its subprocesses. A
+    test's duration leaves out the setup of the shared (module-, class-, session-scoped) fixtures
+    set up during it: those are timed apart, so a run of any subset can be costed (cost)."""
 
     def __init__(self, root: Path, out: Path) -> None:
         self.root, self.out, self.prefix = root, out, str(root / "checker") + os.sep
         self.lines: dict[str, set] = {"import": set()}  # owner (a test, a fixture, import) -> lines
         self.stack, self.fixtures, self.seconds, self.passed = ["import"], {}, {}, set()
+        self.setup: dict[str, float] = {}    # shared fixture -> its setup time, nested shared ones excluded
+        self.shared: dict[str, list] = {}    # test -> the shared fixtures it needs
+        self.nested = [0.0]                  # per open setup or test: shared setup time spent inside it
         os.environ.update(MUTATE_CHECKER_SUB=str(out), MUTATE_CHECKER_PREFIX=self.prefix)  # subprocesses: SITE
         sys.settrace(self.call)
         threading.settrace(self.call)
@@ -275,21 +285,31 @@ class Trace:
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
         self.own(self.fixture_key(fixturedef))
+        self.nested.append(0.0)
+        start = time.perf_counter()
         try:
             return (yield)
         finally:
+            took, inner = time.perf_counter() - start, self.nested.pop()
+            if fixturedef.scope != "function":
+                self.setup[self.fixture_key(fixturedef)] = took - inner
+                inner = took
+            self.nested[-1] += inner
             self.release()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         self.own(item.nodeid)
+        self.nested.append(0.0)
         start = time.perf_counter()
         try:
             return (yield)
         finally:
-            self.seconds[item.nodeid] = time.perf_counter() - start
+            self.seconds[item.nodeid] = max(0.0, time.perf_counter() - start - self.nested.pop())
             self.release()
-            self.fixtures[item.nodeid] = [self.fixture_key(d[-1]) for d in item._fixtureinfo.name2fixturedefs.values() if d]
+            defs = [d[-1] for d in item._fixtureinfo.name2fixturedefs.values() if d]
+            self.fixtures[item.nodeid] = [self.fixture_key(d) for d in defs]
+            self.shared[item.nodeid] = [self.fixture_key(d) for d in defs if d.scope != "function"]
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.when == "call" and report.passed:
@@ -304,10 +324,11 @@ class Trace:
                 name, lines = (x.co_filename, _lines(x)) if hasattr(x, "co_filename") else (x[0], [x[1]])
                 out.setdefault(str(Path(name).relative_to(self.root)), set()).update(lines)
             return {k: sorted(v) for k, v in out.items()}
-        tests = {t: {"seconds": self.seconds[t],
+        tests = {t: {"seconds": self.seconds[t], "fixtures": self.shared[t],
                      "lines": files(self.lines[t].union(*(self.lines.get(f, ()) for f in self.fixtures[t])))}
                  for t in self.passed}
-        (self.out / "map.json").write_text(json.dumps({"tests": tests, "import": files(self.lines["import"])}))
+        (self.out / "map.json").write_text(json.dumps({"tests": tests, "import": files(self.lines["import"]),
+                                                       "fixtures": self.setup}))
 
 
 def pytest_configure(config) -> None:
@@ -396,8 +417,9 @@ def _targets(stmt: ast.stmt) -> list[ast.AST]:
 
 
 def select(m: Mutant, cov: dict, budget: float, readers: Readers | None = None) -> list[str] | None:
-    """The tests to run against m, cheapest module first, cut where their traced time passes budget
-    seconds (m.cut: how many were cut); None: no test executes its statement."""
+    """The tests to run against m: the cheapest first while their cost (traced seconds, shared fixtures
+    once) stays within budget (m.cut: how many were left out), in module groups; None: no test
+    executes its statement."""
     span = set(range(m.first, m.last + 1))
     tests = [t for t, v in cov["tests"].items() if span & set(v["lines"].get(m.file, ()))]
     if span & set(cov["import"].get(m.file, ())):  # it runs at import (too): whatever it computes then is
@@ -407,18 +429,28 @@ def select(m: Mutant, cov: dict, budget: float, readers: Readers | None = None) 
                   or any(reach.get(f, set()) & set(lines) for f, lines in v["lines"].items()))]
     if not tests:
         return None
-    secs = lambda t: cov["tests"][t]["seconds"]
-    module = lambda t: t.split("::")[0]
-    total: dict[str, float] = {}
-    for t in tests:
-        total[module(t)] = total.get(module(t), 0.0) + secs(t)
-    tests.sort(key=lambda t: (total[module(t)], module(t), secs(t)))
-    spent, keep = 0.0, 0
-    while keep < len(tests) and (keep == 0 or spent + secs(tests[keep]) <= budget):
-        spent += secs(tests[keep])
-        keep += 1
-    m.cut = len(tests) - keep
-    return tests[:keep]
+    tests.sort(key=lambda t: (cost([t], cov), t))
+    keep: list[str] = []
+    paid: set[str] = set()
+    spent = 0.0
+    for t in tests:  # the cheapest first; one that does not fit is skipped (a later one may share its fixtures)
+        more = cost([t], cov, paid)
+        if not keep or spent + more <= budget:
+            keep.append(t)
+            paid.update(cov["tests"][t].get("fixtures", ()))
+            spent += more
+    m.cut = len(tests) - len(keep)
+    first = {}
+    for t in keep:  # run grouped by module (a module's shared fixtures set up once), cheapest module first
+        first.setdefault(t.split("::")[0], len(first))
+    return sorted(keep, key=lambda t: first[t.split("::")[0]])
+
+
+def cost(tests: list[str], cov: dict, paid: set[str] = frozenset()) -> float:
+    """Traced seconds of running these tests together: their own times plus one setup of each shared
+    fixture they need (those in paid already set up). A map without fixture times: the tests' times."""
+    shared = {f for t in tests for f in cov["tests"][t].get("fixtures", ())} - paid
+    return sum(cov["tests"][t]["seconds"] for t in tests) + sum(cov.get("fixtures", {}).get(f, 0.0) for f in shared)
 
 
 # ---------------------------------------------------------------- running tests: a fork server
@@ -495,9 +527,17 @@ def run_mutant(m: Mutant, server: Server, cov: dict, timeout: float, budget: flo
     m.tests = len(tests)
     target = server.copy / m.file
     original = target.read_bytes()
-    target.write_bytes(original[:m.start] + m.replacement.encode() + original[m.end:])
+    mutated = original[:m.start] + m.replacement.encode() + original[m.end:]
+    limit = max(timeout, 3 * cost(tests, cov))
     try:
-        m.status, m.seconds = server.run(tests, max(timeout, 3 * sum(cov["tests"][t]["seconds"] for t in tests)))
+        target.write_bytes(mutated)
+        m.status, m.seconds = server.run(tests, limit)
+        if m.status == "timeout":  # killed only if the unmutated copy runs the same tests in a third of the time
+            target.write_bytes(original)
+            status, base = server.run(tests, 10 * limit)
+            if status == "survived" and 3 * base > limit:  # slower here and now than traced: a longer limit
+                target.write_bytes(mutated)
+                m.status, m.seconds = server.run(tests, 3 * base)
     finally:
         target.write_bytes(original)
     return m
@@ -531,7 +571,7 @@ def sanity(server: Server, cov: dict, timeout: float) -> None:
     where = subprocess.run([sys.executable, "-c", "import checker.check as c; print(c.__file__)"], cwd=server.copy,
                            env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert Path(where).resolve().is_relative_to(server.copy.resolve()), f"tests would import {where}, not the copy"
-    status, secs = server.run(sorted(cov["tests"]), timeout + 3 * sum(v["seconds"] for v in cov["tests"].values()))
+    status, secs = server.run(sorted(cov["tests"]), timeout + 3 * cost(list(cov["tests"]), cov))
     assert status == "survived", f"the unmutated checker fails its own tests ({status})"
     print(f"baseline: the {len(cov['tests'])} mapped tests pass on the unmutated copy in {secs:.1f} s", flush=True)
     target = server.copy / "checker/interval.py"
@@ -557,18 +597,19 @@ def main(argv: list[str] | None = None) -> int:
                     "offset's, ...: with --stop-at, the mutants run are a spread sample of the set")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=60.0,
-                    help="seconds per mutant, at least (3x its tests' traced time if more; a timeout counts as killed)")
-    ap.add_argument("--budget", type=float, default=40.0, help="traced test seconds per mutant at most: "
-                    "the cheapest tests that execute its statement up to this; a survivor with tests cut says so")
+                    help="seconds per mutant, at least (3x its tests' traced cost if more; a timeout counts as killed "
+                         "if the unmutated copy runs the same tests in a third of that)")
+    ap.add_argument("--budget", type=float, default=40.0, help="traced test seconds per mutant at most "
+                    "(shared fixtures' setup included): the cheapest tests that execute its statement up to this; a survivor with tests cut says so")
     ap.add_argument("--tests", nargs="+", default=UNIVERSE, help="the test universe (default: UNIVERSE)")
     ap.add_argument("--stop-at", metavar="HH:MM", help="start no mutant after this local time (those left: 'not run')")
     ap.add_argument("--map", metavar="JSON", help="coverage map cache: read if it is of the same commit, else written")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     ap.add_argument("--json", metavar="OUT", help="write every mutant and its outcome as JSON")
-    ap.add_argument("--reuse", "--rerun", metavar="JSON", help="carry over the killed and timed-out outcomes of "
-                    "an earlier --json run (any commit) to the same mutations of the same code: same file, same "
-                    "text of the enclosing function (module level: top-level statement), same offset in it, same "
-                    "replacement (tests were only added); the rest runs")
+    ap.add_argument("--reuse", "--rerun", metavar="JSON", help="carry over the killed outcomes of an earlier "
+                    "--json run (any commit) to the same mutations of the same code: same file, same text of the "
+                    "enclosing function (module level: top-level statement), same offset in it, same replacement "
+                    "(tests were only added); the rest (timeouts too) runs")
     args = ap.parse_args(argv)
     rev = None if args.worktree else args.rev
     commit = "worktree" if rev is None else subprocess.run(["git", "rev-parse", rev], cwd=REPO, check=True,
@@ -587,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
             if old["commit"] == "worktree":
                 raise SystemExit(f"--reuse: {args.reuse} was a --worktree run: no commit to read its code from")
             n = reuse(mutants, lambda f: (copy / f).read_bytes(), old["mutants"], lambda f: git_show(old["commit"], f))
-            print(f"reused {n} of {len(mutants)} outcomes (killed or timeout) from {args.reuse} (commit "
+            print(f"reused {n} of {len(mutants)} outcomes (killed) from {args.reuse} (commit "
                   f"{old['commit'][:7]}); the other {len(mutants) - n} run", flush=True)
         if args.list:
             for m in mutants:

@@ -6,6 +6,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("mutate_checker", REPO / "benchmarks" / "mutate_checker.py")
 mc = sys.modules["mutate_checker"] = importlib.util.module_from_spec(spec)  # dataclasses look it up
@@ -70,7 +72,7 @@ def where(src: str, m) -> str:
 def test_reuse_carries_killed_outcomes_of_unchanged_code_only(tmp_path):
     old, new = mutants(tmp_path, "old", OLD), mutants(tmp_path, "new", NEW)
     for i, m in enumerate(old):
-        m.status, m.seconds, m.tests = ("timeout" if i % 3 == 0 else "killed"), 1.5, 7
+        m.status, m.seconds, m.tests = ("timeout" if i % 3 == 0 else "killed"), 1.5, 7  # timeouts run again
     survivor = next(m for m in old if where(OLD, m) == "f" and m.description == "< -> <=")
     survivor.status = "survived"
     unexecuted = next(m for m in old if where(OLD, m) == "keep")
@@ -81,16 +83,16 @@ def test_reuse_carries_killed_outcomes_of_unchanged_code_only(tmp_path):
 
     carried = {(where(NEW, m), m.description) for m in new if m.reused}
     expected = {(where(OLD, m), m.description) for m in old
-                if where(OLD, m) in ("f", "NAMES", "keep") and m not in (survivor, unexecuted)}
+                if where(OLD, m) in ("f", "NAMES", "keep") and m.status == "killed"}
     assert carried == expected and n == len(expected)
     assert {w for w, _ in carried} == {"f", "NAMES", "keep"}  # the offsets moved: matched within the function
     for m in new:
-        if m.reused:  # the same mutation: its old outcome, and the old mutant's own status (timeout stays)
+        if m.reused:  # the same mutation: its old outcome
             was = next(o for o in old if (where(OLD, o), o.description, o.replacement)
                        == (where(NEW, m), m.description, m.replacement))
             assert (m.status, m.seconds, m.tests) == (was.status, 1.5, 7)
         else:
-            assert m.status == ""  # left to run: changed code, an old survivor or unexecuted mutant
+            assert m.status == ""  # left to run: changed code, an old survivor, timeout or unexecuted mutant
 
 
 def test_reuse_needs_the_same_file(tmp_path):
@@ -127,3 +129,62 @@ def test_select_adds_the_readers_tests_to_an_import_time_mutant():
     readers = lambda m: {"checker/b.py": {4, 5}}
     assert mc.select(m, cov, 10.0, readers) == ["t_reader"]
     assert mc.select(m, cov, 10.0) is None
+
+
+def test_select_costs_a_shared_fixture_once_and_runs_the_cheapest_first():
+    cov = {"import": {}, "fixtures": {"F": 5.0},
+           "tests": {"tests/a.py::a1": {"seconds": 0.1, "fixtures": ["F"], "lines": {"checker/x.py": [3]}},
+                     "tests/a.py::a2": {"seconds": 0.1, "fixtures": ["F"], "lines": {"checker/x.py": [3]}},
+                     "tests/b.py::b1": {"seconds": 0.5, "fixtures": [], "lines": {"checker/x.py": [3]}}}}
+    assert mc.cost(["tests/a.py::a1", "tests/a.py::a2"], cov) == 5.2
+    m = mc.Mutant("checker/x.py", 3, 0, 0, "", "", 3, 3)
+    assert mc.select(m, cov, 1.0) == ["tests/b.py::b1"] and m.cut == 2  # a1 would cost its fixture too
+    assert mc.select(m, cov, 5.7) == ["tests/b.py::b1", "tests/a.py::a1", "tests/a.py::a2"] and m.cut == 0
+
+
+class FakeServer:
+    """Runs "tests" in `seconds[mutated?]`: a timeout if that exceeds the limit, else the outcome."""
+
+    def __init__(self, copy: Path, seconds: dict[bool, float]) -> None:
+        self.copy, self.seconds, self.limits = copy, seconds, []
+
+    def run(self, tests, limit):
+        self.limits.append(limit)
+        took = self.seconds[b"MUTATED" in (self.copy / "checker/x.py").read_bytes()]
+        return ("timeout", limit) if took > limit else ("survived", took)
+
+
+@pytest.mark.parametrize("unmutated, mutated, status", [(1.0, 1e9, "timeout"), (30.0, 80.0, "survived"),
+                                                        (30.0, 1e9, "timeout")])
+def test_a_timeout_counts_only_against_the_unmutated_copys_time(tmp_path, unmutated, mutated, status):
+    """A timeout is the mutant's only if the unmutated copy runs the same tests in a third of the
+    limit; if it is slower (a loaded machine, an untraced setup), the limit becomes 3x its time."""
+    (tmp_path / "checker").mkdir()
+    (tmp_path / "checker/x.py").write_bytes(b"x = 1\n")
+    cov = {"import": {}, "tests": {"t": {"seconds": 1.0, "lines": {"checker/x.py": [1]}}}}
+    server = FakeServer(tmp_path, {True: mutated, False: unmutated})
+    m = mc.run_mutant(mc.Mutant("checker/x.py", 1, 4, 5, "MUTATED", "", 1, 1), server, cov, 60.0, 10.0)
+    assert m.status == status
+    assert (tmp_path / "checker/x.py").read_bytes() == b"x = 1\n"  # restored
+    assert server.limits == ([60.0, 600.0] + ([90.0] if unmutated == 30.0 else []))
+
+
+@pytest.mark.slow  # a traced pytest run: every call of pytest's own start-up goes through the hook
+def test_the_traced_run_times_shared_fixtures_apart(tmp_path):
+    """A module fixture's setup is charged to the fixture, not to the test that happened to set it up."""
+    import json
+    import os
+    import subprocess
+    (tmp_path / "test_toy.py").write_text(
+        "import time\nimport pytest\n\n\n@pytest.fixture(scope='module')\ndef slow():\n    time.sleep(0.5)\n\n\n"
+        "def test_one(slow):\n    pass\n\n\ndef test_two(slow):\n    pass\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO / "benchmarks"), **{mc.TRACE_ENV: str(out)})
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutate_checker",
+                    "test_toy.py"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    cov = json.loads((out / "map.json").read_text())
+    (key, setup), = cov["fixtures"].items()
+    assert key.endswith("::slow") and setup >= 0.5
+    assert all(v["fixtures"] == [key] and v["seconds"] < 0.5 for v in cov["tests"].values())
+    assert mc.cost(list(cov["tests"]), cov) < 0.5 + 0.5  # the setup once
