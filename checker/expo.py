@@ -37,11 +37,8 @@ def exp_fixed(a: int, p: int, upper: bool) -> int:
         return 1 << p
     s = max(0, abs(a).bit_length() - p + 2)
     w = p + s + 40
-    shift = w - p - s
-    z = abs(a) << shift if shift >= 0 else abs(a) >> -shift
+    z = abs(a) << (w - p - s)  # exactly |a| / 2**(p + s), over 2**w: w - p - s = 40 guard bits
     want_series_upper = upper if a > 0 else not upper
-    if want_series_upper and shift < 0:
-        z = _ceil_shift(abs(a), -shift)
     one = 1 << w
     total, term, n = one, one, 0
     while True:
