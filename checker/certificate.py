@@ -48,9 +48,7 @@ def parse_certificate(data: bytes) -> Certificate:
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
                          parse_constant=_no_float, parse_int=_int)
-    except Malformed:
-        raise
-    except (json.JSONDecodeError, RecursionError, ValueError) as e:
+    except (RecursionError, ValueError) as e:  # JSONDecodeError is a ValueError; the hooks' Malformed is not
         raise Malformed(f"certificate is not valid JSON: {e}") from None
     return _certificate(doc)
 
