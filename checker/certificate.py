@@ -6,6 +6,7 @@ unknown fields, deep nesting, huge integers and oversized files are all refused.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -103,13 +104,10 @@ def rational(value: Any, where: str) -> Fraction:
     """An int, or a "p/q" string in lowest terms with q > 0."""
     if type(value) is int:
         return Fraction(value)
-    if isinstance(value, str):
-        match = _RATIONAL.fullmatch(value)
-        if match:
-            p, q = int(match.group(1)), int(match.group(2))
-            f = Fraction(p, q)
-            if f.numerator == p and f.denominator == q:
-                return f
+    if isinstance(value, str) and (match := _RATIONAL.fullmatch(value)):
+        p, q = int(match.group(1)), int(match.group(2))
+        if math.gcd(p, q) == 1:
+            return Fraction(p, q)
     raise Malformed(f"{where}: expected an int or a \"p/q\" string in lowest terms, got {value!r:.60}")
 
 
