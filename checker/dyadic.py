@@ -25,15 +25,11 @@ class Dyadic:
         ints = (mant * 2.0**53).astype(np.int64)  # exact: mant has 53 significant bits
         expo = expo.astype(np.int64) - 53
         nz = ints != 0
-        if not nz.any():
-            return Dyadic(counted(np.zeros(x.shape, dtype=object)), 0)
         tz = np.where(nz, _trailing_zeros(ints), 0)
         ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
-        e = int(expo[nz].min())
+        e = int(expo[nz].min()) if nz.any() else 0
         vals = [int(m) << int(f - e) if m else 0 for m, f in zip(ints.ravel(), expo.ravel())]
-        out = np.empty(len(vals), dtype=object)
-        out[:] = vals
-        return Dyadic(counted(out.reshape(x.shape)), e)  # the weights: every op on them counts
+        return Dyadic(counted(np.array(vals, dtype=object).reshape(x.shape)), e)  # the weights: every op counts
 
     def align(self, e: int) -> np.ndarray:
         """Numerators at exponent e <= self.e."""
