@@ -52,15 +52,15 @@ def exact_paths(w: Weights) -> Paths:
     V, K = w.d_vocab, w.k
     _check_size(V, K, w.d_model, w.d_head)
     wt = exact_weights(w)
-    resid = _broadcast_add(wt.W_E, wt.W_pos)                          # [V*K, d_model], row t*K + i
-    last = wt.W_E + Dyadic(wt.W_pos.n[K - 1:K], wt.W_pos.e)            # [V, d_model]
+    pairs = wt.W_E[:, None] + wt.W_pos[None]                         # [V, K, d_model]
+    resid = Dyadic(pairs.n.reshape(V * K, -1), pairs.e)                # [V*K, d_model], row t*K + i
+    last = wt.W_E + wt.W_pos[K - 1:K]                                  # [V, d_model]
     Q = last @ wt.W_Q + wt.b_Q.rows(V)
     keys = resid @ wt.W_K + wt.b_K.rows(V * K)
     qk = Q @ Dyadic(keys.n.T, keys.e)                               # [V, V*K]
     OU = wt.W_O @ wt.W_U
     ov = (resid @ wt.W_V + wt.b_V.rows(V * K)) @ OU                  # [V*K, V]
-    bias = Dyadic(wt.b_O.n.reshape(1, -1), wt.b_O.e) @ wt.W_U
-    direct = last @ wt.W_U + (bias[0] + wt.b_U).rows(V)
+    direct = last @ wt.W_U + (wt.b_O @ wt.W_U + wt.b_U).rows(V)
     return Paths(K, V, w.d_head, Dyadic(qk.n.reshape(V, V, K), qk.e), Dyadic(ov.n.reshape(V, K, V), ov.e),
                  direct, direct, direct)
 
@@ -74,10 +74,3 @@ def _check_size(V: int, K: int, dm: int, dh: int) -> None:
     if products > MAX_PATH_PRODUCTS:
         raise OutOfBudget(f"the path terms would take {products:,} exact products "
                           f"(cap MAX_PATH_PRODUCTS = {MAX_PATH_PRODUCTS:,})")
-
-
-def _broadcast_add(E: Dyadic, P: Dyadic) -> Dyadic:
-    e = min(E.e, P.e)
-    n = E.align(e)[:, None, :] + P.align(e)[None, :, :]
-    return Dyadic(n.reshape(-1, n.shape[-1]), e)
-
