@@ -79,12 +79,11 @@ class Counted(np.ndarray):
             kwargs["out"] = tuple(o.view(np.ndarray) if type(o) is Counted else o for o in out)
         result = getattr(ufunc, method)(*[x.view(np.ndarray) if type(x) is Counted else x for x in inputs],
                                         **kwargs)
-        if ufunc in _COUNTED and (ops := _active.get()) is not None:
-            ops.count += np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result)
-            ops.poll()
+        if ufunc in _COUNTED:
+            charge(np.size(inputs[0]) if method in ("reduce", "accumulate", "reduceat", "at") else np.size(result))
         if out:  # as numpy: the out arrays themselves, not views of them
             return out[0] if len(out) == 1 else out
-        return result.view(Counted) if type(result) is np.ndarray else _wrap(result)
+        return _wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):
         result = super().__array_function__(func, types, args, kwargs)
