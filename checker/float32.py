@@ -75,12 +75,12 @@ class _Work:
         return up(np.multiply(a, b))
 
     def bounds(self, a: np.ndarray, e: np.ndarray) -> "_Bounds":
-        b = _Bounds(a, e, self.sum(a, e))
-        self.note(b.m)
-        return b
+        return _Bounds(a, e, self.note(self.sum(a, e)))
 
-    def note(self, magnitude: np.ndarray) -> None:
+    def note(self, magnitude: np.ndarray) -> np.ndarray:
+        """Record a magnitude bound (float32 overflow is excluded over all of them at the end)."""
         self.seen.append(float(np.max(magnitude, initial=0.0)))
+        return magnitude
 
     def affine(self, x: "_Bounds", W: np.ndarray, b: np.ndarray, plus: "_Bounds | None" = None) -> "_Bounds":
         """y = x W + b (+ plus), summed as one dot product of n terms in any order (b and plus
@@ -88,8 +88,8 @@ class _Work:
         + n eta."""
         n = W.shape[0] + 1 + (plus is not None)
         aW, ab = np.abs(W), np.abs(b)
-        size = self.sum(self.dot(x.m, aW), ab, *([plus.m] if plus else []))
-        self.note(size)  # every partial sum of the dot product stays below this
+        # noted: the magnitudes bound every partial sum of the dot product
+        size = self.note(self.sum(self.dot(x.m, aW), ab, *([plus.m] if plus else [])))
         e = self.sum(self.dot(x.e, aW), *([plus.e] if plus else []), self.mul(gamma(n), size), n * ETA)
         return self.bounds(self.sum(self.dot(x.a, aW), ab, *([plus.a] if plus else [])), e)
 
@@ -146,14 +146,12 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray) -> np.ndarray:
     #                 + |q| |k| gamma(3)] + eta
     km, ke, ka = (x.reshape(V * K, dh).T for x in (key.m, key.e, key.a))
     c = float(inv_sqrt(dh)[1])
-    mags = w.dot(qv.m, km)
-    w.note(mags)
+    mags = w.note(w.dot(qv.m, km))
     dot_err = w.sum(w.dot(qv.e, km), w.dot(qv.a, ke), w.mul(gamma(dh), mags), dh * ETA)
     size = w.dot(qv.a, ka)                                       # >= |q . k|, [V, V*K]
     es = w.sum(w.mul(c, w.sum(w.mul(dot_err, 1 + gamma(3)), w.mul(size, gamma(3)))), ETA)
     es_q = es.max(axis=1)                                        # per query: the worst key
-    spread = w.mul(2, w.sum(w.mul(c, size.max(axis=1)), es_q))   # >= max s32 - min s32
-    w.note(spread)
+    spread = w.note(w.mul(2, w.sum(w.mul(c, size.max(axis=1)), es_q)))  # >= max s32 - min s32
     alpha = attention_error(es_q, spread, K)                     # [V]
     # z32 - z = sum_i (a32_i - a_i) v_i + sum_i a32_i (v32_i - v_i) + (z32 - sum_i a32_i v32_i). The first
     # part reaches the logits as sum_i (a32_i - a_i) OV[t_i, i] exactly (its later roundings are in the
