@@ -50,15 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"code 3 (default {DEFAULT_TIME_LIMIT:g})")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Check every certificate; a report that cannot be written (stdout closed, as by `| head`,
-    or an unwritable --junit file) is an error, exit 2, reported on stderr."""
-    try:
-        return max(r.exit_code for r in check_all(args))
-    except OSError as e:
-        return report_failure(e, "python -m checker")
-
-
 def report_failure(e: OSError, prog: str) -> int:
     """A report that cannot be written: exit 2 and a line on stderr, never a traceback."""
     if isinstance(e, BrokenPipeError):
@@ -129,4 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    return run(args)
+    try:
+        return max(r.exit_code for r in check_all(args))
+    except OSError as e:  # a report that cannot be written (stdout closed, as by `| head`, or the --junit file)
+        return report_failure(e, parser.prog)
