@@ -13,8 +13,10 @@ import os
 import sys
 from fractions import Fraction
 
-from checker.check import DEFAULT_TIME_LIMIT, ERROR, Result, check_file
+from checker.check import DEFAULT_TIME_LIMIT, ERROR, REJECTED, Result, check_file
 from checker.errors import Malformed
+
+_JUNIT_TAG = {REJECTED: "failure", ERROR: "error"}  # a certificate not accepted, as a JUnit test case
 
 
 def parse_fraction(text: str) -> Fraction:
@@ -80,16 +82,14 @@ def write_junit(path: str, results: list[tuple[str, Result]]) -> None:
     """JUnit XML: a rejected certificate is a failure, an unreadable one an error."""
     from xml.etree import ElementTree as ET
     suite = ET.Element("testsuite", name="certify", tests=str(len(results)),
-                       failures=str(sum(r.verdict == "rejected" for _, r in results)),
+                       failures=str(sum(r.verdict == REJECTED for _, r in results)),
                        errors=str(sum(r.verdict == ERROR for _, r in results)),
                        time=f"{sum(r.seconds for _, r in results):.3f}")
     for cert, r in results:
         case = ET.SubElement(suite, "testcase", classname=f"certify.{r.strategy or 'unknown'}", name=cert,
                              time=f"{r.seconds:.3f}")
-        if r.verdict == "rejected":
-            ET.SubElement(case, "failure", message=r.reason[:500]).text = r.reason
-        elif r.verdict == ERROR:
-            ET.SubElement(case, "error", message=r.reason[:500]).text = r.reason
+        if r.verdict in _JUNIT_TAG:
+            ET.SubElement(case, _JUNIT_TAG[r.verdict], message=r.reason[:500]).text = r.reason
         else:
             ET.SubElement(case, "system-out").text = render_json(r, cert)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
