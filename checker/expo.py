@@ -12,10 +12,6 @@ from checker.ops import charge, poll
 MAX_PRECISION_BITS = 1 << 16  # refinement cap: reaching it fails closed (OutOfBudget, never expected)
 
 
-def _ceil_shift(a: int, s: int) -> int:
-    return -((-a) >> s)
-
-
 def scaled_sqrt_floor(num: int, e: int, d: int, p: int, den: int = 1) -> int:
     """floor(|num| * 2**e / (den * sqrt(d)) * 2**p) via floor(sqrt(floor(y))) = floor(sqrt(y)), y >= 0."""
     shift = 2 * (e + p)
@@ -56,7 +52,7 @@ def exp_fixed(a: int, p: int, upper: bool) -> int:
     for _ in range(s):
         total = -((-total * total) >> w) if upper else (total * total) >> w
     charge(n + s + 1)
-    return _ceil_shift(total, w - p) if upper else total >> (w - p)
+    return -((-total) >> (w - p)) if upper else total >> (w - p)
 
 
 def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1) -> tuple[int, int]:
