@@ -25,7 +25,8 @@ class Dyadic:
         ints = (mant * 2.0**53).astype(np.int64)  # exact: mant has 53 significant bits
         expo = expo.astype(np.int64) - 53
         nz = ints != 0
-        tz = np.where(nz, _trailing_zeros(ints), 0)
+        low = np.abs(ints) & -np.abs(ints)  # lowest set bit, a power of two below 2**53 (0 for a zero)
+        tz = np.where(nz, np.log2(np.maximum(low, 1)), 0).astype(np.int64)  # trailing zero bits
         ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
         e = int(expo[nz].min()) if nz.any() else 0
         vals = [int(m) << int(f - e) if m else 0 for m, f in zip(ints.ravel(), expo.ravel())]
@@ -65,8 +66,3 @@ class Rationals:
 
     def __getitem__(self, idx) -> Fraction:
         return self.d.fraction(idx)
-
-
-def _trailing_zeros(a: np.ndarray) -> np.ndarray:
-    low = np.abs(a) & -np.abs(a)  # lowest set bit, a power of two below 2**53
-    return np.where(low > 0, np.log2(np.maximum(low, 1)), 0).astype(np.int64)
