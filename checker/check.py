@@ -97,9 +97,8 @@ def resolve_model_path(model_path: str, cert_path: str) -> str:
 def zoo_dir() -> Path:
     """$CERTIFY_ZOO_DIR, else the zoo folder of the certify package installed beside this checker
     (found from this file, not through the import path, so the working directory cannot change it)."""
-    if os.environ.get("CERTIFY_ZOO_DIR"):
-        return Path(os.environ["CERTIFY_ZOO_DIR"])
-    return Path(__file__).resolve().parent.parent / "certify" / "zoo"
+    shipped = Path(__file__).resolve().parent.parent / "certify" / "zoo"
+    return Path(os.environ.get("CERTIFY_ZOO_DIR") or shipped)
 
 
 def _show(x: Fraction) -> str:
