@@ -87,8 +87,7 @@ class Float:
                 coef = Interval.lift(coef)
                 zero = (coef.lo == 0) & (coef.hi == 0)
                 if isinstance(zero, np.ndarray) and zero.ndim:
-                    prod = coef * w
-                    total = total + Interval(np.where(zero, 0.0, prod.lo), np.where(zero, 0.0, prod.hi))
+                    total = total + Float.where(zero, 0, coef * w)
                 elif not zero:
                     total = total + coef * w
         return total.lo > 0
