@@ -155,3 +155,87 @@ def test_json_and_text_reports():
     assert json.loads(render_json(ok, "c.json"))["seconds"] == 0.124
     assert render_text(ok, "c.json").startswith("ACCEPTED: accuracy >= 1/2 ~ 0.500000\n")
     assert render_text(low, "c.json").startswith("REJECTED: below --min-accuracy (the certified bound is 1/2 ~ 0.500000)\n")
+
+
+# ---------------------------------------------------------------- errors.py: the one table of exit codes
+
+def test_each_kind_of_failure_ends_with_its_verdict_and_exit_code(tmp_path):
+    """errors.py's table (docs/certificate.md#verdicts): Malformed error/2, Reject rejected/1,
+    OutOfBudget error/3, as check_file reports them. Kills each class's exit code +-1 (Reject's
+    is the one the driver never read)."""
+    from checker.check import check_file
+    from checker.errors import OutOfBudget, Reject
+    bad_count = tmp_path / "count.json"
+    bad_count.write_text(json.dumps(_cert(model__path=str(FIXTURES / "tiny.safetensors"),
+                                          evidence={"correct_inputs": 50, "total_inputs": 125})))
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps(_cert(model__path=str(FIXTURES / "tiny.safetensors"), extra=1)))
+    good = str(FIXTURES / "tiny.brute-force.json")
+    for result, kind, code in [(check_file(str(bad_count)), Reject, 1), (check_file(str(unknown)), Malformed, 2),
+                               (check_file(good, time_limit=1e-9), OutOfBudget, 3)]:
+        assert (result.verdict, result.exit_code) == (kind.verdict, kind.exit_code) == (result.verdict, code)
+    assert check_file(good).exit_code == 0
+
+
+# ---------------------------------------------------------------- expo.py: the exact sign
+
+def test_an_exactly_zero_sum_does_not_hold():
+    """An obligation is sum c exp(a / sqrt d) > 0: a sum that is exactly 0 (a tie) does not hold.
+    Kills `holds`' `> 0` -> `>= 0`."""
+    from checker import expo
+    third = Fraction(1, 3)
+    assert not expo.holds([(Fraction(1), third), (Fraction(-1), third)], 2)
+    assert not expo.holds([(Fraction(1, 2), Fraction(0)), (Fraction(1, 4), Fraction(0)), (Fraction(-3, 4), Fraction(0))], 1)
+    assert expo.holds([(Fraction(1), third), (Fraction(-1), Fraction(0))], 2)  # e^(1/(3 sqrt 2)) > 1
+
+
+def test_exact_sign_precision_cap_is_2_to_the_16_bits():
+    """docs/certificate.md: 2^16 bits of refinement per sign, the last round included. e^(2^-40000) - 1
+    needs more than 2^15 bits and is decided; e^(2^-70000) - 1 needs more than 2^16: OutOfBudget.
+    Kills MAX_PRECISION_BITS `1 << 16` -> `1 << 15`, `2 << 16`, `1 << 17` and the loop's `<=` -> `<`."""
+    from checker import expo
+    from checker.errors import OutOfBudget
+    assert expo.sign_sum_exp([1, -1], [1, 0], -40000, 1) == 1
+    with pytest.raises(OutOfBudget, match="precision cap"):
+        expo.sign_sum_exp([1, -1], [1, 0], -70000, 1)
+
+
+def test_an_exact_sign_round_charges_4n_plus_2_and_4_per_enclosure(monkeypatch):
+    """docs/soundness.md#proof-length-ops: an n-term refinement round 4 n + 2 ops, each exp enclosure
+    4 for its square root (plus its exp_fixed terms, counted apart here). Kills those constants +-1."""
+    from checker import expo
+    from checker.ops import Ops
+    rounds, real = [], expo.exp_fixed
+
+    def apart(a: int, p: int, upper: bool) -> int:  # the series' own charges go to a throwaway counter
+        rounds.append(p)
+        with Ops():
+            return real(a, p, upper)
+    monkeypatch.setattr(expo, "exp_fixed", apart)
+    ops = Ops()
+    with ops:
+        assert expo.sign_sum_exp([1, 1, -2], [1, -1, 0], -120, 1) == 1  # 2 (cosh 2^-120 - 1) > 0
+    n, enclosures = len(set(rounds)), len(rounds) // 2
+    assert n > 1 and enclosures == 3 * n
+    assert ops.count == n * (4 * 3 + 2) + 4 * enclosures
+
+
+# ---------------------------------------------------------------- float32.py, files.py
+
+def test_gamma_refuses_exactly_sums_longer_than_2_to_the_22_terms():
+    """gamma(n) needs n u <= 1/4 (u = 2^-24): n = 2^22 is admitted (gamma about 1/3), 2^22 + 1 is not.
+    Kills the refusal's `>` -> `>=`."""
+    from checker.errors import Reject
+    from checker.float32 import gamma
+    assert Fraction(1, 3) < Fraction(gamma(1 << 22)) < Fraction(1, 3) + Fraction(1, 1 << 40)
+    with pytest.raises(Reject, match="too long"):
+        gamma((1 << 22) + 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_a_regular_file_that_cannot_be_read_is_malformed():
+    """/proc/self/mem is a regular file whose read at offset 0 fails (EIO): Malformed, never an
+    UnboundLocalError. Kills `raise -> pass` on read errors."""
+    from checker.files import read_file
+    with pytest.raises(Malformed, match="cannot read weights"):
+        read_file("/proc/self/mem", 100, "weights")
