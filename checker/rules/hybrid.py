@@ -279,12 +279,13 @@ class _Query:
         return self.A[I]
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
-        md, q, c = self.md, self.q, len(I)
+        md, q = self.md, self.q
         if I not in self.A_min:
             self.A_min[I] = self.sums(I).min(axis=1)
         row = m - q
         # stage A: min_j A + sum_I T > 0
-        ok = _total(self.A_min[I][row], self.T[self.start[row][:, None] + X, np.array(I, dtype=np.int64)]) > 0
+        terms = self.T[self.start[row][:, None] + X, np.array(I, dtype=np.int64)]
+        ok = bf.rounded_sum(np.column_stack([self.A_min[I][row], terms])) > 0
         wrong = np.zeros(len(m), dtype=bool)
         rows = np.flatnonzero(~ok)
         if rows.size and md.r:  # stage B
@@ -312,7 +313,7 @@ class _Query:
         ov_rest, ov_top = md.ov_ranks(X, at, m[:, None])   # [n, c], [n, c, r]
         wl, wh = md.w_lo[q][X, at], md.w_hi[q][X, at]
         # every j outside the candidates at once
-        rest = _total(A_rest, mul_lower(down(dd_rest[:, None] + ov_rest), wl, wh))
+        rest = bf.rounded_sum(np.column_stack([A_rest, mul_lower(down(dd_rest[:, None] + ov_rest), wl, wh)]))
         # the candidates, each distinct (input, j) once
         J = np.sort(np.concatenate([A_top, dd_top, ov_top.reshape(n, -1)], axis=1), axis=1)
         new = np.ones(J.shape, dtype=bool)
@@ -322,7 +323,7 @@ class _Query:
         mr = m[r]
         terms = [mul_lower(down(self.dd[mr, j] + md.ovd[X[r, k], I[k], mr, j]), wl[r, k], wh[r, k])
                  for k in range(c)]
-        each = _total(A[row[r], j], np.stack(terms, axis=-1) if c else np.zeros((len(r), 0)))
+        each = bf.rounded_sum(np.column_stack([A[row[r], j], *terms]))
         failed = ~(each > 0)
         ok = (rest > 0) & (np.bincount(r[failed], minlength=n) == 0)
         wrong = np.zeros(n, dtype=bool)
@@ -350,10 +351,3 @@ class _Query:
         return bf.per_logit(md.p, q, toks, m, lo_c, hi_c, md.w_lo[q][toks, pos],
                             md.w_hi[q][toks, pos], int(md.tops[q]))
 
-
-def _total(base: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """Lower bound of base + the sum of terms over the last axis, each partial sum rounded down."""
-    acc = base
-    for k in range(terms.shape[-1]):
-        acc = down(acc + terms[..., k])
-    return acc
