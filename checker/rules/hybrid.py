@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
-from itertools import combinations
+from itertools import combinations, groupby
 from math import comb, prod
 from typing import Iterator
 
@@ -227,14 +227,11 @@ def count_residue(p: Paths, sets: Sets, weights: tuple | None = None) -> int:
     """The number of correct inputs among those `residue` yields, each decided exactly (weights:
     brute_force.exp_table(p), if already formed)."""
     md = _Model(p, weights)
-    V, K = p.d_vocab, p.k
     correct = 0
-    query = None
     with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN only leave an input undecided
-        for q, I, m, X in residue(V, K, sets):
-            if query is None or query.q != q:
-                query = _Query(md, q)
-            correct += query.count(I, m, X)
+        for q, blocks in groupby(residue(p.d_vocab, p.k, sets), key=lambda block: block[0]):  # query by query
+            query = _Query(md, q)
+            correct += sum(query.count(I, m, X) for _, I, m, X in blocks)
     return correct
 
 
@@ -350,4 +347,3 @@ class _Query:
         hi_c[np.arange(len(m)), :, m] = np.inf                                           # j = m never decides
         return bf.per_logit(md.p, q, toks, m, lo_c, hi_c, md.w_lo[q][toks, pos],
                             md.w_hi[q][toks, pos], int(md.tops[q]))
-
