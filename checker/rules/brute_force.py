@@ -63,7 +63,7 @@ def count_correct(p: Paths) -> int:
             g = c_lo.min(axis=3)                                       # [t, i, m]
             for start in range(0, V ** (K - 1), CHUNK):
                 toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
-                correct += _count_chunk(p, q, toks, g, c_lo, (dq, ov_gap), (w_lo[q], w_hi[q]), int(tops[q]))
+                correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_gap[1], (w_lo[q], w_hi[q]), int(tops[q]))
     return correct
 
 
@@ -85,14 +85,6 @@ def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     return tops, w
 
 
-def _gap_upper(dq: tuple, ov_gap: tuple, toks: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Upper bounds of C[i, j] for the given inputs [n, K, V]; +inf on j == m."""
-    pos = np.arange(toks.shape[1])
-    c_hi = up(dq[1][m][:, None, :] + ov_gap[1][toks, pos, m[:, None]])
-    c_hi[np.arange(len(m)), :, m] = np.inf
-    return c_hi
-
-
 def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
     idx = np.arange(start, stop, dtype=np.int64)
     toks = np.empty((stop - start, K), dtype=np.int64)
@@ -103,7 +95,10 @@ def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
-                 terms: tuple, w: tuple, top: int) -> int:
+                 dq_hi: np.ndarray, ov_gap_hi: np.ndarray, w: tuple, top: int) -> int:
+    """How many of these inputs (query q) are correct: stage 1 for all, stages 2-3 (per_logit) for
+    the rest, with their lower and upper bounds of C[i, j] (+inf at j = m); dq_hi, ov_gap_hi: the
+    upper ends of count_correct's enclosures dq and ov_gap."""
     n, K = toks.shape
     pos = np.arange(K)
     m = toks.max(axis=1)
@@ -114,9 +109,11 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     correct = n - undecided.size
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
-        lo_c = c_lo[toks[rows], pos, m[rows, None]]                # [n, K, V]
-        hi_c = _gap_upper(*terms, toks[rows], m[rows])
-        correct += per_logit(p, q, toks[rows], m[rows], lo_c, hi_c, wl[rows], wh[rows], top)
+        t, mr = toks[rows], m[rows]
+        lo_c = c_lo[t, pos, mr[:, None]]                           # [n, K, V]
+        hi_c = up(dq_hi[mr][:, None, :] + ov_gap_hi[t, pos, mr[:, None]])
+        hi_c[np.arange(len(rows)), :, mr] = np.inf
+        correct += per_logit(p, q, t, mr, lo_c, hi_c, wl[rows], wh[rows], top)
     return correct
 
 
