@@ -206,7 +206,7 @@ class _Tables:
         tables = {"maxdd": Dyadic(_max_except(rival) - win, e),                 # [q, m]
                   "maxovd": Dyadic(_max_except(ov) - ov, e),                    # [t, i, m]
                   "w": Dyadic(p.qk.n - tops[:, None, None], p.qk.e)}            # scores - top: [q, t, i]
-        self.k, self.v = K, V
+        self.k = K
         self.exact = Exact(K, p.d_head, tables, weights=("w",))
         self.float = Float(K, p.d_head, {"maxdd": tables["maxdd"], "maxovd": tables["maxovd"]})
         self.float.w = Interval(*exp_w) if exp_w else \

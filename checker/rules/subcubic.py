@@ -161,7 +161,6 @@ class _Tables:
         consts = {name: tables.pop(name) for name in ("beta", "eqbeta")}
         consts.update(u_nonneg=tables["u"].n >= 0, u2_nonneg=tables["u2"].n >= 0, eqke_formed="eqke" in tables,
                       paper=self.paper)
-        self.k, self.d = w.k, w.d_head
         self.exact = Exact(w.k, w.d_head, tables, **consts)
         self.float = Float(w.k, w.d_head, tables, **consts)
 
