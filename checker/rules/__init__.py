@@ -64,8 +64,7 @@ def table() -> dict[str, ModuleType]:
 
 
 def rule_for(name: str) -> Rule | None:
-    module = table().get(name)
-    return module.rule if module else None
+    return getattr(table().get(name), "rule", None)
 
 
 def obligations_for(name: str) -> Obligations | None:
