@@ -165,9 +165,8 @@ def l2_bound(qres: Dyadic, kres: Dyadic) -> Dyadic:
 def sqrt_up(x: Dyadic, bits: int = 40) -> Dyadic:
     """Dyadic upper bounds of sqrt(x) for x >= 0: (isqrt(n 4^bits) + 1) 2^(e/2 - bits), e made even."""
     n, e = (x.n, x.e) if x.e % 2 == 0 else (x.n * 2, x.e - 1)
-    out = counted(np.empty(len(n), dtype=object))
-    out[:] = [isqrt(int(v) << (2 * bits)) + 1 for v in n]
-    return Dyadic(out, e // 2 - bits)
+    roots = [isqrt(int(v) << (2 * bits)) + 1 for v in n]
+    return Dyadic(counted(np.array(roots, dtype=object)), e // 2 - bits)
 
 
 def root_up(num: int, e: int, r: int, bits: int = 40) -> Fraction:

@@ -59,9 +59,7 @@ def vector(raw: object, n: int, name: str) -> Dyadic:
     if any(v.denominator & (v.denominator - 1) for v in vals):
         raise Malformed(f"evidence.{name} entries must have power-of-two denominators")
     e = -max(v.denominator.bit_length() - 1 for v in vals)
-    out = np.empty(n, dtype=object)
-    out[:] = [int(v * 2 ** -e) for v in vals]
-    return Dyadic(out, e)
+    return Dyadic(np.array([int(v * 2 ** -e) for v in vals], dtype=object), e)
 
 
 def mean_attention(raw: object, V: int, K: int) -> Dyadic:
