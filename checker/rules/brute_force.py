@@ -20,6 +20,8 @@ path terms are computed per distinct value, then summed per input.
 from __future__ import annotations
 
 from fractions import Fraction
+from math import prod
+from typing import Iterator
 
 import numpy as np
 
@@ -61,8 +63,7 @@ def count_correct(p: Paths) -> int:
             c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
             c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
             g = c_lo.min(axis=3)                                       # [t, i, m]
-            for start in range(0, V ** (K - 1), CHUNK):
-                toks = _inputs(V, K, q, start, min(start + CHUNK, V ** (K - 1)))
+            for toks in product_rows([np.arange(V)] * (K - 1) + [np.array([q])], CHUNK):  # query last
                 correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_gap[1], (w_lo[q], w_hi[q]), int(tops[q]))
     return correct
 
@@ -85,13 +86,16 @@ def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     return tops, w
 
 
-def _inputs(V: int, K: int, q: int, start: int, stop: int) -> np.ndarray:
-    idx = np.arange(start, stop, dtype=np.int64)
-    toks = np.empty((stop - start, K), dtype=np.int64)
-    for i in range(K - 2, -1, -1):
-        idx, toks[:, i] = np.divmod(idx, V)
-    toks[:, K - 1] = q
-    return toks
+def product_rows(lists: list[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
+    """The Cartesian product of the lists as rows (the last list varying fastest), chunk rows at a time."""
+    sizes = [len(v) for v in lists]
+    total = prod(sizes)
+    for start in range(0, total, chunk):
+        idx, cols = np.arange(start, min(total, start + chunk), dtype=np.int64), []
+        for v, size in zip(lists[::-1], sizes[::-1]):
+            idx, digit = np.divmod(idx, size)
+            cols.append(v[digit])
+        yield np.stack(cols[::-1], axis=1)
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 from itertools import combinations, groupby
-from math import comb, prod
+from math import comb
 from typing import Iterator
 
 import numpy as np
@@ -140,7 +140,8 @@ def residue(V: int, K: int, sets: Sets) -> Iterator[tuple[int, tuple[int, ...], 
                 inside[S or []] = True
                 good, bad, every = np.flatnonzero(inside), np.flatnonzero(~inside), np.arange(m)
                 for first in range(c):
-                    pieces += [(m, X) for X in _product([good] * first + [bad] + [every] * (c - 1 - first))]
+                    lists = [good] * first + [bad] + [every] * (c - 1 - first)
+                    pieces += [(m, X) for X in bf.product_rows(lists, CHUNK)]
             group: list[tuple[int, np.ndarray]] = []
             rows = 0
             for m, X in pieces:  # concatenated into blocks of about CHUNK rows
@@ -160,18 +161,6 @@ def _blocks(q: int, c: int, K: int, group: list[tuple[int, np.ndarray]]) -> Iter
     Xs = np.concatenate([X for _, X in group])
     for I in combinations(range(K - 1), c):
         yield q, I, ms, Xs
-
-
-def _product(lists: list[np.ndarray]) -> Iterator[np.ndarray]:
-    """The Cartesian product of the lists as rows (the last list varying fastest), CHUNK at a time."""
-    sizes = [len(v) for v in lists]
-    total = prod(sizes)
-    for start in range(0, total, CHUNK):
-        idx, cols = np.arange(start, min(total, start + CHUNK), dtype=np.int64), []
-        for v, size in zip(lists[::-1], sizes[::-1]):
-            idx, digit = np.divmod(idx, size)
-            cols.append(v[digit])
-        yield np.stack(cols[::-1], axis=1)
 
 
 def _rebased(d: Dyadic, shift: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
