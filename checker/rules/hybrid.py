@@ -289,7 +289,7 @@ class _Query:
     def _candidates(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stage B: (proven correct, proven wrong) per input; a wrong one has a candidate j whose
         upper bound of the gap is <= 0. Each distinct candidate of an input is evaluated once."""
-        md, q, n, c = self.md, self.q, len(m), len(I)
+        md, q, n = self.md, self.q, len(m)
         row, A = m - q, self.sums(I)
         if I not in self.A_ranks:
             self.A_ranks[I] = _Ranks(A, md.r)
@@ -307,9 +307,8 @@ class _Query:
         r, j = np.nonzero(new)
         j = J[r, j]
         mr = m[r]
-        terms = [mul_lower(down(self.dd[mr, j] + md.ovd[X[r, k], I[k], mr, j]), wl[r, k], wh[r, k])
-                 for k in range(c)]
-        each = bf.rounded_sum(np.column_stack([A[row[r], j], *terms]))
+        c_lo = down(self.dd[mr, j][:, None] + md.ovd[X[r], at, mr[:, None], j[:, None]])    # [len(r), c]
+        each = bf.rounded_sum(np.column_stack([A[row[r], j], mul_lower(c_lo, wl[r], wh[r])]))
         failed = ~(each > 0)
         ok = (rest > 0) & (np.bincount(r[failed], minlength=n) == 0)
         wrong = np.zeros(n, dtype=bool)
