@@ -174,14 +174,10 @@ def root_up(num: int, e: int, r: int, bits: int = 40) -> Fraction:
     unchanged), (iroot(num 2^(r bits)) + 1) 2^(e/r - bits) where iroot is the exact integer floor root."""
     if num == 0:
         return Fraction(0)
-    shift = e % r
-    num, e = num << shift, e - shift
-    y = num << (r * bits)
+    y = num << (e % r + r * bits)  # num 2^e = (num 2^(e % r)) 2^(r (e // r)), and 2^(r bits) for the bits
     x = 1 << -(-y.bit_length() // r)  # >= the root
-    while True:  # integer Newton from above: decreases to floor(y^(1/r))
-        nxt = ((r - 1) * x + y // x ** (r - 1)) // r
-        if nxt >= x:
-            break
+    # integer Newton from above: decreases to floor(y^(1/r))
+    while (nxt := ((r - 1) * x + y // x ** (r - 1)) // r) < x:
         x = nxt
     while x ** r > y:
         x -= 1
