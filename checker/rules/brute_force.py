@@ -81,9 +81,8 @@ def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
 def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Each query's top score numerator, and enclosures [q, t, i] of w = exp((QK - top_q) / sqrt(d_head))."""
     tops = p.qk.n.reshape(p.d_vocab, -1).max(axis=1)
-    s_lo, s_hi = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
-    w = exp_bounds(*mul((s_lo, s_hi), inv_sqrt(p.d_head)))
-    return tops, w
+    scores = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
+    return tops, exp_bounds(*mul(scores, inv_sqrt(p.d_head)))
 
 
 def product_rows(lists: list[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
@@ -107,8 +106,7 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     pos = np.arange(K)
     m = toks.max(axis=1)
     wl, wh = w[0][toks, pos], w[1][toks, pos]                  # [n, K]
-    gi = g[toks, pos, m[:, None]]
-    lower = rounded_sum(mul_lower(gi, wl, wh))
+    lower = rounded_sum(mul_lower(g[toks, pos, m[:, None]], wl, wh))  # stage 1: sum_i G_i w_i, rounded down
     undecided = np.flatnonzero(~(lower > 0))
     correct = n - undecided.size
     for start in range(0, undecided.size, 4096):

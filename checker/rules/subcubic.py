@@ -247,7 +247,7 @@ def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, paper: tuple |
 
 def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
     """OV: OV[t, i] = EVOU[t] + PVOU[i] (b_V folded into PVOU); the non-max penalties and good's part."""
-    V, dm = wt.W_E.n.shape
+    V = len(wt.W_E.n)
     OU = wt.W_O @ wt.W_U
     evou = wt.W_E @ wt.W_V @ OU                                                     # [x, j]
     pvou = (wt.W_pos @ wt.W_V + wt.b_V.rows(K)) @ OU                             # [i, j]

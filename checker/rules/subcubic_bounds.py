@@ -144,8 +144,7 @@ def spread(err: str, qres: Dyadic, kres: Dyadic, chain: list[Dyadic]) -> Dyadic:
     if err == "mean-maxdiff":
         return split_bound(qres, kT, True)
     if err.endswith("subproduct"):
-        m1 = chain[1] @ chain[2]
-        return min_of(split_bound(chain[0], m1 @ chain[3], mean), split_bound(qres, kT, mean),
+        return min_of(split_bound(chain[0], chain[1] @ chain[2] @ chain[3], mean), split_bound(qres, kT, mean),
                       split_bound(qres @ chain[2], chain[3], mean))
     if err.endswith("recursive"):
         return recursive_bound(chain, mean, err == "mean-recursive-maxdiff-recursive")
