@@ -188,7 +188,7 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
     Km = wt.W_E @ wt.W_K
     eqkp = Q @ sb.tr(wt.W_pos @ wt.W_K + wt.b_K.rows(K))                          # [q, i]
     beta = sp.norm2(b)
-    u = (Q @ sb.tr(sb.vec(b)))[:, 0]
+    u = Q @ b
     v, kres = _along(Km, b, beta)
     o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
     centred = Q if o == 0 else Q - b.rows(V)
@@ -205,7 +205,7 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
     else:  # rank 2: beta2 (Q[q] - b) = u2[q] b2 + qres[q] with b2.qres[q] = 0, and w2 = Kres b2
         beta2 = sp.norm2(b2)
         u2, qres = _along(centred, b2, beta2)
-        w2 = (kres @ sb.tr(sb.vec(b2)))[:, 0]
+        w2 = kres @ b2
         wq = _along(wq, b2, beta2)[1]                                             # wq (beta2 I - b2 b2^T)
     prefix = lambda y, f: Dyadic(f.accumulate(y.n), y.e)
     out = {"beta": beta * beta2, "eqbeta": Fraction(1), "u": sp.scale(u, beta2), "v": v, "u2": u2, "w2": w2, "eqkp": eqkp,
@@ -226,7 +226,7 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
 
 def _along(x: Dyadic, b: Dyadic, beta: Fraction) -> tuple[Dyadic, Dyadic]:
     """(x b, beta x - (x b) b^T): x's rows split along b (b.b = beta) and, times beta, orthogonally."""
-    xb = (x @ sb.tr(sb.vec(b)))[:, 0]
+    xb = x @ b
     return xb, sp.scale(x, beta) - sp.outer(xb, b)
 
 

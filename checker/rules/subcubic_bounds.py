@@ -47,11 +47,6 @@ def floor_mean(x: Dyadic) -> Dyadic:
     return Dyadic(np.array([int(s) // x.n.shape[0] for s in x.n.sum(axis=0)], dtype=object), x.e)
 
 
-def vec(x: Dyadic) -> Dyadic:
-    """A vector as a one-row matrix."""
-    return Dyadic(x.n.reshape(1, -1), x.e)
-
-
 # ------------------------------------------------------------------ direct path (eupu)
 
 def dpen_from_d(D: Dyadic, how: str) -> Dyadic:
@@ -80,9 +75,9 @@ def dpen_factored(w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic) -> Dyadic:
                        <= max_{j' != m}(dm[j'] - dm[m]) + sum_k |w_ep[q,k] - c_k| (max_j U[k,j] - min_j U[k,j]).
     dpen[q, m] = dmpen[m] + rs[q], both exact; cost O(V d) plus the V x V sum."""
     V = len(w_ep.n)
-    dm = (vec(c) @ U)[0] + bias
-    dmpen = dpen_from_d(vec(dm), "exact")[0]
-    rs = (absd(w_ep - c.rows(V)) @ tr(vec(rowspan(U))))[:, 0]
+    dm = c @ U + bias
+    dmpen = dpen_from_d(dm.rows(1), "exact")[0]
+    rs = absd(w_ep - c.rows(V)) @ rowspan(U)
     e = min(dmpen.e, rs.e)
     return Dyadic(rs.align(e)[:, None] + dmpen.align(e)[None, :], e)
 
@@ -94,7 +89,7 @@ def split_bound(L: Dyadic, R: Dyadic, mean: bool) -> Dyadic:
         |(LR)[r,x] - (LR)[r,m]| <= sum_k |L[r,k]| |R[k,x] - R[k,m]| <= sum_k |L[r,k]| rowspan(R)[k];
     with mean (c = floor_mean(L), any row is sound): LR = c R + (L - c) R and the span of a sum is at
     most the sum of the spans, so add span(c R) and use L - c in place of L."""
-    return _factor_bound(L, rowspan(R), lambda c: rowspan((vec(c) @ R)[0]), mean)
+    return _factor_bound(L, rowspan(R), lambda c: rowspan(c @ R), mean)
 
 
 def recursive_bound(ms: list[Dyadic], mean: bool, mean_rest: bool) -> Dyadic:
@@ -106,15 +101,15 @@ def recursive_bound(ms: list[Dyadic], mean: bool, mean_rest: bool) -> Dyadic:
         return rowspan(ms[0])
     rest = ms[1:]
     return _factor_bound(ms[0], recursive_bound(rest, mean_rest, mean_rest),
-                         lambda c: rowspan(reduce(matmul, rest, vec(c))[0]), mean)
+                         lambda c: rowspan(reduce(matmul, rest, c)), mean)
 
 
 def _factor_bound(A: Dyadic, spans: Dyadic, top, mean: bool) -> Dyadic:
     """sum_k |A[r,k]| spans[k] per row r; with mean, sum_k |A[r,k] - c_k| spans[k] + top(c), c = floor_mean(A)."""
     if not mean:
-        return (absd(A) @ tr(vec(spans)))[:, 0]
+        return absd(A) @ spans
     c = floor_mean(A)
-    return (absd(A - c.rows(len(A.n))) @ tr(vec(spans)))[:, 0] + top(c)
+    return absd(A - c.rows(len(A.n))) @ spans + top(c)
 
 
 def min_of(*xs: Dyadic) -> Dyadic:

@@ -71,7 +71,7 @@ def mean_attention(raw: object, V: int, K: int) -> Dyadic:
 
 
 def norm2(x: Dyadic) -> Fraction:
-    value = (sb.vec(x) @ sb.tr(sb.vec(x))).fraction((0, 0))
+    value = (x.rows(1) @ x).fraction(0)
     if value <= 0:
         raise Reject("a hint vector is zero")
     return value
@@ -89,15 +89,15 @@ def scale(x: Dyadic, f: Fraction) -> Dyadic:
 
 def project_off(x: Dyadic, u: Dyadic, bu: Fraction) -> Dyadic:
     """bu x - u (u^T x): x's rows with the u-component (over rows) removed, times bu."""
-    return scale(x, bu) - outer(u, (sb.vec(u) @ x)[0])
+    return scale(x, bu) - outer(u, u @ x)
 
 
 def svd_split(Q: Dyadic, Km: Dyadic, eq1: Dyadic, wq: Dyadic, W_K: Dyadic, E: Dyadic, u: Dyadic, v: Dyadic):
     """(A, bu bv, Qr, Kr, chain) of the module docstring, all exact."""
     bu, bv = norm2(u), norm2(v)
-    Mv = (Q @ (sb.tr(Km) @ sb.tr(sb.vec(v))))[:, 0]
-    Mtu = (Km @ (sb.tr(Q) @ sb.tr(sb.vec(u))))[:, 0]
-    uMv = (sb.vec(u) @ sb.tr(sb.vec(Mv))).fraction((0, 0))
+    Mv = Q @ (sb.tr(Km) @ v)
+    Mtu = Km @ (sb.tr(Q) @ u)
+    uMv = (u.rows(1) @ Mv).fraction(0)
     A = scale(outer(u, Mtu), bv) + scale(outer(Mv, v), bu) - scale(outer(u, v), uMv)
     qres, kres = project_off(Q, u, bu), project_off(Km, v, bv)
     chain = [project_off(eq1, u, bu), wq, sb.tr(W_K), sb.tr(project_off(E, v, bv))]
@@ -116,8 +116,7 @@ def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None
         if how == "global-max-diff":
             span = Dyadic(np.full(V, span.n.max(), dtype=object), span.e)
         return sb.zeros(V), span
-    L0 = (sb.vec(c) @ U)[0] + bias
-    return L0, (sb.absd(w_ep - c.rows(V)) @ sb.tr(sb.vec(sb.rowspan(U))))[:, 0]
+    return c @ U + bias, sb.absd(w_ep - c.rows(V)) @ sb.rowspan(U)
 
 
 def tables(L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: Dyadic, eqkp: Dyadic) -> dict[str, Dyadic]:
