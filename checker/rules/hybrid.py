@@ -262,6 +262,7 @@ class _Query:
                 acc = self.fixed[:, K - 1].copy()
             acc[np.arange(len(acc)), np.arange(self.q, V)] = np.inf
             self.A[I] = acc
+            self.A_ranks[I] = _Ranks(acc, self.md.r)  # its rows are ranked only if stage B reads them
         return self.A[I]
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
@@ -291,8 +292,6 @@ class _Query:
         upper bound of the gap is <= 0. Each distinct candidate of an input is evaluated once."""
         md, q, n = self.md, self.q, len(m)
         row, A = m - q, self.sums(I)
-        if I not in self.A_ranks:
-            self.A_ranks[I] = _Ranks(A, md.r)
         A_rest, A_top = self.A_ranks[I](row)
         dd_rest, dd_top = self.dd_ranks(m)
         at = np.array(I, dtype=np.int64)
