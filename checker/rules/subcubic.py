@@ -60,7 +60,7 @@ FROM_D = ("exact", "max-diff", "global-max-diff")                # eupu options 
 
 
 def rule(cert: Certificate, w: Weights) -> Fraction:
-    count = sum(comb(w.k - 1, c) * (m - g + 1) ** c if c else 1 for q, m, c, g in proven(cert, w))
+    count = sum(comb(w.k - 1, c) * (m - g + 1) ** c for _, m, c, g in proven(cert, w))  # c = 0: one input
     return Fraction(count, w.d_vocab ** w.k)
 
 
