@@ -34,11 +34,10 @@ def semantic_paths(cert: Certificate, w: Weights) -> Paths:
     return exact_paths(w) if cert.semantics == "exact-real" else float32_paths(w)
 
 
-def parse_cases(raw: object, rule: str, K: int, V: int, last_ok: Callable[[int, int, int], bool],
-                last: str) -> list[tuple[int, int, int, int]]:
+def parse_cases(raw: object, rule: str, K: int, V: int, last: str, at_c0: int) -> list[tuple[int, int, int, int]]:
     """evidence.cases of a compact rule: distinct triples (q, m, c) with 0 <= q <= m < V and c non-max
-    copies (at most K-1 if q = m, else K-2), each with a fourth int that last_ok(m, c, value) accepts
-    (described by `last`). Anything else is malformed (Malformed)."""
+    copies (at most K-1 if q = m, else K-2), each with a fourth int (named `last`: cubic's n, subcubic's
+    g) that is at_c0 if c = 0, else in [1, m]. Anything else is malformed (Malformed)."""
     if not isinstance(raw, list):
         raise Malformed("evidence.cases must be a list")
     seen: set[tuple[int, int, int]] = set()
@@ -48,8 +47,8 @@ def parse_cases(raw: object, rule: str, K: int, V: int, last_ok: Callable[[int, 
         q, m, c, n = case
         if not (0 <= q <= m < V and 0 <= c <= (K - 1 if q == m else K - 2)):
             raise Malformed(f"{rule} case {case!r:.80} out of range")
-        if not last_ok(m, c, n):
-            raise Malformed(f"{rule} case {case!r:.80}: {last}")
+        if not (n == at_c0 if c == 0 else 1 <= n <= m):
+            raise Malformed(f"{rule} case {case!r:.80}: {last} must be {at_c0} for c = 0, else in [1, m]")
         if (q, m, c) in seen:
             raise Malformed(f"duplicate {rule} case {(q, m, c)}")
         seen.add((q, m, c))

@@ -87,8 +87,7 @@ def _cases(cert: Certificate, w: Weights) -> list[tuple[int, int, int, int]]:
     if w.d_vocab < 2:
         raise Reject("the cubic rule needs d_vocab >= 2")
     raw = fields(cert.evidence, "evidence", {"cases"})["cases"]
-    return parse_cases(raw, "cubic", w.k, w.d_vocab, lambda m, c, n: n == 1 if c == 0 else 1 <= n <= m,
-                       "n must be 1 for c = 0, else in [1, m]")
+    return parse_cases(raw, "cubic", w.k, w.d_vocab, "n", 1)
 
 
 def _sums(N, q: int, m: int, c: int, x, i) -> list[tuple]:

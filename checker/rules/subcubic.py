@@ -90,9 +90,7 @@ def _setup(cert: Certificate, w: Weights) -> tuple["_Tables", list[tuple[int, in
         raise Reject("subcubic certificates claim exact-real semantics only")
     if w.k < 2:
         raise Reject("the subcubic rules need K >= 2 (K = 1 has no non-query positions)")
-    t = tables(cert, w)
-    return t, parse_cases(cert.evidence["cases"], "subcubic", w.k, w.d_vocab,
-                          lambda m, c, g: g == 0 if c == 0 else 1 <= g <= m, "g must be 0 for c = 0, else in [1, m]")
+    return tables(cert, w), parse_cases(cert.evidence["cases"], "subcubic", w.k, w.d_vocab, "g", 0)
 
 
 def tables(cert: Certificate, w: Weights) -> "_Tables":
