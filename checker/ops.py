@@ -13,7 +13,7 @@ The count depends only on the certificate and the weights, never on timing.
 The counter in use is the active one (`with ops:`; check.py activates it for the whole check), held
 per thread and context (contextvars), so concurrent checks on Dask worker threads count apart.
 
-Budget: the rules' arithmetic runs on Counted arrays, so checking the clock in `add` bounds the
+Budget: the rules' arithmetic runs on Counted arrays, so checking the clock in `charge` bounds the
 whole check's wall time on any thread (no signals); the stretches between two counts are bounded by
 the size caps (docs/certificate.md#resource-caps).
 """
@@ -34,10 +34,6 @@ class Ops:
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self._tokens: list = []
 
-    def add(self, n: int) -> None:
-        self.count += int(n)
-        self.poll()
-
     def poll(self) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise OutOfBudget(f"time limit of {self.seconds:g} s exceeded: the check did not finish "
@@ -57,7 +53,8 @@ _active: ContextVar[Ops | None] = ContextVar("checker_ops", default=None)
 def charge(n: int) -> None:
     """Count n ops on the active counter (none active, e.g. for the exporters: not counted)."""
     if (ops := _active.get()) is not None:
-        ops.add(n)
+        ops.count += int(n)
+        ops.poll()
 
 
 def poll() -> None:
