@@ -122,7 +122,7 @@ class Interval:
     @staticmethod
     def of(nums, e: int) -> "Interval":
         """Enclose the exact values nums * 2**e (Python ints, scalar or object array)."""
-        return Interval(*enclose_ints(np.asarray(nums, dtype=object), e))
+        return Interval(*enclose_ints(nums, e))
 
     @staticmethod
     def of_fraction(x: Fraction) -> "Interval":
@@ -171,8 +171,8 @@ class Interval:
 
 
 def _enclose_fraction(numer: int, denom: int) -> tuple[float, float]:
-    mid = numer / denom  # correctly rounded
-    return float(down(np.float64(mid))), float(up(np.float64(mid)))
+    mid = numer / denom  # correctly rounded (CPython's int true division)
+    return down(mid), up(mid)
 
 
 _LN2_DIGITS = 6931471805599453094172321214581765680755  # ln 2 to 40 decimals (truncated)
