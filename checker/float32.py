@@ -32,7 +32,7 @@ from checker.dyadic import Dyadic
 from checker.errors import Reject
 from checker.interval import down, enclose_ints, inv_sqrt, up
 from checker.ops import counted
-from checker.paths import Paths, exact_paths
+from checker.paths import Paths, exact_paths, named_weights
 from checker.safetensors import Weights
 
 U = 2.0 ** -24
@@ -131,16 +131,15 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray) -> np.ndarray:
     max_{t, i} |OV[t, i, j]| (the path term of checker/paths.py). Raises Reject when an
     intermediate could overflow float32 or the softmax bound does not apply.
     """
-    f = {name: counted(np.asarray(a, dtype=np.float64)) for name, a in t.items()}
+    f = named_weights(t, lambda a: counted(np.asarray(a, dtype=np.float64)))
     w = _Work()
-    E, P = f["embed.W_E"], f["pos_embed.W_pos"]
-    V, K, dh = E.shape[0], P.shape[0], f["blocks.0.attn.W_Q"].shape[-1]
-    ra = up(np.abs(E[:, None, :] + P[None, :, :]))               # [V, K, d_model] >= |W_E[t] + W_pos[i]|
+    V, K, dh = f.W_E.shape[0], f.W_pos.shape[0], f.W_Q.shape[-1]
+    ra = up(np.abs(f.W_E[:, None, :] + f.W_pos[None, :, :]))     # [V, K, d_model] >= |W_E[t] + W_pos[i]|
     resid = w.bounds(ra, w.mul(U, ra))                           # one float32 addition
     last = w.bounds(resid.a[:, K - 1], resid.e[:, K - 1])        # [V, d_model], the query position
-    qv = w.affine(last, f["blocks.0.attn.W_Q"][0], f["blocks.0.attn.b_Q"][0])       # [V, dh]
-    key = w.affine(resid, f["blocks.0.attn.W_K"][0], f["blocks.0.attn.b_K"][0])     # [V, K, dh]
-    val = w.affine(resid, f["blocks.0.attn.W_V"][0], f["blocks.0.attn.b_V"][0])
+    qv = w.affine(last, f.W_Q, f.b_Q)                            # [V, dh]
+    key = w.affine(resid, f.W_K, f.b_K)                          # [V, K, dh]
+    val = w.affine(resid, f.W_V, f.b_V)
     # s = (q . k) c with c = 1/sqrt(d_head); s32 = fl(q32 . k32) c (1 + gamma(3)) (+ eta), so
     # |s32 - s| <= c [(|q32 - q| |k32| + |q| |k32 - k| + gamma(dh) |q32| |k32| + dh eta)(1 + gamma(3))
     #                 + |q| |k| gamma(3)] + eta
@@ -164,8 +163,8 @@ def logit_error(t: dict[str, np.ndarray], ov_abs_max: np.ndarray) -> np.ndarray:
     # magnitude va + weight max|v| >= |z| + |sum_i (a32_i - a_i) v_i|, so later steps' rounding terms
     # (which use a + e >= |x32|) see the whole of z32; only the error part leaves that term out
     z = w.bounds(w.sum(va, w.mul(weight, vm)), z_rest)
-    out = w.affine(z, f["blocks.0.attn.W_O"][0], f["blocks.0.attn.b_O"], plus=last)  # resid + z W_O + b_O
-    logits = w.affine(out, f["unembed.W_U"], f["unembed.b_U"])
+    out = w.affine(z, f.W_O, f.b_O, plus=last)                   # resid + z W_O + b_O
+    logits = w.affine(out, f.W_U, f.b_U)
     total = w.sum(logits.e, w.mul(weight, np.asarray(ov_abs_max, dtype=np.float64)[None, :]))
     if not (np.all(np.isfinite(total)) and all(s < MAX_MAGNITUDE for s in w.seen)):
         raise Reject("a float32 intermediate could overflow; no float32 claim is possible")

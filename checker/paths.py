@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from checker.dyadic import Dyadic
 from checker.errors import OutOfBudget
@@ -37,15 +38,20 @@ class Paths:
     # every gap smaller by the float32 error bound E[q, m] + E[q, j].
 
 
-# The weights as exact Dyadics under their TransformerLens names, the head axis squeezed:
-# W_E [V, d_model], W_pos [K, d_model], W_Q W_K W_V [d_model, d_head], W_O [d_head, d_model],
-# W_U [d_model, V], b_Q b_K b_V [d_head], b_O [d_model], b_U [V].
+# The weights under their TransformerLens names, the head axis squeezed (exact Dyadics here, float64
+# copies in checker/float32.py): W_E [V, d_model], W_pos [K, d_model], W_Q W_K W_V [d_model, d_head],
+# W_O [d_head, d_model], W_U [d_model, V], b_Q b_K b_V [d_head], b_O [d_model], b_U [V].
 Params = namedtuple("Params", "W_E W_pos W_Q W_K W_V W_O W_U b_Q b_K b_V b_O b_U")
 
 
+def named_weights(tensors: dict[str, Any], convert: Callable[[Any], Any]) -> Params:
+    """Each tensor (full names, as in SHAPES) through convert, under its short name in Params."""
+    return Params(**{name.rsplit(".", 1)[1]: convert(a[0] if SHAPES[name].startswith("1 ") else a)
+                     for name, a in tensors.items()})
+
+
 def exact_weights(w: Weights) -> Params:
-    return Params(**{name.rsplit(".", 1)[1]: Dyadic.from_floats(a[0] if SHAPES[name].startswith("1 ") else a)
-                     for name, a in w.tensors.items()})
+    return named_weights(w.tensors, Dyadic.from_floats)
 
 
 def exact_paths(w: Weights) -> Paths:
