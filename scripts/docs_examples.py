@@ -84,10 +84,12 @@ def run_all(exs: list[Example], cwd: Path, fast: bool = False) -> list[Example]:
 
 
 def normal(line: str) -> str:
-    """A line without what varies from run to run: timings and column padding."""
+    """A line without what varies from run to run or machine to machine: timings, the CPU that
+    `certify train` names (the weights' SHA-256, printed beside it, must still match), padding."""
     line = re.sub(r'"seconds": [0-9.]+', '"seconds": T', line)
     line = re.sub(r"(?<![\d.])\d+\.\d\d(?![\d.])", "T", line)
     line = re.sub(r"\bin \d+\.\d s\b", "in T s", line)
+    line = re.sub(r"\bon \w+/\w+\)", "on CPU)", line)
     return " ".join(line.split())
 
 
