@@ -239,3 +239,161 @@ def test_a_regular_file_that_cannot_be_read_is_malformed():
     from checker.files import read_file
     with pytest.raises(Malformed, match="cannot read weights"):
         read_file("/proc/self/mem", 100, "weights")
+
+
+# ---------------------------------------------------------------- interval.py: each primitive encloses
+
+def _arr(*xs: float):
+    import numpy as np
+    return np.array(xs, dtype=np.float64)
+
+
+def test_interval_primitives_enclose_exact_results():
+    """On operands whose exact results are floats, each primitive's one outward step must keep them
+    inside: a step the wrong way (down -> up) or a wrong end excludes them. Kills `add`/`sub` with
+    a flipped step or the other end, `_times_point` with one end twice or its upper step down, and
+    `mul` reading a corner twice."""
+    from checker import interval as iv
+    import itertools
+    a, b = (_arr(1.0, -2.0), _arr(2.0, 0.5)), (_arr(3.0, 4.0), _arr(5.0, 8.0))
+    for f, exact in [(iv.add, lambda x, y: x + y), (iv.sub, lambda x, y: x - y), (iv.mul, lambda x, y: x * y)]:
+        lo, hi = f(a, b)
+        for k in range(2):
+            values = [exact(x, y) for x, y in itertools.product((a[0][k], a[1][k]), (b[0][k], b[1][k]))]
+            assert lo[k] <= min(values) and max(values) <= hi[k], (f.__name__, k)
+    for r in (3.0, -3.0):
+        lo, hi = iv._times_point(a, _arr(r, r))
+        for k in range(2):
+            assert lo[k] <= min(a[0][k] * r, a[1][k] * r) and max(a[0][k] * r, a[1][k] * r) <= hi[k]
+
+
+def test_division_by_an_enclosure_holding_zero_knows_nothing():
+    """a / b with b's lower end <= 0: (-inf, inf). Kills div_pos's `b[0] > 0` -> `> -1`."""
+    from checker import interval as iv
+    lo, hi = iv.div_pos((_arr(1.0, 1.0, 1.0), _arr(2.0, 2.0, 2.0)), (_arr(-0.5, 0.0, 0.5), _arr(2.0, 2.0, 2.0)))
+    assert list(lo[:2]) == [-float("inf")] * 2 and list(hi[:2]) == [float("inf")] * 2
+    assert 0.5 >= lo[2] and hi[2] >= 4.0
+
+
+def test_lift_takes_only_integers_exact_in_float64():
+    """Interval.lift: integers up to 2^53 (exact in float64), nothing larger. Kills its bound's
+    `<=` -> `<`, `1 << 53` -> `2 << 53` and the empty-array test `==` -> `!=`."""
+    import numpy as np
+    from checker.interval import Interval
+    x = Interval.lift(np.array([1 << 53, -(1 << 53)]))
+    assert list(x.lo) == [2.0 ** 53, -2.0 ** 53]
+    assert Interval.lift(np.zeros(0, dtype=np.int64)).lo.shape == (0,)
+    for bad in (np.array([(1 << 53) + 1]), (1 << 53) + 2, np.array([1 << 54])):
+        with pytest.raises(TypeError):
+            Interval.lift(bad)
+
+
+def test_exp_bounds_refuse_arguments_above_700():
+    """Kills `raise -> pass` on exp_bounds' range check."""
+    from checker.errors import Reject
+    from checker.interval import exp_bounds
+    with pytest.raises(Reject, match="above 700"):
+        exp_bounds(_arr(0.0, 701.0), _arr(0.0, 701.0))
+
+
+def test_inv_sqrt_encloses_one_over_sqrt_d_for_large_d_too():
+    """lo <= 1/sqrt(d) <= hi exactly; for d = 2^40, 1/sqrt(d) = 2^-20 is a float whose ulp is below the
+    2^-60 of the integer root. Kills the upper end's `k + 1` -> `k - 1`."""
+    from checker.interval import inv_sqrt
+    for d in [1, 2, 3, 4, 5, 7, 64, 1000, 1 << 40, 3 << 41, (1 << 61) - 1]:
+        lo, hi = (Fraction(float(x)) for x in inv_sqrt(d))
+        assert lo * lo * d <= 1 <= hi * hi * d, d
+
+
+def test_rounding_is_not_counted_and_keeps_an_array_uncounted():
+    """docs/soundness.md#proof-length-ops: outward rounding is not counted; an array not derived from
+    the weights stays uncounted after a step. Kills `_step`'s `type(x) is Counted` -> `is not`."""
+    import numpy as np
+    from checker.interval import down, up
+    from checker.ops import Counted, Ops, counted
+    ops = Ops()
+    with ops:
+        plain = down(np.array([1.0, 2.0]))
+        plain + 1.0
+        weights = up(counted(np.array([1.0, 2.0])))
+    assert type(plain) is np.ndarray and type(weights) is Counted and ops.count == 0
+
+
+# ---------------------------------------------------------------- caps on the work, at their documented values
+
+def test_path_term_caps_are_2_to_the_23_entries_and_2_to_the_30_products():
+    """docs/certificate.md#resource-caps: d_vocab^2 K <= 2^23 exact entries, at most 2^30 products
+    (dh dm (2V + 2VK) + 2 V^2 K dh + dm V (V + 1)). Kills MAX_PATH_ENTRIES/MAX_PATH_PRODUCTS +-1 in
+    either number, the comparisons' `>` -> `>=` and the product formula's constants and signs."""
+    from checker.errors import OutOfBudget
+    from checker.paths import _check_size
+    _check_size(2048, 2, 1, 1)                  # 2^23 entries
+    with pytest.raises(OutOfBudget, match="MAX_PATH_ENTRIES = 8,388,608"):
+        _check_size(2048, 3, 1, 1)
+    _check_size(1, 1, 2, 107374182)             # 10 * 107374182 + 4 = 2^30 products
+    with pytest.raises(OutOfBudget, match="MAX_PATH_PRODUCTS = 1,073,741,824"):
+        _check_size(1, 1, 2, 107374183)
+    _check_size(3, 2, 5, 9)  # 5 * 9 * 18 + 2 * 18 * 9 + 5 * 12: far below both
+    with pytest.raises(OutOfBudget, match="1,073,741,834 exact products"):
+        _check_size(1, 1, 2, 107374183)
+
+
+def test_brute_force_caps_are_2_to_the_31_inputs_and_2_to_the_24_table_entries():
+    """docs/certificate.md#resource-caps: d_vocab^K <= 2^31 inputs, d_vocab^3 K <= 2^24 gap bounds.
+    Kills MAX_INPUTS and MAX_TABLE +-1 in either number and their comparisons."""
+    from checker.errors import OutOfBudget
+    from checker.rules.brute_force import check_size
+    check_size(2, 31)
+    with pytest.raises(OutOfBudget, match="4,294,967,296 inputs"):
+        check_size(2, 32)
+    check_size(256, 1)
+    with pytest.raises(OutOfBudget, match="33,554,432 gap bounds"):
+        check_size(256, 2)
+
+
+# ---------------------------------------------------------------- paths.py: the path terms, biases included
+
+def _biased_weights(V: int = 3, K: int = 2, dm: int = 2, dh: int = 2, seed: int = 1):
+    """A tiny model with every bias non-zero, its entries small dyadic rationals (exact in float32)."""
+    import numpy as np
+    from checker.safetensors import SHAPES, Weights
+    rng = np.random.default_rng(seed)
+    dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
+    t = {name: (rng.integers(-8, 9, size=tuple(dims[d] for d in spec.split())) / 4).astype(np.float32)
+         for name, spec in SHAPES.items()}
+    return Weights("0" * 64, t, K, V, dm, dh)
+
+
+def test_exact_paths_match_their_formulas_with_biases():
+    """QK, OV and DIRECT of checker/paths.py's docstring, computed here entry by entry in Fractions on a
+    model whose biases are all non-zero (the test models' b_Q and b_U are mostly zero). Kills the
+    sign of b_Q in Q and of b_U in DIRECT."""
+    import numpy as np
+    from checker.paths import exact_paths
+    w = _biased_weights()
+    V, K, dm, dh = w.d_vocab, w.k, w.d_model, w.d_head
+    t = {name.rsplit(".", 1)[1]: np.vectorize(Fraction)(a.astype(np.float64)) for name, a in w.tensors.items()}
+    W_Q, W_K, W_V, W_O = (t[n][0] for n in ("W_Q", "W_K", "W_V", "W_O"))
+    b_Q, b_K, b_V = (t[n][0] for n in ("b_Q", "b_K", "b_V"))
+    resid = lambda tok, i: t["W_E"][tok] + t["W_pos"][i]
+    Q = lambda q: resid(q, K - 1) @ W_Q + b_Q
+    p = exact_paths(w)
+    value = lambda d, idx: Fraction(int(d.n[idx])) * Fraction(2) ** d.e
+    for q, tok, i in np.ndindex(V, V, K):
+        assert value(p.qk, (q, tok, i)) == Q(q) @ (resid(tok, i) @ W_K + b_K)
+        ov = (resid(tok, i) @ W_V + b_V) @ W_O @ t["W_U"]
+        assert [value(p.ov, (tok, i, j)) for j in range(V)] == list(ov)
+    for q in range(V):
+        direct = resid(q, K - 1) @ t["W_U"] + t["b_O"] @ t["W_U"] + t["b_U"]
+        assert [value(p.direct, (q, j)) for j in range(V)] == list(direct)
+
+
+def test_the_cubic_rule_refuses_a_one_token_vocabulary():
+    """Kills `_cases`' `d_vocab < 2` -> `< 1` (d_vocab = 1 then reaches the tables)."""
+    from checker.certificate import Certificate
+    from checker.errors import Reject
+    from checker.rules import cubic
+    w = _biased_weights(V=1)
+    cert = Certificate(2, 1, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": []})
+    with pytest.raises(Reject, match="d_vocab >= 2"):
+        cubic.rule(cert, w)
