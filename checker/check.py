@@ -20,7 +20,7 @@ from checker.rules import rule_for
 from checker.safetensors import read_weights
 
 ACCEPTED, REJECTED, ERROR = "accepted", "rejected", "error"
-EXIT_CODES = {ACCEPTED: 0, REJECTED: 1, ERROR: 2}
+EXIT_CODES = {ACCEPTED: 0, REJECTED: Reject.exit_code, ERROR: Malformed.exit_code}
 DEFAULT_TIME_LIMIT = 3600.0  # seconds per certificate unless --time-limit says otherwise
 
 
