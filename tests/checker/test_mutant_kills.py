@@ -6,6 +6,7 @@ committed fixtures or models built here, no prover.
 from __future__ import annotations
 
 import json
+import random
 from fractions import Fraction
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -218,6 +219,88 @@ def test_an_exact_sign_round_charges_4n_plus_2_and_4_per_enclosure(monkeypatch):
     n, enclosures = len(set(rounds)), len(rounds) // 2
     assert n > 1 and enclosures == 3 * n
     assert ops.count == n * (4 * 3 + 2) + 4 * enclosures
+
+
+def _near_zero_sums(seed: int, count: int):
+    """sum c_i exp(num_i 2^e / sqrt d) with the last argument solved for cancellation and rounded to
+    the 2^e grid: sums within about 2^e (relative) of 0, of either sign, mostly several coefficients
+    of 1 (the cases where a lower end and an upper end are told apart only by the last units)."""
+    import mpmath
+    rng = random.Random(seed)
+    while count:
+        n, e, d = rng.randint(2, 4), -rng.randint(40, 90), rng.choice([1, 2, 3])
+        coeffs = [rng.choice([1, 1, 1, 2, -1, -1, -2, 3]) for _ in range(n)]
+        nums = [rng.randint(-(1 << 8), 1 << 8) << -e - 6 for _ in range(n - 1)]
+        with mpmath.workdps(400):
+            scale = mpmath.mpf(2) ** e / mpmath.sqrt(d)
+            rest = -mpmath.fsum(c * mpmath.exp(x * scale) for c, x in zip(coeffs, nums))
+            if rest / coeffs[-1] <= 0:
+                continue
+            nums.append(int(mpmath.nint(mpmath.log(rest / coeffs[-1]) / scale)) + rng.randint(-2, 2))
+            total = mpmath.fsum(c * mpmath.exp(x * scale) for c, x in zip(coeffs, nums))
+        merged = {}
+        for c, x in zip(coeffs, nums):
+            merged[x] = merged.get(x, 0) + c
+        if any(merged.values()):
+            count -= 1
+            yield coeffs, nums, e, d, (total > 0) - (total < 0)
+
+
+def test_the_sign_of_sums_cancelling_to_the_last_bits():
+    """sign_sum_exp's sign of 300 sums within about 2^-40..2^-90 of zero equals mpmath's (400 digits).
+    Kills the lower/upper ends swapped for c = 1 (expo.py:88-89 `c > 0` -> `c > 1`), the rounds'
+    starts (`lo = hi = 0` -> -1) and their comparisons."""
+    from checker import expo
+    for coeffs, nums, e, d, want in _near_zero_sums(7, 300):
+        assert want != 0 and expo.sign_sum_exp(coeffs, nums, e, d) == want, (coeffs, nums, e, d)
+
+
+def test_exp_fixed_charges_a_term_per_series_step_and_per_squaring_plus_one():
+    """docs/soundness.md#proof-length-ops: exp_fixed counts n + s + 1 (n series terms, s squarings);
+    pinned for four arguments (no squaring; 5 and 6 squarings; p = 10). Kills `charge(n + s + 1)`'s
+    +-1 and sign variants and the series' step and stop (`n += 1`, `term <= 1`) when they only change
+    the work."""
+    from checker import expo
+    from checker.ops import Ops
+    for a, p, upper, want in [(1, 64, False, 3), (1, 64, True, 3), (-(5 << 64), 64, False, 26),
+                              (-(5 << 64), 64, True, 26), (3 << 70, 64, True, 32), (-7, 10, False, 7)]:
+        with Ops() as ops:
+            expo.exp_fixed(a, p, upper)
+        assert ops.count == want, (a, p, upper)
+
+
+def test_exp_enclosures_are_one_unit_wide_at_most_plus_rounding():
+    """exp_enclosure encloses 2^p exp(x), |x| 2^p in [m, m + 1], by exp_fixed at m and m + 1: width at
+    most exp(x) (one step of x) plus the two roundings, and exp(0) = 1 has its exact lower end 2^p.
+    Kills the looser ends (`-m - 1` -> `-m - 2`, `m + 1` -> `m + 2`), `num >= 0` -> `num > 0`, and
+    scaled_sqrt_floor's default denominator (1) changed."""
+    import math
+    import mpmath
+    from checker import expo
+    rng = random.Random(5)
+    assert expo.exp_enclosure(0, 0, 1, 64)[0] == 1 << 64
+    for _ in range(400):  # |x| <= 4 and p <= 32: exp_fixed's 40 guard bits keep its error below 2^-8 units
+        num, e, d = rng.randint(-(1 << 20), 1 << 20), -rng.randint(18, 22), rng.choice([1, 2, 3, 5])
+        p = rng.choice([8, 16, 24, 32])
+        lo, hi = expo.exp_enclosure(num, e, d, p)
+        with mpmath.workdps(60):
+            x = mpmath.mpf(num) * mpmath.mpf(2) ** e / mpmath.sqrt(d)
+            assert lo <= mpmath.exp(x) * mpmath.mpf(2) ** p <= hi
+            assert hi - lo <= mpmath.exp(x) * (1 + mpmath.mpf(2) ** -4) + 2, (num, e, d, p)
+        assert expo.scaled_sqrt_floor(num, e, d, p) == expo.scaled_sqrt_floor(num, e, d, p, 1) \
+            == math.isqrt(num * num * 2 ** (2 * (e + p)) // d) if e + p >= 0 else True
+
+
+def test_an_exact_sign_costs_what_it_cost():
+    """The whole count of two sign decisions, the series included, pinned: each round's precision
+    (64 bits first, then doubled) sets how many series terms there are (e^-56: 82). Kills `p = 64` -> 63, 65."""
+    from checker import expo
+    from checker.ops import Ops
+    for coeffs, nums, e, d, want in [([1, 1, -2], [1, -1, 0], -120, 1, 121), ([3, -1], [5, 40], -6, 2, 65),
+                                              ([1, -1], [7, 0], 3, 1, 82)]:
+        with Ops() as ops:
+            expo.sign_sum_exp(coeffs, nums, e, d)
+        assert ops.count == want, (coeffs, nums)
 
 
 # ---------------------------------------------------------------- float32.py, files.py
