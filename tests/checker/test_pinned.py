@@ -1,0 +1,28 @@
+"""Every rule's verdict, proven bound and op count on committed certificates, pinned
+(tests/fixtures/pinned.json.gz, written by tests/fixtures/make_pinned.py): the tiny model under each
+rule and float32, the trained default-size model under cubic and 30 subcubic and paper variants.
+Checker-only. A change of a rule's work or bound, however small, fails here: a mutant that only
+moves a rounding step, a loop bound or a charge is seen (if the change is intended, regenerate and
+say why in the commit)."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from fractions import Fraction
+
+import pytest
+
+from checker.check import check_file
+from conftest import FIXTURES
+
+PINNED = json.loads(gzip.decompress((FIXTURES / "pinned.json.gz").read_bytes()))
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_verdict_bound_and_ops(name, tmp_path):
+    model, _ = name.split("/", 1)
+    shutil.copy(FIXTURES / model, tmp_path / model)
+    (tmp_path / "cert.json").write_text(json.dumps(PINNED[name]["certificate"]))
+    r = check_file(str(tmp_path / "cert.json"))
+    assert (r.verdict, r.bound, r.ops) == ("accepted", Fraction(PINNED[name]["bound"]), PINNED[name]["ops"]), r.reason
