@@ -480,3 +480,23 @@ def test_the_cubic_rule_refuses_a_one_token_vocabulary():
     cert = Certificate(2, 1, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": []})
     with pytest.raises(Reject, match="d_vocab >= 2"):
         cubic.rule(cert, w)
+
+
+# ---------------------------------------------------------------- rules/__init__.py: the cases' ranges
+
+@pytest.mark.parametrize("case, ok", [
+    ([0, 0, 0, 1], True), ([4, 4, 2, 1], True), ([1, 4, 1, 3], True), ([0, 4, 1, 4], True),  # the edges inside
+    ([-1, 4, 1, 1], False), ([0, 5, 1, 1], False), ([3, 2, 1, 1], False),          # q, m outside 0 <= q <= m < V
+    ([1, 4, -1, 1], False), ([4, 4, 3, 1], False), ([1, 4, 2, 1], False),          # c < 0, c > K-1 (q = m), c > K-2
+    ([1, 4, 1, 0], False), ([1, 4, 1, 5], False), ([1, 4, 0, 2], False)])          # the fourth int
+def test_a_case_outside_its_ranges_is_malformed(case, ok):
+    """parse_cases for K = 3, V = 5: (q, m, c) with 0 <= q <= m < V, c <= K-1 if q = m else K-2 (the
+    query is not a max copy), the fourth int 1 for c = 0 else in [1, m]. A case with too many non-max
+    copies would count inputs that are in no case (c = K-1 with q != m leaves no position for m).
+    Kills the range check's constants and comparisons (rules/__init__.py:48)."""
+    from checker.rules import parse_cases
+    if ok:
+        assert parse_cases([case], "cubic", 3, 5, "n", 1) == [tuple(case)]
+    else:
+        with pytest.raises(Malformed):
+            parse_cases([case], "cubic", 3, 5, "n", 1)
