@@ -185,6 +185,17 @@ def test_weights_file_size_cap(tmp_path, tiny_weights, monkeypatch):
         safetensors.read_weights(str(tiny_weights))
 
 
+def test_weights_file_size_cap_is_64_mib(tmp_path):
+    """A weights file of exactly 64 MiB passes the size check (then it is no model: Reject); one
+    byte more is OutOfBudget. Sparse files: nothing is written to disk."""
+    for size, error in [(1 << 26, Reject), ((1 << 26) + 1, OutOfBudget)]:
+        path = tmp_path / f"{size}.safetensors"
+        with open(path, "wb") as f:
+            f.truncate(size)
+        with pytest.raises(error):
+            safetensors.read_weights(str(path))
+
+
 def test_weights_header_cap(tiny_weights, monkeypatch):
     import struct
     data = tiny_weights.read_bytes()
@@ -197,12 +208,13 @@ def test_weights_header_cap(tiny_weights, monkeypatch):
 
 
 def test_weights_header_cap_real_value(tiny_weights):
-    """A header padded to exactly MAX_HEADER_BYTES (1 MiB) is read; one byte more is refused."""
+    """A header padded to exactly 1 MiB (docs/certificate.md#resource-caps; the number written here,
+    not read from the module, so a changed cap fails) is read; one byte more is refused."""
     import struct
     data = tiny_weights.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
     header, buf = data[8:8 + n], data[8 + n:]
-    pad = lambda extra: header + b" " * (safetensors.MAX_HEADER_BYTES - n + extra)
+    pad = lambda extra: header + b" " * ((1 << 20) - n + extra)
     ok = pad(0)
     safetensors.parse_weights(struct.pack("<Q", len(ok)) + ok + buf)
     bad = pad(1)
