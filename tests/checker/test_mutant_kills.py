@@ -500,3 +500,12 @@ def test_a_case_outside_its_ranges_is_malformed(case, ok):
     else:
         with pytest.raises(Malformed):
             parse_cases([case], "cubic", 3, 5, "n", 1)
+
+
+def test_an_unreadable_file_is_reported_by_its_os_error(tmp_path):
+    """The reason names the OS's own words (strerror), not the exception's repr. Kills files.py:19's
+    `or` -> `and`."""
+    from checker.files import read_file
+    with pytest.raises(Malformed) as e:
+        read_file(str(tmp_path / "absent.json"), 100, "certificate")
+    assert str(e.value) == f"cannot read certificate {str(tmp_path / 'absent.json')!r}: No such file or directory"
