@@ -39,6 +39,10 @@ CLASS_MEANING = {
     "ABSORBED": "loosens an internal bound by less than the slack that follows it (guard bits, an outward "
                 "step): unsound only if that slack ran out, which the argument shows it cannot on any "
                 "input the caps admit",
+    "ONE-ULP": "one outward rounding step turned inward, or an enclosure's far end read for its near end: "
+               "a bound can be one or two float64 steps (about 2^-52 relative) on the unsafe side; no test "
+               "input decides on that step and no test compares that bound with its exact value "
+               "(soundness-relevant in principle: not killed)",
     "UNREACHABLE": "a guard of the environment or a state the code cannot reach",
     "OPEN": "not yet classified or killed: counted as surviving",
 }

@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import pytest
 
 from checker.certificate import parse_certificate
@@ -509,3 +510,73 @@ def test_an_unreadable_file_is_reported_by_its_os_error(tmp_path):
     with pytest.raises(Malformed) as e:
         read_file(str(tmp_path / "absent.json"), 100, "certificate")
     assert str(e.value) == f"cannot read certificate {str(tmp_path / 'absent.json')!r}: No such file or directory"
+
+
+# ---------------------------------------------------------------- parsing: what a refusal says
+
+def _safetensors(tensors: dict[str, np.ndarray]) -> bytes:
+    """The safetensors bytes of these float32 tensors (header, then the data in order)."""
+    header, data, at = {}, b"", 0
+    for name, a in tensors.items():
+        raw = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + len(raw)]}
+        data, at = data + raw, at + len(raw)
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def test_a_model_with_an_empty_dimension_is_refused():
+    """d_model = 0 (every shape consistent with it) is no model: Reject "empty dimension". Kills
+    safetensors.py:113's raise -> pass."""
+    from checker.errors import Reject
+    from checker.safetensors import SHAPES, parse_weights
+    dims = {"1": 1, "V": 5, "K": 3, "M": 0, "H": 4}
+    tensors = {n: np.zeros([dims[d] for d in s.split()], dtype=np.float32) for n, s in SHAPES.items()}
+    with pytest.raises(Reject, match="empty dimension"):
+        parse_weights(_safetensors(tensors))
+
+
+def test_evidence_must_be_an_object_and_json_floats_are_refused_by_name():
+    """Kills certificate.py:81's and :153's raise -> pass: the refusal is the parser's own, with its
+    reason, not a later one."""
+    with pytest.raises(Malformed, match="evidence must be an object"):
+        _parse(_cert(evidence=[1]))
+    text = json.dumps(_cert()).replace('"claim": {', '"claim": {"x": 0.5, ', 1)
+    with pytest.raises(Malformed, match="JSON float or constant '0.5' not allowed"):
+        parse_certificate(text.encode())
+
+
+def test_exp_fixed_at_0_and_minus_1():
+    """exp(0) = 1 is returned at once (no ops); exp(-2^-p) 2^p's lower bound is below 2^p. Kills
+    expo.py:32 `a == 0` -> `a == -1` (which returned 2^p for a = -1: above the value)."""
+    from checker import expo
+    from checker.ops import Ops
+    with Ops() as ops:
+        assert expo.exp_fixed(0, 64, False) == expo.exp_fixed(0, 64, True) == 1 << 64
+    assert ops.count == 0
+    assert expo.exp_fixed(-1, 64, False) < 1 << 64 < expo.exp_fixed(1, 64, True)
+
+
+def test_a_one_term_sign_is_its_coefficients():
+    """A single merged term's sign is its coefficient's, with no refinement (0 ops). Kills expo.py:80
+    `len(terms) == 1` -> `== 0`."""
+    from checker import expo
+    from checker.ops import Ops
+    with Ops() as ops:
+        assert expo.sign_sum_exp([2, 1], [7, 7], 0, 1) == 1 and expo.sign_sum_exp([-3], [5], -2, 2) == -1
+    assert ops.count == 0
+
+
+@pytest.mark.parametrize("n, e", [(3, -1075), (-5, -1074), (7, -1100), (1, -1023), ((1 << 60) + 1, -1100),
+                                  (3, 1022), (1 << 1100, -200), (-(1 << 1030), 0), (9, 2000)])
+def test_enclose_ints_outside_the_normal_range(n, e):
+    """Subnormal, underflowing, overflowing and huge numerators go through _nearest: the enclosure
+    holds n 2^e exactly (inf beyond the float range). Kills interval.py:72's `1 << -e` -> `2 << -e`
+    and its `e >= 0` variants."""
+    from checker.interval import enclose_ints
+    lo, hi = enclose_ints(np.array([n], dtype=object), e)
+    exact = Fraction(n) * Fraction(2) ** e
+    lo, hi = float(lo[0]), float(hi[0])
+    assert (lo == -np.inf or Fraction(lo) <= exact) and (hi == np.inf or exact <= Fraction(hi))
+    if abs(exact) < Fraction(2) ** 1000:  # finite and tight: within two steps of the value
+        assert Fraction(hi) - Fraction(lo) <= 4 * max(Fraction(2) ** -1074, abs(exact) * Fraction(2) ** -52)
