@@ -580,3 +580,21 @@ def test_enclose_ints_outside_the_normal_range(n, e):
     assert (lo == -np.inf or Fraction(lo) <= exact) and (hi == np.inf or exact <= Fraction(hi))
     if abs(exact) < Fraction(2) ** 1000:  # finite and tight: within two steps of the value
         assert Fraction(hi) - Fraction(lo) <= 4 * max(Fraction(2) ** -1074, abs(exact) * Fraction(2) ** -52)
+
+
+def test_hybrid_refuses_a_gap_table_above_2_to_the_24_entries(tmp_path):
+    """d_vocab = 204, K = 2: the residue's gap table would have 204^3 * 2 > 2^24 entries, so the check
+    ends OutOfBudget (exit 3) at once, naming the table. Kills hybrid.py:69's raise -> pass."""
+    import hashlib
+    from checker.check import check_file
+    from checker.safetensors import SHAPES
+    dims = {"1": 1, "V": 204, "K": 2, "M": 2, "H": 1}
+    data = _safetensors({n: np.full([dims[d] for d in s.split()], 0.5, dtype=np.float32) for n, s in SHAPES.items()})
+    (tmp_path / "w.safetensors").write_bytes(data)
+    doc = _cert(claim__k=2, claim__d_vocab=204, claim__accuracy_lower_bound=0, model__path="w.safetensors",
+                model__sha256=hashlib.sha256(data).hexdigest(), strategy__name="hybrid",
+                strategy__parameters={"compact": "cubic"},
+                evidence={"cases": [], "correct_inputs": 0, "total_inputs": 204 ** 2})
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    r = check_file(str(tmp_path / "c.json"), time_limit=60)
+    assert (r.verdict, r.exit_code) == ("error", 3) and "d_vocab^3 K" in r.reason, r.reason
