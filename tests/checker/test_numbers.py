@@ -78,3 +78,12 @@ def test_where_and_max0_select_like_the_exact_reading():
             assert y.lo <= x <= y.hi
     z = F.where(np.array([True, False]), 0, F.a[np.arange(2)])
     assert z.lo[0] == z.hi[0] == 0.0 and z.lo[1] <= -2.5 <= z.hi[1]
+
+
+def test_an_exact_zero_coefficient_of_an_array_adds_exactly_zero():
+    """An array sum whose only positive part would be a zero coefficient's term is not proven: the
+    term adds 0, not 1 or its weight. Kills numbers.py:90's `where(zero, 0, ...)` -> `where(zero, 1, ...)`."""
+    zero = Interval(np.zeros(2), np.zeros(2))
+    half = Interval(np.full(2, -0.5), np.full(2, -0.5))
+    assert Float.holds([(zero, ONE), (half, ONE)]).tolist() == [False, False]
+    assert Float.holds([(zero, ONE), (-half, ONE)]).tolist() == [True, True]
