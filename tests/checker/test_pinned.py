@@ -26,3 +26,19 @@ def test_pinned_verdict_bound_and_ops(name, tmp_path):
     (tmp_path / "cert.json").write_text(json.dumps(PINNED[name]["certificate"]))
     r = check_file(str(tmp_path / "cert.json"))
     assert (r.verdict, r.bound, r.ops) == ("accepted", Fraction(PINNED[name]["bound"]), PINNED[name]["ops"]), r.reason
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(PINNED) if "hybrid" in n or "brute-force" in n])
+def test_a_count_one_above_the_pinned_is_refused(name, tmp_path):
+    """The count rules (brute force, hybrid) prove exactly their count: claiming one input more is
+    rejected. Kills a stage that counts an input correct without proof (e.g. hybrid.py:312's
+    `rest > 0` -> `rest <= 0`), which honest claims alone never show."""
+    model, _ = name.split("/", 1)
+    shutil.copy(FIXTURES / model, tmp_path / model)
+    cert = json.loads(json.dumps(PINNED[name]["certificate"]))
+    n, total = cert["evidence"]["correct_inputs"] + 1, cert["evidence"]["total_inputs"]
+    cert["evidence"]["correct_inputs"] = n
+    bound = Fraction(n, total)
+    cert["claim"]["accuracy_lower_bound"] = f"{bound.numerator}/{bound.denominator}"
+    (tmp_path / "cert.json").write_text(json.dumps(cert))
+    assert check_file(str(tmp_path / "cert.json")).verdict == "rejected"
