@@ -1,0 +1,30 @@
+"""The rules' own refusals of models they do not cover, each by its reason (checker-only, tiny
+hand-made weights). Each test kills the mutants named in its docstring (applied by hand)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from checker.check import check_file
+from checker.safetensors import SHAPES
+from test_mutant_kills import _cert, _safetensors
+
+
+def _check(tmp_path, dims: dict[str, int], strategy: str, evidence: dict):
+    data = _safetensors({n: np.full([dims[d] for d in s.split()], 0.25, dtype=np.float32) for n, s in SHAPES.items()})
+    (tmp_path / "w.safetensors").write_bytes(data)
+    doc = _cert(claim__k=dims["K"], claim__d_vocab=dims["V"], claim__accuracy_lower_bound=0,
+                model__path="w.safetensors", model__sha256=hashlib.sha256(data).hexdigest(),
+                strategy__name=strategy, strategy__parameters={"eupu": "exact", "attn": "plain", "err": "maxdiff"},
+                evidence=evidence)
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    return check_file(str(tmp_path / "c.json"))
+
+
+def test_subcubic_refuses_a_one_position_model(tmp_path):
+    """K = 1 has no non-query positions: the subcubic rule rejects it by name. Kills subcubic.py:92's
+    raise -> pass."""
+    r = _check(tmp_path, {"1": 1, "V": 4, "K": 1, "M": 2, "H": 2}, "subcubic", {"cases": []})
+    assert r.verdict == "rejected" and "K >= 2" in r.reason, r.reason
