@@ -1,0 +1,114 @@
+"""Behaviour that surviving mutants of checker/'s core files (outside checker/rules/) showed untested
+(benchmarks/mutate_checker.py, run2 at commit 13f16b2; the survivors and their classes:
+docs/mutation.md). Each test kills the mutants named in its docstring (file:line at 13f16b2; applied
+by hand to a copy of the checker: the test fails there and passes here). Checker-only: models built
+here, no prover.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from checker.dyadic import Dyadic
+from checker.errors import OutOfBudget, Reject
+from checker.float32 import _Work
+from checker.safetensors import NAMES, SHAPES, parse_weights
+
+
+def _safetensors(shapes: dict[str, list[int]]) -> bytes:
+    """A safetensors file of zeros: the tensors in the given order, each F32 with its shape."""
+    header, at = {}, 0
+    for name, shape in shapes.items():
+        size = 4 * math.prod(shape)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [at, at + size]}
+        at += size
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + bytes(at)
+
+
+def _model_shapes(V: int = 3, K: int = 2, M: int = 2, H: int = 2) -> dict[str, list[int]]:
+    dims = {"1": 1, "V": V, "K": K, "M": M, "H": H}
+    return {name: [dims[d] for d in spec.split()] for name, spec in SHAPES.items()}
+
+
+# ---------------------------------------------------------------- safetensors.py: the header and the tensors' entries
+
+def test_weights_header_length_at_its_edges():
+    """An 8-byte length, then a header of at most 1 MiB (docs/certificate.md#resource-caps) that must
+    fit in the file, exactly filling it being fine. Kills safetensors.py:55 `len(data) < 8` -> `< 7`
+    (7 bytes then reach struct.unpack), :58 `8 + n` -> `8 - n` and both `>` -> `>=`, :20 `1 << 20`
+    -> `1 << 21`."""
+    with pytest.raises(Reject, match="no header length"):
+        parse_weights(bytes(7))
+    with pytest.raises(Reject, match="header length invalid"):
+        parse_weights(struct.pack("<Q", 3) + b"{}")  # one byte short of the header it announces
+    cap = 1 << 20
+    with pytest.raises(Reject, match="unsupported architecture"):  # read: the header fills the file
+        parse_weights(struct.pack("<Q", cap) + b"{}".ljust(cap))
+    with pytest.raises(Reject, match="header length invalid"):
+        parse_weights(struct.pack("<Q", cap + 1) + b"{}".ljust(cap + 1))
+
+
+def test_parameter_cap_is_2_to_the_22_values():
+    """docs/certificate.md#resource-caps: at most 2^22 float32 values, counted from the header before
+    the shapes are checked. Kills safetensors.py:21 MAX_PARAMETERS `1 << 22` -> `1 << 23`."""
+    shapes = {name: [1] for name in NAMES}
+    shapes["embed.W_E"] = [(1 << 22) - (len(NAMES) - 1)]
+    with pytest.raises(Reject, match="must be matrices"):  # past the cap check: exactly 2^22 values
+        parse_weights(_safetensors(shapes))
+    shapes["embed.W_E"][0] += 1
+    with pytest.raises(OutOfBudget, match="4,194,305 parameters"):
+        parse_weights(_safetensors(shapes))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"shape": "x"}, "malformed shape"),                      # not a list
+    ({"shape": [1, 1, 1, 1]}, "malformed shape"),             # four axes
+    ({"data_offsets": [0, 8]}, "do not match shape"),         # 8 bytes for one value
+])
+def test_a_tensor_entry_with_a_bad_shape_or_span_is_refused_as_such(bad, message):
+    """_shape: a list of at most 3 non-negative ints and a span of 4 bytes per value, refused there
+    (not by a later check with another reason, or a crash). Kills safetensors.py:92 `or -> and` and
+    `3 -> 4`, and :97 `or -> and`."""
+    data = _safetensors(_model_shapes())
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    parse_weights(data)  # the model as written is one
+    header["embed.W_E"].update(bad)
+    h = json.dumps(header).encode()
+    with pytest.raises(Reject, match=message):
+        parse_weights(struct.pack("<Q", len(h)) + h + data[8 + n:])
+
+
+# ---------------------------------------------------------------- dyadic.py
+
+def test_exact_floats_of_zeros_emit_no_numpy_warnings():
+    """Zeros have no lowest set bit; their log2 is never taken (its RuntimeWarnings would reach the
+    CLI's stderr on every model with a zero weight). Kills dyadic.py:29 `np.maximum(low, 1)` ->
+    `np.maximum(low, 0)`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = Dyadic.from_floats(np.array([0.0, 1.5, -0.0, 2.0 ** -149]))
+    assert [d.fraction(i) for i in range(4)] == [0, Fraction(3, 2), 0, Fraction(1, 2 ** 149)]
+
+
+# ---------------------------------------------------------------- float32.py: upward-rounded arithmetic
+
+def test_float32_work_bounds_products_and_dot_products_from_above():
+    """_Work's mul and dot are upper bounds of the exact results on non-negative operands, for one
+    contraction index too (where no later upward step can hide a product rounded down). Kills
+    float32.py:65's two `up -> down` (the product's and the partial sum's) and :75's `up -> down`."""
+    rng = np.random.default_rng(5)
+    exact = np.vectorize(Fraction, otypes=[object])
+    for n in (1, 3):
+        a, b = rng.random((4, n)), rng.random((n, 5))
+        got = _Work().dot(a, b)
+        assert (exact(got) >= exact(a) @ exact(b)).all(), n
+    x, y = rng.random(20), rng.random(20)
+    assert (exact(_Work().mul(x, y)) >= exact(x) * exact(y)).all()
