@@ -112,3 +112,32 @@ def test_float32_work_bounds_products_and_dot_products_from_above():
         assert (exact(got) >= exact(a) @ exact(b)).all(), n
     x, y = rng.random(20), rng.random(20)
     assert (exact(_Work().mul(x, y)) >= exact(x) * exact(y)).all()
+
+
+# ---------------------------------------------------------------- ops.py: the charges of docs/soundness.md#proof-length-ops
+
+def test_each_documented_operation_on_a_counted_array_charges_its_entries():
+    """docs/soundness.md's table: element-wise arithmetic, maximum/minimum, ldexp, rint and comparisons
+    charge one op per entry of the result, a reduction one per entry read. Kills ops.py:66's
+    `np.minimum` -> `np.maximum` in _COUNTED (minimum then free)."""
+    from checker.ops import Ops, counted
+    x, i = counted(np.array([1.0, 2.0, 3.0])), counted(np.array([1, 2, 3]))
+    ops_of = [lambda: x + 1, lambda: x - 1, lambda: x * 2, lambda: x / 2, lambda: x // 2, lambda: -x,
+              lambda: abs(x), lambda: np.maximum(x, 2), lambda: np.minimum(x, 2), lambda: np.ldexp(x, 1),
+              lambda: np.rint(x), lambda: i << 1, lambda: i >> 1, lambda: x < 2, lambda: x <= 2,
+              lambda: x > 2, lambda: x >= 2, lambda: x == 2, lambda: x != 2, lambda: x.max(), lambda: x.min(),
+              lambda: x.sum()]
+    for k, op in enumerate(ops_of):
+        with Ops() as ops:
+            op()
+        assert ops.count == 3, k
+
+
+# ---------------------------------------------------------------- interval.py
+
+def test_max0_is_taken_at_both_ends():
+    """max(x, 0) of x in [lo, hi] is in [max(lo, 0), max(hi, 0)], at both ends. Kills interval.py:163's
+    `np.maximum` -> `np.minimum` at the lower end (which widened [1, 2] to [0, 2])."""
+    from checker.interval import Interval
+    y = Interval(np.array([1.0, -1.0, -3.0]), np.array([2.0, 3.0, -2.0])).max0()
+    assert list(y.lo) == [1.0, 0.0, 0.0] and list(y.hi) == [2.0, 3.0, 0.0]
