@@ -1,0 +1,273 @@
+"""Behaviour of checker/rules/ that surviving mutants showed untested (benchmarks/mutate_checker.py,
+run2 at 13f16b2; every survivor of these files and its class: /work/notes/mut/classes-kr.md). Each
+test kills the mutants named in its docstring (file:line at 13f16b2; applied by hand to a copy of
+the checker: the test fails there and passes here). Checker-only: committed fixtures or tables
+built here, no prover.
+"""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from checker.certificate import Certificate, parse_certificate
+from checker.check import Result, check_file
+from checker.dyadic import Dyadic
+from checker.errors import OutOfBudget, Reject
+from checker.paths import Paths
+from checker.rules import brute_force as bf, cubic, hybrid, subcubic_bounds as sb
+from test_mutant_kills import _biased_weights
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TINY_CUBIC_CASES = json.loads((FIXTURES / "tiny.cubic.json").read_text())["evidence"]["cases"]
+
+
+def _pinned(name: str) -> dict:
+    return json.loads(gzip.decompress((FIXTURES / "pinned.json.gz").read_bytes()))[name]["certificate"]
+
+
+def _check(doc: dict, tmp_path: Path) -> Result:
+    """check_file on doc, written beside a copy of the model it names."""
+    shutil.copy(FIXTURES / doc["model"]["path"], tmp_path / doc["model"]["path"])
+    (tmp_path / "cert.json").write_text(json.dumps(doc))
+    return check_file(str(tmp_path / "cert.json"))
+
+
+def _tiny_hybrid() -> dict:
+    """The tiny model's hybrid certificate with the committed cubic certificate's cases (49 of 125
+    inputs correct; the cases cover 1 + 2 + 1 + 1 + 2 * 3 + 3^2 = 20, 105 are left to the residue)."""
+    doc = _pinned("tiny.safetensors/hybrid:cubic")
+    doc["evidence"]["cases"] = TINY_CUBIC_CASES
+    return doc
+
+
+def _value(d: Dyadic, idx=()) -> Fraction:
+    return Fraction(int(d.n[idx])) * Fraction(2) ** d.e
+
+
+def _floor_root(y: int, r: int) -> int:
+    """floor(y^(1/r)) by bisection (independent of root_up's Newton iteration)."""
+    lo, hi = 0, 1 << (y.bit_length() // r + 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if mid ** r <= y else (lo, mid - 1)
+    return lo
+
+
+# ---------------------------------------------------------------- subcubic_bounds.py: roots rounded up
+
+@pytest.mark.parametrize("num, e, r", [(2, 0, 2), (4, 0, 2), (10 ** 30, -7, 3), (3 ** 128, 5, 128),
+                                       (1, -1, 2), (12345, 0, 7), (2 ** 200 + 1, -129, 128)])
+def test_root_up_is_one_step_above_the_floor_root(num, e, r):
+    """root_up(num, e, r) is the least multiple of its step 2^(e//r - 40) strictly above the r-th root
+    of num 2^e when that root is not a multiple (the floor root plus one step otherwise): never below
+    the root, never more than a step above. (The run2 survivor in root_up, 177 `x -= 1` -> `x -= 2`,
+    is in a loop Newton from above never enters: classes-kr.md.)"""
+    got = sb.root_up(num, e, r)
+    y = num << (e % r + r * 40)
+    step = Fraction(2) ** (e // r - 40)
+    assert got == (_floor_root(y, r) + 1) * step
+    assert got ** r > num * Fraction(2) ** e >= (got - step) ** r
+
+
+def test_root_up_of_zero_is_zero():
+    """Zero's root is exact (root_up's early return)."""
+    assert sb.root_up(0, -3, 128) == 0
+
+
+@pytest.mark.parametrize("n, e", [([0, 1, 2, 3, 10 ** 20], 0), ([5, 7, 2 ** 61 + 3], -9), ([1, 8], 3), ([9], -2)])
+def test_sqrt_up_is_one_step_above_the_square_root(n, e):
+    """sqrt_up(x) >= sqrt(x), less than one step 2^(e'//2 - 40) above (e' = e made even downwards).
+    Kills subcubic_bounds.py:159's 40 bits -> 39 / 41 (the step)."""
+    got = sb.sqrt_up(Dyadic(np.array(n, dtype=object), e))
+    step = Fraction(2) ** ((e - e % 2) // 2 - 40)
+    assert got.e == (e - e % 2) // 2 - 40
+    for i, v in enumerate(n):
+        x, s = Fraction(v) * Fraction(2) ** e, _value(got, i)
+        assert s * s > x >= (s - step) ** 2 or (x == 0 and s == step)
+
+
+# ---------------------------------------------------------------- subcubic_bounds.py: the svd residual bound
+
+def _intervals(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    lo = rng.uniform(-4, 4, shape)
+    return lo, lo + rng.uniform(0, 1, shape) * (rng.uniform(size=shape) < 0.7)
+
+
+def test_interval_matmul_encloses_every_product_of_members_rectangular_too():
+    """_imatmul's entries enclose the exact product of any members (corners and random points,
+    exact rationals), for a 2x3 times 3x4 product (the svd bound multiplies only squares). Kills
+    subcubic_bounds.py:183's shapes (a[0].shape[0] -> shape[1], b[0].shape[1] -> shape[0]) and 185's
+    slices (k + 1 -> k + 0, a[0] / b[0] -> a[1] / b[1])."""
+    rng = np.random.default_rng(5)
+    a, b = _intervals(rng, (2, 3)), _intervals(rng, (3, 4))
+    lo, hi = sb._imatmul(a, b)
+    assert lo.shape == hi.shape == (2, 4)
+    for _ in range(40):
+        pick = lambda x: np.where(rng.uniform(size=x[0].shape) < 0.5, x[0], x[1]) if rng.uniform() < 0.5 \
+            else x[0] + rng.uniform(size=x[0].shape) * (x[1] - x[0])
+        pa, pb = pick(a), pick(b)
+        for i in range(2):
+            for j in range(4):
+                exact = sum(Fraction(float(pa[i, k])) * Fraction(float(pb[k, j])) for k in range(3))
+                assert Fraction(float(lo[i, j])) <= exact <= Fraction(float(hi[i, j]))
+    assert np.all(hi - lo <= 20)  # tight: not an enclosure of everything
+
+
+@pytest.mark.parametrize("lo, hi, s", [([[-1000.0, 0.0], [0.25, 1e-300]], [[-300.0, 3.0], [0.5, 1e-300]], 10),
+                                         ([[-3.0, 0.0], [0.25, 1e-300]], [[-2.0, 1000.0], [0.5, 1e-300]], 10)])
+def test_renorm_scales_by_a_power_of_two_to_at_most_one_and_refuses_overflow(lo, hi, s):
+    """_renorm(x) = (x', s) with 2^s x' enclosing x and max |x'| in [1/2, 1] (stepped outward), the
+    largest magnitude at a lower end (first) or an upper end (second), the other end's largest a
+    binade lower; an infinite end is refused. Kills subcubic_bounds.py:191 (max -> min, .max -> .min
+    at either end, x[1] -> x[0]), 194's frexp index (1 -> 0) and 195 (down -> up, x[1] -> x[0])."""
+    lo, hi = np.array(lo), np.array(hi)
+    (nlo, nhi), got = sb._renorm((lo, hi))
+    assert got == s
+    assert np.all(np.ldexp(nlo, s) <= lo) and np.all(np.ldexp(nhi, s) >= hi)
+    assert np.all(nlo < np.ldexp(lo, -s)) and np.all(nhi > np.ldexp(hi, -s))  # stepped outward
+    assert 0.5 <= max(np.abs(nlo).max(), np.abs(nhi).max()) <= 1
+    for end, inf in ((0, -np.inf), (1, np.inf)):
+        x = [lo.copy(), hi.copy()]
+        x[end][0, 1] = inf
+        with pytest.raises(Reject, match="interval overflow"):
+            sb._renorm(tuple(x))
+
+
+def test_svd_spread_of_the_identity_is_sqrt2_times_the_trace_root():
+    """R = I (2 x 2): sigma_1 = 1, M = I, tr(M^64) = 2, so the bound is (2^64 2)^(1/128) = sqrt(2)
+    2^(1/128) rounded up by at most a few 2^-40: pins the power k = 64 and the exponent bookkeeping.
+    Kills subcubic_bounds.py:224 (the result's exponent, bit_length() - 1 -> - 2)."""
+    eye = Dyadic(np.array([[1, 0], [0, 1]], dtype=object), 0)
+    got = sb._svd_spread(eye, eye, 3)
+    assert got.n.shape == (3,) and len(set(got.n)) == 1
+    b = _value(got, 0)
+    assert b ** 128 >= 2 ** 65 and b <= Fraction(2 ** 0.5 * 2 ** (1 / 128)) * (1 + Fraction(1, 10 ** 9))
+
+
+def test_svd_spread_bounds_a_wide_rank_two_residual_from_above_tightly():
+    """qres = diag(2^30, 1) with a zero off the diagonal, kres = I: R = diag(2^30, 1), sqrt(2)
+    sigma_1 = 2^30.5, and the bound is within a factor 1 + 10^-6 of it: no overflow over 2^3840,
+    since the power is renormalised at every squaring."""
+    qres = Dyadic(np.array([[1 << 30, 0], [0, 1]], dtype=object), 0)
+    eye = Dyadic(np.array([[1, 0], [0, 1]], dtype=object), 0)
+    b = _value(sb._svd_spread(qres, eye, 2), 1)
+    assert b ** 2 >= 2 * Fraction(2) ** 60 and b <= Fraction(2 ** 30.5) * (1 + Fraction(1, 10 ** 6))
+
+
+def test_svd_spread_rounds_up_from_the_traces_upper_end():
+    """R = [[1, 0], [1, 0]]: M = G H = [2], tr(M^64) = 2^64 exactly, so the bound (2^64 tr)^(1/128)
+    = 2 is a multiple of root_up's step: from the trace's upper end (above 2^64) it is one step above
+    2, from its lower end it would be 2 itself. Kills subcubic_bounds.py:220 `hi[1]` -> `hi[0]`."""
+    qres = Dyadic(np.array([[1], [1]], dtype=object), 0)
+    kres = Dyadic(np.array([[1], [0]], dtype=object), 0)
+    b = _value(sb._svd_spread(qres, kres, 2), 0)
+    assert 2 < b <= 2 + Fraction(1, 2 ** 30)
+
+
+def test_svd_spread_of_a_zero_residual_is_exactly_zero():
+    """qres = 0: R = 0, the bound is 0 exactly (not the few ulps an interval power would leave).
+    Kills subcubic_bounds.py:210 `top == 0` -> `top == -1` / `!=`."""
+    qres = Dyadic(np.zeros((3, 2), dtype=object), 0)
+    kres = Dyadic(np.array([[1, 2], [3, 4], [5, 6]], dtype=object), 0)
+    assert list(sb._svd_spread(qres, kres, 3).n) == [0, 0, 0]
+
+
+
+# ---------------------------------------------------------------- hybrid.py: caps and blocks
+
+def test_hybrid_refuses_a_gap_table_above_max_table_before_forming_anything():
+    """d_vocab = 256, K = 2: V^3 K = 2^25 > MAX_TABLE = 2^24 is out of budget, decided from the sizes
+    alone (the stand-in weights have nothing else). Kills hybrid.py:69 raise -> pass."""
+    cert = parse_certificate(json.dumps(_pinned("tiny.safetensors/hybrid:cubic")).encode())
+    cert = dataclasses.replace(cert, evidence={"cases": [], "correct_inputs": 0, "total_inputs": 256 ** 2})
+    with pytest.raises(OutOfBudget, match=r"d_vocab\^3 K = 33,554,432 entries \(cap brute_force.MAX_TABLE = 16,777,216\)"):
+        hybrid.rule(cert, SimpleNamespace(k=2, d_vocab=256))
+
+
+@pytest.mark.parametrize("cap, verdict", [(375, "accepted"), (374, "error")])
+def test_hybrid_gap_table_cap_admits_exactly_max_table_entries(cap, verdict, tmp_path, monkeypatch):
+    """The tiny model's gap table has V^3 K = 125 * 3 = 375 entries: at MAX_TABLE = 375 it is formed,
+    at 374 the check is out of budget. Kills hybrid.py:68 `>` -> `>=`."""
+    monkeypatch.setattr(bf, "MAX_TABLE", cap)
+    r = _check(_tiny_hybrid(), tmp_path)
+    assert (r.verdict, r.out_of_budget) == (verdict, verdict == "error"), r.reason
+
+
+def test_hybrid_evidence_of_only_the_counts_lacks_the_compact_proofs_cases(tmp_path):
+    """Evidence holding exactly the two counts passes hybrid's own check and is refused by the
+    compact rule, for its missing cases. Kills hybrid.py:64 `<=` -> `<` (a strict superset demanded)."""
+    doc = _tiny_hybrid()
+    del doc["evidence"]["cases"]
+    r = _check(doc, tmp_path)
+    assert (r.verdict, r.reason) == ("error", "evidence: missing field(s) ['cases']")
+
+
+@pytest.mark.parametrize("cap, verdict", [(105, "accepted"), (104, "error")])
+def test_hybrid_residue_cap_admits_exactly_max_residue_inputs(cap, verdict, tmp_path, monkeypatch):
+    """The cap is inclusive: a residue of exactly MAX_RESIDUE inputs is enumerated, one more is out of
+    budget (exit 3). Kills hybrid.py:78 `left > MAX_RESIDUE` -> `>=` (and -> `<=`, `<`)."""
+    monkeypatch.setattr(hybrid, "MAX_RESIDUE", cap)
+    r = _check(_tiny_hybrid(), tmp_path)
+    assert (r.verdict, r.bound if verdict == "accepted" else r.out_of_budget) == \
+        (verdict, Fraction(49, 125) if verdict == "accepted" else True), r.reason
+
+
+def test_residue_blocks_hold_at_most_chunk_rows(monkeypatch):
+    """With CHUNK = 8, every residue block of the tiny shapes (V = 6, K = 4, nothing covered but a
+    few values) has at most 8 rows, and some has 8. Kills hybrid.py:146 `rows = 0` -> -1 (a first
+    block of 9), 150 (the reset to -1) and 152 `rows += len(X)` -> `-=` (never cut)."""
+    monkeypatch.setattr(hybrid, "CHUNK", 8)
+    V, K = 6, 4
+    sets = {(0, 3, 1): [0, 2], (1, 4, 2): [1], (2, 5, 2): [0, 1, 3], (0, 5, 3): [4]}
+    blocks = [(q, I, len(m)) for q, I, m, _ in hybrid.residue(V, K, sets)]
+    assert sum(n for *_, n in blocks) == hybrid.residue_size(V, K, sets)
+    assert max(n for *_, n in blocks) == 8
+    assert all(n <= 8 for *_, n in blocks)
+
+
+# ---------------------------------------------------------------- brute_force.py: which end of an enclosure
+
+def _cancelling_paths() -> Paths:
+    """V = 2, K = 2, d_head = 1, path terms chosen so that one input's gap is a cancellation of
+    numbers near 2^60, where float64 enclosures are 128 or 256 wide. Input (key 1, query 0): m = 1,
+    j = 0, C = DIRECT[0, 1] - DIRECT[0, 0] + OV[t_i, i, 1] - OV[t_i, i, 0] is 2^60 - (2^60 - 128) = 128
+    at the key (weight e^(1/2)) and 2^60 - (2^60 + 256) = -256 at the query (weight 1): the gap
+    128 e^(1/2) - 256 < 0, wrong. Taking an upper end where a lower one belongs (either summand of
+    C) lifts the key's term to 256 and the query's to -256 or -128: 'proven' positive. The other
+    inputs are wrong (a tie at 0, or clearly negative): the exact count is 0."""
+    big = 1 << 60
+    obj = lambda rows: np.array(rows, dtype=object)
+    direct = Dyadic(obj([[0, big], [0, 0]]), 0)
+    ov = Dyadic(obj([[[0, 0], [big + 256, 0]], [[big - 128, 0], [0, 0]]]), 0)  # [t, i, v]
+    qk = Dyadic(obj([[[0, 0], [1, 0]], [[0, 0], [0, 0]]]), -1)                   # [q, t, i]: 1/2 at (0, 1, 0)
+    return Paths(k=2, d_vocab=2, d_head=1, qk=qk, ov=ov, direct=direct, win=direct, rival=direct)
+
+
+def test_brute_force_takes_lower_ends_for_a_lower_bound_of_a_cancelling_gap():
+    """The filter's lower bounds of C must be formed from the lower ends of both enclosures. Kills
+    brute_force.py:63 `dq[0]` -> `dq[-1]` / `dq[1]` and `ov_gap[0]` -> `ov_gap[-1]` / `ov_gap[1]`."""
+    assert bf.count_correct(_cancelling_paths()) == 0
+
+
+def test_hybrid_residue_of_a_two_token_vocabulary_ranks_no_competitors():
+    """V = 2: one competitor per input, so stage B ranks none (r = max(0, min(R, V - 2)) = 0) and the
+    count is brute force's, 0. Kills hybrid.py:200 `V - 2` -> `V + 2` (r = 2 > the row length - 1)."""
+    assert hybrid.count_residue(_cancelling_paths(), {}) == 0
+
+
+
+# ---------------------------------------------------------------- cubic.py
+
+def test_the_cubic_rule_takes_a_two_token_vocabulary():
+    """d_vocab = 2 is the least the cubic rule takes (a max and one other value): no cases, bound 0.
+    Kills cubic.py:87 `d_vocab < 2` -> `< 3`."""
+    cert = Certificate(2, 2, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": []})
+    assert cubic.rule(cert, _biased_weights(V=2)) == 0
