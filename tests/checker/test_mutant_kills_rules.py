@@ -20,9 +20,9 @@ import pytest
 from checker.certificate import Certificate, parse_certificate
 from checker.check import Result, check_file
 from checker.dyadic import Dyadic
-from checker.errors import OutOfBudget, Reject
+from checker.errors import Malformed, OutOfBudget, Reject
 from checker.paths import Paths
-from checker.rules import brute_force as bf, cubic, hybrid, subcubic_bounds as sb
+from checker.rules import brute_force as bf, cubic, hybrid, subcubic_bounds as sb, subcubic_paper
 from test_mutant_kills import _biased_weights
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -271,3 +271,30 @@ def test_the_cubic_rule_takes_a_two_token_vocabulary():
     Kills cubic.py:87 `d_vocab < 2` -> `< 3`."""
     cert = Certificate(2, 2, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": []})
     assert cubic.rule(cert, _biased_weights(V=2)) == 0
+
+
+# ---------------------------------------------------------------- killrules: subcubic_paper.py, subcubic_bounds.py
+
+def test_paper_mean_attention_refuses_ragged_rows_of_the_right_total():
+    """Rows of 3 and 1 entries hold V * K = 4 values but are not a [2, 2] table: refused, not reshaped.
+    Kills subcubic_paper.py:67 `isinstance(r, list) and len(r) == K` -> `or`."""
+    with pytest.raises(Malformed, match="must be 2 lists of 2"):
+        subcubic_paper.mean_attention([[1, 2, 3], [4]], 2, 2)
+
+
+@pytest.mark.parametrize("err, mean, mean_rest", [("maxdiff-recursive", False, False),
+                                                  ("mean-maxdiff-recursive", True, False),
+                                                  ("mean-recursive-maxdiff-recursive", True, True)])
+def test_spread_recursive_takes_the_mean_row_where_its_name_says(err, mean, mean_rest):
+    """The recursive options' mean rows: at the top for mean-*, below it too only for
+    mean-recursive-*; on this chain the three bounds (and the fourth flag pair) all differ. Kills
+    subcubic_bounds.py:145 `err == "mean-recursive-maxdiff-recursive"` -> `!=`."""
+    D = lambda rows: Dyadic(np.array(rows, dtype=object), 0)
+    chain = [D([[1, 4], [3, -2], [5, 0]]), D([[2, -1], [7, 3]]), D([[1, 6], [-4, 2]]), D([[3, 1, -2], [0, 5, 4]])]
+    qres, kres = chain[0] @ chain[1], sb.tr(chain[2] @ chain[3])
+    want = {(False, False): [1440, 970, 500], (True, False): [1654, 784, 314], (True, True): [2262, 864, 762]}
+    got = sb.spread(err, qres, kres, chain)
+    assert got.e == 0 and list(got.n) == want[mean, mean_rest]
+    R = (qres @ sb.tr(kres)).n                                    # each is a bound of R's row spans
+    assert all(b >= max(r) - min(r) for b, r in zip(got.n, R))
+    assert list(sb.recursive_bound(chain, mean, not mean_rest).n) != want[mean, mean_rest]
