@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from checker.dyadic import Dyadic
-from checker.errors import OutOfBudget, Reject
+from checker.certificate import parse_certificate
+from checker.errors import Malformed, OutOfBudget, Reject
 from checker.float32 import _Work
 from checker.safetensors import NAMES, SHAPES, parse_weights
 
@@ -42,10 +43,12 @@ def _model_shapes(V: int = 3, K: int = 2, M: int = 2, H: int = 2) -> dict[str, l
 def test_weights_header_length_at_its_edges():
     """An 8-byte length, then a header of at most 1 MiB (docs/certificate.md#resource-caps) that must
     fit in the file, exactly filling it being fine. Kills safetensors.py:55 `len(data) < 8` -> `< 7`
-    (7 bytes then reach struct.unpack), :58 `8 + n` -> `8 - n` and both `>` -> `>=`, :20 `1 << 20`
-    -> `1 << 21`."""
+    (7 bytes then reach struct.unpack) and -> `< 9`, :58 `8 + n` -> `8 - n` and -> `7 + n` and both
+    `>` -> `>=`, :20 `1 << 20` -> `1 << 21`."""
     with pytest.raises(Reject, match="no header length"):
         parse_weights(bytes(7))
+    with pytest.raises(Reject, match="not valid JSON"):  # 8 bytes: a length of 0, an empty header
+        parse_weights(bytes(8))
     with pytest.raises(Reject, match="header length invalid"):
         parse_weights(struct.pack("<Q", 3) + b"{}")  # one byte short of the header it announces
     cap = 1 << 20
@@ -57,7 +60,8 @@ def test_weights_header_length_at_its_edges():
 
 def test_parameter_cap_is_2_to_the_22_values():
     """docs/certificate.md#resource-caps: at most 2^22 float32 values, counted from the header before
-    the shapes are checked. Kills safetensors.py:21 MAX_PARAMETERS `1 << 22` -> `1 << 23`."""
+    the shapes are checked (a 1-D W_E is then refused as such). Kills safetensors.py:21 MAX_PARAMETERS
+    `1 << 22` -> `1 << 23` and :104 `raise -> pass` (the 1-D W_E then crashed unpacking its shape)."""
     shapes = {name: [1] for name in NAMES}
     shapes["embed.W_E"] = [(1 << 22) - (len(NAMES) - 1)]
     with pytest.raises(Reject, match="must be matrices"):  # past the cap check: exactly 2^22 values
@@ -70,12 +74,13 @@ def test_parameter_cap_is_2_to_the_22_values():
 @pytest.mark.parametrize("bad, message", [
     ({"shape": "x"}, "malformed shape"),                      # not a list
     ({"shape": [1, 1, 1, 1]}, "malformed shape"),             # four axes
-    ({"data_offsets": [0, 8]}, "do not match shape"),         # 8 bytes for one value
+    ({"data_offsets": [0, 8]}, "do not match shape"),         # 8 bytes for 6 values
+    ({"data_offsets": [-1, 23]}, "do not match shape"),       # 24 bytes, from before the buffer
 ])
 def test_a_tensor_entry_with_a_bad_shape_or_span_is_refused_as_such(bad, message):
     """_shape: a list of at most 3 non-negative ints and a span of 4 bytes per value, refused there
     (not by a later check with another reason, or a crash). Kills safetensors.py:92 `or -> and` and
-    `3 -> 4`, and :97 `or -> and`."""
+    `3 -> 4`, :97 `or -> and` and `0 <= begin` -> `-1 <= begin`, :98 `raise -> pass`."""
     data = _safetensors(_model_shapes())
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
@@ -84,6 +89,18 @@ def test_a_tensor_entry_with_a_bad_shape_or_span_is_refused_as_such(bad, message
     h = json.dumps(header).encode()
     with pytest.raises(Reject, match=message):
         parse_weights(struct.pack("<Q", len(h)) + h + data[8 + n:])
+
+
+# ---------------------------------------------------------------- certificate.py
+
+def test_a_json_float_is_quoted_by_its_first_40_characters():
+    """The refusal quotes at most 40 characters of the offending token. Kills certificate.py:153
+    `token[:40]` -> `token[:39]`."""
+    token = "0." + "1234567890" * 5
+    text = '{"claim": ' + token + "}"
+    with pytest.raises(Malformed) as e:
+        parse_certificate(text.encode())
+    assert repr(token[:40]) in str(e.value) and repr(token[:41]) not in str(e.value)
 
 
 # ---------------------------------------------------------------- dyadic.py
