@@ -181,6 +181,22 @@ def test_svd_spread_of_a_zero_residual_is_exactly_zero():
 
 
 
+
+def test_each_elementwise_residual_option_is_its_own_bound():
+    """spread's options maxdiff, global-maxdiff, l2 and min-maxdiff-l2 on a residual whose rows have
+    different maxdiff bounds, some above and some below l2's: each option is its formula (values per
+    row, as Fractions). Kills subcubic_bounds.py:132 `err == "maxdiff"` -> `!=` (maxdiff returned for
+    the other three)."""
+    qres = Dyadic(np.array([[1, 1], [1, 0], [0, 0], [2, -1]], dtype=object), 0)
+    kres = Dyadic(np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], dtype=object), 0)  # l2 radius 2, spans 2
+    vals = lambda d: [_value(d, i) for i in range(len(d.n))]
+    maxdiff, l2 = vals(sb.split_bound(qres, sb.tr(kres), False)), vals(sb.l2_bound(qres, kres))
+    assert len(set(maxdiff)) > 1 and any(a < b for a, b in zip(maxdiff, l2)) and any(a > b for a, b in zip(maxdiff, l2))
+    assert vals(sb.spread("maxdiff", qres, kres, [])) == maxdiff
+    assert vals(sb.spread("global-maxdiff", qres, kres, [])) == [max(maxdiff)] * 4
+    assert vals(sb.spread("l2", qres, kres, [])) == l2
+    assert vals(sb.spread("min-maxdiff-l2", qres, kres, [])) == [min(a, b) for a, b in zip(maxdiff, l2)]
+
 # ---------------------------------------------------------------- hybrid.py: caps and blocks
 
 def test_hybrid_refuses_a_gap_table_above_max_table_before_forming_anything():
@@ -235,19 +251,21 @@ def test_residue_blocks_hold_at_most_chunk_rows(monkeypatch):
 
 # ---------------------------------------------------------------- brute_force.py: which end of an enclosure
 
-def _cancelling_paths() -> Paths:
+def _cancelling_paths(sign: int = 1) -> Paths:
     """V = 2, K = 2, d_head = 1, path terms chosen so that one input's gap is a cancellation of
     numbers near 2^60, where float64 enclosures are 128 or 256 wide. Input (key 1, query 0): m = 1,
     j = 0, C = DIRECT[0, 1] - DIRECT[0, 0] + OV[t_i, i, 1] - OV[t_i, i, 0] is 2^60 - (2^60 - 128) = 128
     at the key (weight e^(1/2)) and 2^60 - (2^60 + 256) = -256 at the query (weight 1): the gap
     128 e^(1/2) - 256 < 0, wrong. Taking an upper end where a lower one belongs (either summand of
     C) lifts the key's term to 256 and the query's to -256 or -128: 'proven' positive. The other
-    inputs are wrong (a tie at 0, or clearly negative): the exact count is 0."""
+    inputs are wrong (a tie at 0, or clearly negative): the exact count is 0.
+    sign = -1 negates DIRECT and OV: that input's gap is 256 - 128 e^(1/2) > 0, correct, and an upper
+    bound from lower ends is negative; (0, 0) and (1, 1) are clearly correct, (0, 1) a tie: count 3."""
     big = 1 << 60
-    obj = lambda rows: np.array(rows, dtype=object)
+    obj = lambda rows: np.array(rows, dtype=object) * sign
     direct = Dyadic(obj([[0, big], [0, 0]]), 0)
     ov = Dyadic(obj([[[0, 0], [big + 256, 0]], [[big - 128, 0], [0, 0]]]), 0)  # [t, i, v]
-    qk = Dyadic(obj([[[0, 0], [1, 0]], [[0, 0], [0, 0]]]), -1)                   # [q, t, i]: 1/2 at (0, 1, 0)
+    qk = Dyadic(np.array([[[0, 0], [1, 0]], [[0, 0], [0, 0]]], dtype=object), -1)  # [q, t, i]: 1/2 at (0, 1, 0)
     return Paths(k=2, d_vocab=2, d_head=1, qk=qk, ov=ov, direct=direct, win=direct, rival=direct)
 
 
@@ -257,11 +275,33 @@ def test_brute_force_takes_lower_ends_for_a_lower_bound_of_a_cancelling_gap():
     assert bf.count_correct(_cancelling_paths()) == 0
 
 
-def test_hybrid_residue_of_a_two_token_vocabulary_ranks_no_competitors():
-    """V = 2: one competitor per input, so stage B ranks none (r = max(0, min(R, V - 2)) = 0) and the
-    count is brute force's, 0. Kills hybrid.py:200 `V - 2` -> `V + 2` (r = 2 > the row length - 1)."""
-    assert hybrid.count_residue(_cancelling_paths(), {}) == 0
+def test_brute_force_takes_upper_ends_for_an_upper_bound_of_a_cancelling_gap():
+    """The mirrored model: an upper bound of a correct input's gap formed from lower ends would call
+    it wrong. Kills brute_force.py:67 `dq[1]` / `ov_gap[1]` -> `[0]`."""
+    assert bf.count_correct(_cancelling_paths(-1)) == 3
 
+
+def test_brute_force_decides_every_undecided_input_of_a_long_chunk_once():
+    """V = 3, K = 9, uniform attention, no direct path, OV by position only: P[i] = (0, 4, 3) at even
+    positions (the query's included), (4, 0, 3) at odd ones. An input with max 2 has C[i, 0] = 3, -1
+    and C[i, 1] = -1, 3 (even, odd): both sums are 5 * 3 - 4 = 11 and 5 * -1 + 4 * 3 = 7 > 0, correct,
+    but every position's worst competitor gives -1: stage 1 proves none, so per query 6305 (q < 2) or
+    6561 (q = 2) correct inputs reach per_logit, in sub-blocks of 4096. Max 1 or 0: wrong (the sums
+    for j = 2 or 1 are 5 - 12 and -20 + 16). Count 2 * 6305 + 6561. Kills brute_force.py:113's
+    `start + 4096` -> 4095 (a row per sub-block skipped) / 4097 (one counted twice)."""
+    P = np.array([[0, 4, 3], [4, 0, 3]] * 4 + [[0, 4, 3]], dtype=object)    # [i, v]
+    zeros = Dyadic(np.zeros((3, 3), dtype=object), 0)
+    p = Paths(k=9, d_vocab=3, d_head=1, qk=Dyadic(np.zeros((3, 3, 9), dtype=object), 0),
+              ov=Dyadic(np.repeat(P[None], 3, axis=0), 0), direct=zeros, win=zeros, rival=zeros)
+    assert bf.count_correct(p) == 2 * 6305 + 6561
+
+
+@pytest.mark.parametrize("sign, correct", [(1, 0), (-1, 3)])
+def test_hybrid_residue_of_a_two_token_vocabulary_ranks_no_competitors(sign, correct):
+    """V = 2: one competitor per input, so stage B ranks none (r = max(0, min(R, V - 2)) = 0); every
+    input is residue and the count is brute force's on both cancelling models. Kills hybrid.py:200
+    `V - 2` -> `V + 2` (r = 2 > the row length - 1)."""
+    assert hybrid.count_residue(_cancelling_paths(sign), {}) == correct
 
 
 # ---------------------------------------------------------------- cubic.py
