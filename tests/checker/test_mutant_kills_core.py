@@ -158,3 +158,61 @@ def test_max0_is_taken_at_both_ends():
     from checker.interval import Interval
     y = Interval(np.array([1.0, -1.0, -3.0]), np.array([2.0, 3.0, -2.0])).max0()
     assert list(y.lo) == [1.0, 0.0, 0.0] and list(y.hi) == [2.0, 3.0, 0.0]
+
+
+# ---------------------------------------------------------------- cli.py and check.py: what the reports say
+
+def test_a_time_limit_lies_strictly_between_0_and_1e9_seconds():
+    """Kills cli.py:38's `0 < value` -> `<=` and `value < 1e9` -> `<=`."""
+    import argparse
+    from checker.cli import parse_seconds
+    assert parse_seconds("1e-300") == 1e-300 and parse_seconds("999999999.5") == 999999999.5
+    for bad in ("0", "1e9", "-1", "nan", "inf"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_seconds(bad)
+
+
+def test_an_unwritable_report_names_the_file_and_the_os_reason(capsys):
+    """Kills cli.py:62's `e.filename or ''` -> `and` and `e.strerror or e` -> `and`."""
+    import errno
+    from checker.cli import report_failure
+    assert report_failure(OSError(errno.EISDIR, "Is a directory", "out/r.xml"), "certify") == 2
+    assert capsys.readouterr().err == "certify: error: cannot write report out/r.xml: Is a directory\n"
+
+
+def _result(**changes):
+    from checker.check import Result
+    fields = dict(verdict="rejected", bound=None, reason="r", strategy="cubic", seconds=0.5, ops=7,
+                  semantics="exact-real")
+    return Result(**(fields | changes))
+
+
+def test_junit_messages_are_the_reasons_first_500_characters(tmp_path):
+    """The failure's message attribute is cut at 500 characters, its text is the whole reason. Kills
+    cli.py:92's `r.reason[:500]` -> `[:499]`."""
+    from xml.etree import ElementTree as ET
+    from checker.cli import write_junit
+    reason = "".join(chr(ord("a") + i % 26) for i in range(600))
+    write_junit(str(tmp_path / "j.xml"), [("c.json", _result(reason=reason))])
+    failure = ET.parse(tmp_path / "j.xml").getroot().find("testcase/failure")
+    assert failure.get("message") == reason[:500] and failure.text == reason
+
+
+def test_the_text_report_shows_strategy_and_semantics_or_a_dash():
+    """Kills cli.py:112's `r.strategy or '-'` -> `and` and `r.semantics or '-'` -> `and`."""
+    from checker.cli import render_text
+    shown = render_text(_result(), "c.json")
+    assert "  strategy:    cubic\n  semantics:   exact-real\n" in shown
+    assert "  strategy:    -\n  semantics:   -\n" in render_text(_result(strategy=None, semantics=None), "c.json")
+
+
+def test_a_check_reports_the_seconds_it_took(tmp_path):
+    """Result.seconds is the check's own wall time (the clock's reading minus the start). Kills
+    check.py:54's `time.perf_counter() - start` -> `+ start`."""
+    import time
+    from checker.check import check_file
+    path = tmp_path / "c.json"
+    path.write_text("{}")
+    t0 = time.perf_counter()
+    r = check_file(str(path))
+    assert r.verdict == "error" and 0 <= r.seconds <= time.perf_counter() - t0
