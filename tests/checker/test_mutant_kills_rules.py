@@ -338,3 +338,60 @@ def test_spread_recursive_takes_the_mean_row_where_its_name_says(err, mean, mean
     R = (qres @ sb.tr(kres)).n                                    # each is a bound of R's row spans
     assert all(b >= max(r) - min(r) for b, r in zip(got.n, R))
     assert list(sb.recursive_bound(chain, mean, not mean_rest).n) != want[mean, mean_rest]
+
+
+# ---------------------------------------------------------------- killrules: hybrid.py stage B and C
+
+def _stage_b_rest_paths() -> Paths:
+    """V = 8, K = 2, all attention weights 1/2. Input (key 0, query 7): m = 7, gap to j is
+    C_j = d_j + o_j / 2 with d = DIRECT[7, 7] - DIRECT[7, j] = (30, 30, 1, 1, 20, 20, 10) and
+    o = OV[0, 0, 7] - OV[0, 0, j] = (-40, -40, 0, 0, 0, 0, -30): j = 6 wins (C_6 = -5), yet it is
+    ranked third in every table stage B ranks (r = 2: candidates 0-3, all with C_j > 0), so only
+    the rest bound (the third smallest of each) sees it: 10/2 + (10 - 30)/2 = -5."""
+    V = 8
+    ov = np.zeros((V, 2, V), dtype=object)
+    ov[0, 0] = [40, 40, 0, 0, 0, 0, 30, 0]
+    direct = np.zeros((V, V), dtype=object)
+    direct[7] = [-30, -30, -1, -1, -20, -20, -10, 0]
+    d = Dyadic(direct, 0)
+    return Paths(k=2, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, 2), dtype=object), 0),
+                 ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
+
+
+def test_hybrid_stage_b_rest_bound_sees_a_competitor_outside_the_candidates():
+    """The residue's count is brute force's exact count (7 of 64) when a winning competitor is
+    outside stage B's candidates. Kills hybrid.py:301 `dd_rest + ov_rest` -> `-` (the rest bound
+    5 + 20 > 0 'proves' the input correct: a count above the exact one)."""
+    p = _stage_b_rest_paths()
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == 7
+
+
+def _near_tie_paths(direct_row: list[int], ov_row: list[int]) -> Paths:
+    """V = 3, K = 2, weights 1/2; DIRECT[2] = direct_row, OV[t, i] = ov_row for every t, i (all else
+    0). Query 2's inputs beat j = 1 by 1 per position: a difference of 2 between entries near 2^61
+    (one of them inexact: a float enclosure 256 or 512 wide) and an exact -1 from the other path."""
+    V = 3
+    direct = np.zeros((V, V), dtype=object)
+    direct[2] = direct_row
+    ov = np.zeros((V, 2, V), dtype=object)
+    ov[:, :] = ov_row
+    d = Dyadic(direct, 0)
+    return Paths(k=2, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, 2), dtype=object), 0),
+                 ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
+
+
+B61 = 1 << 61
+
+
+@pytest.mark.parametrize("direct_row, ov_row, correct", [
+    ([0, B61, B61 + 2], [0, 1, 0], 6),        # win[2, m] inexact: [2^61, 2^61 + 512]
+    ([0, B61 - 2, B61], [0, 1, 0], 6),        # rival[2, j] inexact: [2^61 - 256, 2^61]
+    ([0, 1, 0], [0, B61 - 2, B61], 5)])       # OV[t, i, j] inexact: [2^61 - 256, 2^61]
+def test_hybrid_upper_bounds_of_a_near_tie_take_the_outer_ends(direct_row, ov_row, correct):
+    """The upper bounds that prove an input wrong (stage B's `_upper`, stage C's `hi_c`) must take
+    the upper end of the max's enclosure and the lower end of the competitor's: the near end turns
+    the inexact difference of 2 into 0 (up: one tiny step), the exact -1 then makes the bound < 0 and
+    a correct input is counted wrong. Kills hybrid.py:323 `win[1]` -> `win[0]`, 324 `o[0][.., j]` ->
+    `o[-1]`, 332 `rival[0]` -> `rival[1]`, 333 `o[0][toks, pos]` -> `o[1]` (counts 3, 3, 2)."""
+    p = _near_tie_paths(direct_row, ov_row)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == correct
