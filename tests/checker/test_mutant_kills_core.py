@@ -216,3 +216,43 @@ def test_a_check_reports_the_seconds_it_took(tmp_path):
     t0 = time.perf_counter()
     r = check_file(str(path))
     assert r.verdict == "error" and 0 <= r.seconds <= time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- expo.py
+
+def test_a_sign_whose_upper_sum_is_minus_one_is_decided_in_the_first_round():
+    """-1 + exp(-8 2^-66) < 0: at p = 64 the enclosures' upper sum is exactly -1 (< 0), so the sign is
+    decided in the first round: 27 ops (a second round would cost 29 more). Kills expo.py:93
+    `hi < 0` -> `hi < -1`."""
+    from checker.expo import sign_sum_exp
+    from checker.ops import Ops
+    with Ops() as ops:
+        assert sign_sum_exp([-1, 1], [0, -8], -66, 1) == -1
+    assert ops.count == 27
+
+
+# ---------------------------------------------------------------- float32.py: the softmax bound
+
+def _alpha_exact(es: float, spread: float, k: int) -> Fraction:
+    """attention_error's formula in exact arithmetic (its docstring): max(hi - 1, 1 - lo)."""
+    u, eta, rel = Fraction(1, 2 ** 24), Fraction(1, 2 ** 149), Fraction(1, 2 ** 21)
+    gamma = lambda n: n * u / (1 - n * u)
+    x, es = u * Fraction(spread), Fraction(es)
+    rho_hi, rho_lo = (1 + rel) / (1 - x), (1 - rel) * (1 - x)
+    g = gamma(k - 1) if k > 1 else 0
+    hi = rho_hi * (1 + gamma(2)) / ((rho_lo - k * eta) * (1 - g)) / (1 - 2 * es)
+    lo = (1 - 2 * es) * rho_lo * (1 - gamma(2)) / ((rho_hi + k * eta) * (1 + g))
+    return max(hi - 1, 1 - lo)
+
+
+def test_attention_error_is_its_formula_rounded_outward_by_a_few_ulps():
+    """alpha encloses its exact formula from above, within 16 units of 2^-52 (its steps round outward
+    by one ulp each), for spreads and score errors from 0 to their caps and K from 1 to 2^20. Kills
+    float32.py:117 `gamma(k - 1)` -> `gamma(k - 0)` and :123 `(1 + g)` -> `(2 + g)` (looser by far)."""
+    from checker.float32 import attention_error
+    cases = [(es, spread, k) for es in (0.0, 2.0 ** -40, 1e-9, 0.01, 0.125)
+             for spread in (0.0, 1e-3, 3.0, 2.0 ** 21) for k in (1, 2, 5, 1 << 20)]
+    for es, spread, k in cases:
+        alpha = Fraction(float(attention_error(np.array([es]), np.array([spread]), k)[0]))
+        exact = _alpha_exact(es, spread, k)
+        assert exact <= alpha <= exact + Fraction(16, 2 ** 52), (es, spread, k, float((alpha - exact) * 2 ** 52))
