@@ -22,7 +22,7 @@ from checker.check import Result, check_file
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget, Reject
 from checker.paths import Paths
-from checker.rules import brute_force as bf, cubic, hybrid, subcubic_bounds as sb, subcubic_paper
+from checker.rules import brute_force as bf, cubic, hybrid, subcubic, subcubic_bounds as sb, subcubic_paper
 from test_mutant_kills import _biased_weights
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -162,6 +162,19 @@ def test_svd_spread_bounds_a_wide_rank_two_residual_from_above_tightly():
     assert b ** 2 >= 2 * Fraction(2) ** 60 and b <= Fraction(2 ** 30.5) * (1 + Fraction(1, 10 ** 6))
 
 
+
+def test_svd_spread_renormalises_powers_below_one_too():
+    """A non-normal M: G = diag(1, e^2), H = [[e^2, e], [e, 1]] (e = 2^-20), so M = G H has entries
+    up to e but eigenvalues 2 e^2 and 0: scaled to entries about 1 its powers shrink by about 2e per
+    squaring, (2e)^64 = 2^-1216 below the float range unless every power is scaled back up. R =
+    [[e, 0], [e, 0]]: sqrt(2) sigma_1 = 2e = 2^-19, and the bound is that, rounded up a little.
+    Kills subcubic_bounds.py:194 `big > 0` -> `big > 1` (powers below 1 left unscaled: the trace
+    underflows to a subnormal, the bound 3.1 times too large)."""
+    qres = Dyadic(np.array([[1 << 20, 0], [0, 1]], dtype=object), -20)
+    kres = Dyadic(np.array([[1, 1 << 20], [0, 0]], dtype=object), -20)
+    b = _value(sb._svd_spread(qres, kres, 2), 0)
+    assert Fraction(1, 2 ** 19) <= b <= Fraction(1, 2 ** 19) * (1 + Fraction(1, 10 ** 6))
+
 def test_svd_spread_rounds_up_from_the_traces_upper_end():
     """R = [[1, 0], [1, 0]]: M = G H = [2], tr(M^64) = 2^64 exactly, so the bound (2^64 tr)^(1/128)
     = 2 is a multiple of root_up's step: from the trace's upper end (above 2^64) it is one step above
@@ -196,6 +209,50 @@ def test_each_elementwise_residual_option_is_its_own_bound():
     assert vals(sb.spread("global-maxdiff", qres, kres, [])) == [max(maxdiff)] * 4
     assert vals(sb.spread("l2", qres, kres, [])) == l2
     assert vals(sb.spread("min-maxdiff-l2", qres, kres, [])) == [min(a, b) for a, b in zip(maxdiff, l2)]
+
+
+def test_exact_direct_penalty_of_a_one_token_vocabulary_is_zero():
+    """dpen_from_d "exact" on a 1 x 1 D: no rival, the penalty is 0 (the row's best is its second
+    best). Kills subcubic_bounds.py:62 `len(ranked) - 1` -> `+ 1` (index 1 of one entry)."""
+    assert sb.dpen_from_d(Dyadic(np.array([[7]], dtype=object), 0), "exact").n.tolist() == [[0]]
+
+
+# ---------------------------------------------------------------- subcubic.py
+
+def test_the_subcubic_rules_refuse_k_1_first():
+    """K = 1 is refused before the variant or the weights are read (the stand-in has neither).
+    Kills subcubic.py:92 raise -> pass."""
+    cert = Certificate(1, 2, "exact-real", Fraction(0), "0" * 64, "m", "subcubic", {}, {"cases": []})
+    with pytest.raises(Reject, match="need K >= 2"):
+        subcubic.rule(cert, SimpleNamespace(k=1, d_vocab=2))
+
+
+
+def _dyadic_values(d: Dyadic) -> list:
+    return [[Fraction(int(v)) * Fraction(2) ** d.e for v in row] for row in d.n]
+
+
+@pytest.mark.parametrize("attn", ["plain", "mean-query", "rank2-query"])
+@pytest.mark.parametrize("scale", [1, 8])
+def test_the_residual_chain_multiplies_out_to_its_factors(attn, scale, monkeypatch):
+    """The chain handed to the residual bounds is exact: eq1 @ wq = qres and (wk2^T @ E^T)^T = kres,
+    on a model with every bias non-zero, its weights quarters (W_EP's exponent < 0) or, times 8,
+    even integers (exponent >= 0: the ones column then has exponent 0). Kills subcubic.py:194's ones
+    column (its width (V, 1), the 1 of 1 << -e and of `else 1` -> 0 / 2, min(e, 0) -> min(e, 1)) and
+    192's centring (o == 0 -> o == -1: Q - b against a chain of Q)."""
+    w = _biased_weights(V=3, K=3, dm=2, dh=2, seed=4)
+    w = dataclasses.replace(w, tensors={k: (v * scale).astype(np.float32) for k, v in w.tensors.items()})
+    seen = []
+    spread = sb.spread
+    monkeypatch.setattr(sb, "spread", lambda err, qres, kres, chain: seen.append((qres, kres, chain)) or
+                        spread(err, qres, kres, chain))
+    hints = {"direction": [1, "1/2"], **({"direction2": [0, 1]} if attn == "rank2-query" else {})}
+    cert = Certificate(3, 3, "exact-real", Fraction(0), "0" * 64, "m", "subcubic",
+                       {"eupu": "exact", "attn": attn, "err": "maxdiff-subproduct"}, {"cases": [], **hints})
+    subcubic.tables(cert, w)
+    (qres, kres, (eq1, wq, wk2T, ET)), = seen
+    assert _dyadic_values(eq1 @ wq) == _dyadic_values(qres)
+    assert _dyadic_values(sb.tr(wk2T @ ET)) == _dyadic_values(kres)
 
 # ---------------------------------------------------------------- hybrid.py: caps and blocks
 
