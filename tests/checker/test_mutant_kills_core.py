@@ -256,3 +256,29 @@ def test_attention_error_is_its_formula_rounded_outward_by_a_few_ulps():
         alpha = Fraction(float(attention_error(np.array([es]), np.array([spread]), k)[0]))
         exact = _alpha_exact(es, spread, k)
         assert exact <= alpha <= exact + Fraction(16, 2 ** 52), (es, spread, k, float((alpha - exact) * 2 ** 52))
+
+
+# ---------------------------------------------------------------- interval.py: products with a bound, lift, huge numerators
+
+def test_a_bounded_product_picks_the_end_of_w_by_the_sign_of_c():
+    """mul_upper: c <= c_hi < 0 times w in [w_lo, w_hi] is at most c_hi w_lo; mul_lower: c >= c_lo
+    times w is at least c_lo w_hi for c_lo < 0. Kills interval.py:84 `c_hi >= 0` -> `c_hi >= -1`."""
+    from checker.interval import mul_lower, mul_upper
+    w_lo, w_hi = np.array([1.0, 1.0]), np.array([2.0, 2.0])
+    assert (mul_upper(np.array([-0.5, 0.5]), w_lo, w_hi) >= [-0.5, 1.0]).all()
+    assert (mul_lower(np.array([-0.5, 0.5]), w_lo, w_hi) <= [-1.0, 0.5]).all()
+
+
+def test_lift_refuses_an_array_with_any_entry_beyond_2_to_the_53():
+    """The largest entry decides, not the smallest. Kills interval.py:136 `np.abs(v).max()` -> `.min()`."""
+    from checker.interval import Interval
+    with pytest.raises(TypeError):
+        Interval.lift(np.array([1, (1 << 53) + 1]))
+
+
+def test_a_numerator_beyond_the_float_range_at_exponent_minus_1_is_enclosed_by_infinity():
+    """_nearest(n, -1) divides (no shift by a negative count); a quotient too large for a float is
+    +-inf. Kills interval.py:72 `e >= 0` -> `e >= -1` (which raised ValueError)."""
+    from checker.interval import enclose_ints
+    lo, hi = enclose_ints(np.array([1 << 1100, -(1 << 1100)], dtype=object), -1)
+    assert list(hi) == [np.inf, np.nextafter(-np.inf, 0)] and list(lo) == [np.nextafter(np.inf, 0), -np.inf]
