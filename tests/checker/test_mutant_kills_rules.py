@@ -21,8 +21,9 @@ from checker.certificate import Certificate, parse_certificate
 from checker.check import Result, check_file
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget, Reject
-from checker.paths import Paths
+from checker.paths import Params, Paths, exact_weights
 from checker.rules import brute_force as bf, cubic, hybrid, subcubic, subcubic_bounds as sb, subcubic_paper
+from checker.safetensors import SHAPES, Weights
 from test_mutant_kills import _biased_weights
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -452,3 +453,33 @@ def test_hybrid_upper_bounds_of_a_near_tie_take_the_outer_ends(direct_row, ov_ro
     `o[-1]`, 332 `rival[0]` -> `rival[1]`, 333 `o[0][toks, pos]` -> `o[1]` (counts 3, 3, 2)."""
     p = _near_tie_paths(direct_row, ov_row)
     assert hybrid.count_residue(p, {}) == bf.count_correct(p) == correct
+
+
+# ---------------------------------------------------------------- killrules: subcubic.py's residual chain
+
+def _integer_weights(scale: int) -> Params:
+    """V = 4, K = 2, d_model 3, d_head 2, every weight scale * an integer in [-3, 3]: W_EP's exponent
+    is 0 (scale 1) or 1 (scale 2), the branch of the chain's ones column no float model reaches."""
+    V, K, dm, dh = 4, 2, 3, 2
+    rng = np.random.default_rng(3)
+    dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
+    t = {n: (scale * rng.integers(-3, 4, size=tuple(dims[d] for d in s.split()))).astype(np.float32)
+         for n, s in SHAPES.items()}
+    return exact_weights(Weights("0" * 64, t, K, V, dm, dh))
+
+
+@pytest.mark.parametrize("scale, err, want", [
+    (1, "maxdiff-subproduct", ([253, 1058, 460, 828], 0)),
+    (1, "maxdiff-recursive", ([506, 3220, 1196, 3036], 0)),
+    (2, "maxdiff-subproduct", ([598, 3818, 1426, 2898], 2)),
+    (2, "maxdiff-recursive", ([1196, 12052, 3956, 11316], 2))])
+def test_residual_chain_of_integer_weights_bounds_the_exact_spans(scale, err, want):
+    """The chain options bound the residual's row spans through its factors [W_EP | 1] [W_Q; b_Q]:
+    at least the exact spans (err=exact-maxdiff), and these values. Kills subcubic.py:194's ones
+    column for W_EP's exponent >= 0: `else 1` -> `else 0` (the bias dropped: spans below the exact
+    ones, unsound), `else 2`, and `min(last.e, 0)` -> `min(last.e, 1)` (the bias doubled)."""
+    wt, b = _integer_weights(scale), Dyadic(np.array([1, 2], dtype=object), 0)
+    spread = lambda e: subcubic._attention(wt, 2, b, None, {"attn": "plain", "err": e}, None)["spread"]
+    got, exact = spread(err), spread("exact-maxdiff")
+    assert all(got.fraction(q) >= exact.fraction(q) for q in range(4))
+    assert (list(got.n), got.e) == want
