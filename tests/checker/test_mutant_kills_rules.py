@@ -255,6 +255,17 @@ def test_the_residual_chain_multiplies_out_to_its_factors(attn, scale, monkeypat
     assert _dyadic_values(eq1 @ wq) == _dyadic_values(qres)
     assert _dyadic_values(sb.tr(wk2T @ ET)) == _dyadic_values(kres)
 
+
+def test_subcubic_good_drops_only_j_equal_m_at_two_tokens():
+    """V = 2: good's OV part compares the max's own column with the one other column (j != m); this
+    model's case (q, m, c, g) = (0, 1, 0, 0) holds, one input of 4. Kills subcubic.py:258's
+    `(diag + 1) % V` -> `(diag + 2) % V` and `V > 1` -> `V > 2` (both keep j = m at V = 2: the case
+    is refused)."""
+    cert = Certificate(2, 2, "exact-real", Fraction(0), "0" * 64, "m", "subcubic",
+                       {"eupu": "exact", "attn": "plain", "err": "exact-eqke"},
+                       {"cases": [[0, 1, 0, 0]], "direction": [1, 0]})
+    assert subcubic.rule(cert, _biased_weights(V=2, K=2, seed=17)) == Fraction(1, 4)
+
 # ---------------------------------------------------------------- hybrid.py: caps and blocks
 
 def test_hybrid_refuses_a_gap_table_above_max_table_before_forming_anything():
