@@ -8,7 +8,7 @@ committed class of every survivor, so the page cannot drift from what was measur
 
 benchmarks/mutation/classes.txt holds one line per survivor (and per unexecuted mutant) of run.json:
 
-    checker/FILE.py:LINE: DESCRIPTION => REPLACEMENT | CLASS | why (a test's name, or the argument)
+    checker/FILE.py:LINE: DESCRIPTION => REPLACEMENT || CLASS || why (a test's name, or the argument)
 
 `check` fails on a survivor without a class, a class for a mutant that did not survive, or an unknown
 class. The generated part sits between the two MARKERS in docs/mutation.md.
@@ -70,7 +70,7 @@ def read_classes() -> dict[str, tuple[str, str]]:
     out = {}
     for n, line in enumerate(CLASSES.read_text().splitlines(), 1):
         if line.strip() and not line.startswith("#"):
-            mutant, cls, why = (part.strip() for part in line.rsplit(" | ", 2))
+            mutant, cls, why = (part.strip() for part in line.split(" || "))  # Python code has no "||"
             if mutant in out:
                 raise SystemExit(f"{CLASSES}:{n}: {mutant} classified twice")
             out[mutant] = (cls, why)

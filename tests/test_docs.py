@@ -64,3 +64,12 @@ def test_quoted_checker_size_is_measured():
     total = sum(lines.code_lines(src) for src in lines.sources(None).values())
     quoted = re.search(r"([\d,]+) code lines by\s+`scripts/checker_lines.py`", (REPO / "docs/soundness.md").read_text())
     assert quoted and int(quoted[1].replace(",", "")) == total, f"docs/soundness.md: {total:,} code lines"
+
+
+def test_mutation_page_is_the_committed_run_and_classes():
+    """docs/mutation.md's figures and survivor table are scripts/mutation_report.py's rendering of
+    benchmarks/mutation/run.json and classes.txt, and every survivor there has a known class."""
+    spec = importlib.util.spec_from_file_location("mutation_report", REPO / "scripts" / "mutation_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    assert report.main(["check"]) == 0, "run `python scripts/mutation_report.py update` (or classify the survivor)"
