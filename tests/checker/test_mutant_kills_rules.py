@@ -496,25 +496,30 @@ def test_residual_chain_of_integer_weights_bounds_the_exact_spans(scale, err, wa
     assert (list(got.n), got.e) == want
 
 
-def test_eqke_bound_of_a_negative_u_at_its_grids_least_value_bounds_the_true_maximum():
-    """Rank 1, hint b = (1, 0), integer weights with W_K's second column 0: EQKE = u v^T exactly
-    (a zero residual, spread 0 by err=exact-maxdiff), and u[3] = Q[3].b = -1, the least negative
-    value of u's grid. Every a_x of _eqke_bounds must be at least max_{x <= m-g} EQKE[q,x] - EQKE[q,m]
-    (for u < 0 it is u (min v - v[m]), tight). Kills subcubic.py:160 `tables["u"].n >= 0` -> `>= -1`
-    (u[3] read as non-negative: the maximum of v taken, a bound below the true value, unsound)."""
+@pytest.mark.parametrize("seed, rank, col, q_at", [(3, 1, 0, 3), (1, 2, 1, 2)])
+def test_eqke_bound_of_a_negative_u_at_its_grids_least_value_bounds_the_true_maximum(seed, rank, col, q_at):
+    """Hints b = (1, 0) (and b2 = (0, 1) for rank 2), integer weights (rank 1: W_K's second column 0):
+    EQKE = u v^T (+ u2 w2^T) exactly, a zero residual (spread 0 by err=exact-maxdiff), and
+    u[q_at] = Q[q_at, 0] (u2[q_at] = Q[q_at, 1]) = -1, the least negative value of its grid. Every
+    a_x of _eqke_bounds must be at least max_{x <= m-g} EQKE[q,x] - EQKE[q,m] (for u < 0 the term is
+    u (min v - v[m]), tight). Kills subcubic.py:160 `tables["u"].n >= 0` -> `>= -1` (rank 1) and
+    `tables["u2"].n >= 0` -> `>= -1` (rank 2): -1 read as non-negative takes the maximum of v (w2),
+    a bound below the true value, unsound."""
     V, K, dm, dh = 4, 2, 2, 2
     dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     t = {n: rng.integers(-2, 3, size=tuple(dims[d] for d in s.split())).astype(np.float32)
          for n, s in SHAPES.items()}
-    t["blocks.0.attn.W_K"][..., 1] = 0
+    if rank == 1:
+        t["blocks.0.attn.W_K"][..., 1] = 0
     w = Weights("0" * 64, t, K, V, dm, dh)
     wt = exact_weights(w)
     Q = (wt.W_E + wt.W_pos[K - 1].rows(V)) @ wt.W_Q + wt.b_Q.rows(V)
     Km = wt.W_E @ wt.W_K
-    assert Q.e == 0 and Q.n[3, 0] == -1
-    tables = subcubic._Tables(w, Dyadic(np.array([1, 0], dtype=object), 0), None,
-                              {"attn": "plain", "err": "exact-maxdiff", "eupu": "exact"})
+    assert Q.e == 0 and Q.n[q_at, col] == -1
+    hint = lambda *x: Dyadic(np.array(x, dtype=object), 0)
+    par = {"attn": "plain" if rank == 1 else "rank2-query", "err": "exact-maxdiff", "eupu": "exact"}
+    tables = subcubic._Tables(w, hint(1, 0), hint(0, 1) if rank == 2 else None, par)
     eqke = lambda q, x: Fraction(int((Q.n[q] * Km.n[x]).sum())) * Fraction(2) ** (Q.e + Km.e)
     for q in range(V):
         for m in range(q, V):
