@@ -21,7 +21,7 @@ from checker.certificate import Certificate, parse_certificate
 from checker.check import Result, check_file
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget, Reject
-from checker.paths import Params, Paths, exact_weights
+from checker.paths import Params, Paths, exact_paths, exact_weights
 from checker.rules import brute_force as bf, cubic, hybrid, subcubic, subcubic_bounds as sb, subcubic_paper
 from checker.safetensors import SHAPES, Weights
 from test_mutant_kills import _biased_weights
@@ -372,6 +372,16 @@ def test_hybrid_residue_of_a_two_token_vocabulary_ranks_no_competitors(sign, cor
     `V - 2` -> `V + 2` (r = 2 > the row length - 1)."""
     assert hybrid.count_residue(_cancelling_paths(sign), {}) == correct
 
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_hybrid_residue_counts_as_brute_force_with_competitors_outside_the_candidates(seed):
+    """V = 12, K = 3, nothing covered: every input is residue, and with 11 competitors stage B's
+    candidates (R = 2 per table) leave others to its `rest` bound. Its count must be brute force's.
+    Kills hybrid.py:301 `dd_rest + ov_rest` -> `-` and 312 `rest > 0` -> `<=` (seed 4: 19 inputs too
+    many), and 332 `win - rival` -> `+` in stage C's upper bounds (seed 2: 84 too few)."""
+    p = exact_paths(_biased_weights(V=12, K=3, seed=seed))
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p)
 
 # ---------------------------------------------------------------- cubic.py
 
