@@ -56,7 +56,8 @@ def enclose_ints(nums: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray]:
     """
     flat = np.asarray(nums, dtype=object).reshape(-1)
     try:
-        mid = np.ldexp(flat.astype(np.float64), e) if abs(e) < 2048 else np.full(flat.shape, np.nan)
+        with np.errstate(over="ignore"):  # an overflow to inf is not the user's news: the slow path rounds it
+            mid = np.ldexp(flat.astype(np.float64), e) if abs(e) < 2048 else np.full(flat.shape, np.nan)
     except OverflowError:  # some |n| >= 2**1024
         mid = np.full(flat.shape, np.nan)
     slow = ~(np.abs(mid) >= 2.0 ** -1022) & (flat != 0) | ~np.isfinite(mid)
