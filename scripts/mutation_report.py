@@ -35,7 +35,9 @@ CLASS_MEANING = {
     "EQUIVALENT": "no input changes any observable: verdict, bound, reason, op count, exit code, output",
     "SOUND-VARIANT": "another correct computation: the same verdicts and bounds on every input (argued), "
                      "the work (op count) may differ",
-    "FAILS-CLOSED": "can only refuse more, and no well-formed input reaches the difference",
+    "FAILS-CLOSED": "can only make the checker refuse more (fewer inputs or cases proven, a rejection or an "
+                    "error): it cannot make a false claim pass; no test's honest certificate sits near "
+                    "enough to the difference to be refused",
     "ABSORBED": "loosens an internal bound by less than the slack that follows it (guard bits, an outward "
                 "step): unsound only if that slack ran out, which the argument shows it cannot on any "
                 "input the caps admit",
@@ -122,7 +124,7 @@ def render(run: dict, classes: dict[str, tuple[str, str]]) -> str:
     for m in ms:
         if key(m) in classes:
             c, why = classes[key(m)]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`{key(m)}`", c, why)) + " |")
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`` {key(m)} ``", c, why)) + " |")
     return "\n".join(lines)
 
 
