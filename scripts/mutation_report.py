@@ -64,10 +64,6 @@ def keys(mutants: list[dict]) -> None:
         m["key"] = name(m) + (f" ({n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'})" if n > 1 else "")
 
 
-def key(m: dict) -> str:
-    return m["key"]
-
-
 def read_classes() -> dict[str, tuple[str, str]]:
     out = {}
     for n, line in enumerate(CLASSES.read_text().splitlines(), 1):
@@ -80,7 +76,7 @@ def read_classes() -> dict[str, tuple[str, str]]:
 
 
 def problems(run: dict, classes: dict[str, tuple[str, str]]) -> list[str]:
-    survivors = {key(m) for m in run["mutants"] if m["status"] in ("survived", "unexecuted")}
+    survivors = {m["key"] for m in run["mutants"] if m["status"] in ("survived", "unexecuted")}
     out = [f"survivor without a class: {k}" for k in sorted(survivors - classes.keys())]
     out += [f"classified but not a survivor of run.json: {k}" for k in sorted(classes.keys() - survivors)]
     out += [f"unknown class {c!r}: {k}" for k, (c, _) in sorted(classes.items()) if c not in CLASS_MEANING]
@@ -94,7 +90,7 @@ def _pct(a: int, b: int) -> str:
 def render(run: dict, classes: dict[str, tuple[str, str]]) -> str:
     ms = [m for m in run["mutants"] if m["status"]]
     status = Counter(m["status"] for m in ms)
-    cls = Counter(classes[key(m)][0] for m in ms if key(m) in classes)
+    cls = Counter(classes[m["key"]][0] for m in ms if m["key"] in classes)
     killed = status["killed"] + status["timeout"]
     after = killed + sum(cls[c] for c in KILLED_AFTER)
     equivalent = cls["EQUIVALENT"]
@@ -122,9 +118,9 @@ def render(run: dict, classes: dict[str, tuple[str, str]]) -> str:
     lines += ["", "| mutant (file:line at the run's commit: change => replacement) | class | why |",
               "|---|---|---|"]
     for m in ms:
-        if key(m) in classes:
-            c, why = classes[key(m)]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`` {key(m)} ``", c, why)) + " |")
+        if m["key"] in classes:
+            c, why = classes[m["key"]]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`` {m['key']} ``", c, why)) + " |")
     return "\n".join(lines)
 
 

@@ -160,6 +160,27 @@ def float64_count(state: dict[str, np.ndarray]) -> int:
     return int((right > logits.max(axis=1)).sum())
 
 
+# ---------------------------------------------------------------- weights files without the prover
+
+def checker_shapes(V: int, K: int, d_model: int, d_head: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape as checker/safetensors.py's SHAPES spells it (the head axis of 1 included)."""
+    from checker.safetensors import SHAPES
+    dims = {"1": 1, "V": V, "K": K, "M": d_model, "H": d_head}
+    return {name: tuple(dims[d] for d in spec.split()) for name, spec in SHAPES.items()}
+
+
+def safetensors_bytes(tensors: dict[str, np.ndarray]) -> bytes:
+    """The safetensors bytes of these float32 tensors (header, then the data in order), written
+    without the prover or torch, so checker-only tests can make any file, malformed ones included."""
+    header, data, at = {}, b"", 0
+    for name, a in tensors.items():
+        raw = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [at, at + len(raw)]}
+        data, at = data + raw, at + len(raw)
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data
+
+
 # ---------------------------------------------------------------- the checker and prover on a file
 
 def checker_count(path: Path) -> int:

@@ -18,6 +18,7 @@ from checker.certificate import parse_certificate
 from checker.check import Result
 from checker.cli import main, render_json, render_text
 from checker.errors import Malformed
+from conftest import checker_shapes, safetensors_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -440,11 +441,10 @@ def test_brute_force_caps_are_2_to_the_31_inputs_and_2_to_the_24_table_entries()
 def _biased_weights(V: int = 3, K: int = 2, dm: int = 2, dh: int = 2, seed: int = 1):
     """A tiny model with every bias non-zero, its entries small dyadic rationals (exact in float32)."""
     import numpy as np
-    from checker.safetensors import SHAPES, Weights
+    from checker.safetensors import Weights
     rng = np.random.default_rng(seed)
-    dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
-    t = {name: (rng.integers(-8, 9, size=tuple(dims[d] for d in spec.split())) / 4).astype(np.float32)
-         for name, spec in SHAPES.items()}
+    t = {name: (rng.integers(-8, 9, size=shape) / 4).astype(np.float32)
+         for name, shape in checker_shapes(V, K, dm, dh).items()}
     return Weights("0" * 64, t, K, V, dm, dh)
 
 
@@ -514,26 +514,14 @@ def test_an_unreadable_file_is_reported_by_its_os_error(tmp_path):
 
 # ---------------------------------------------------------------- parsing: what a refusal says
 
-def _safetensors(tensors: dict[str, np.ndarray]) -> bytes:
-    """The safetensors bytes of these float32 tensors (header, then the data in order)."""
-    header, data, at = {}, b"", 0
-    for name, a in tensors.items():
-        raw = np.ascontiguousarray(a, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [at, at + len(raw)]}
-        data, at = data + raw, at + len(raw)
-    text = json.dumps(header).encode()
-    return len(text).to_bytes(8, "little") + text + data
-
-
 def test_a_model_with_an_empty_dimension_is_refused():
     """d_model = 0 (every shape consistent with it) is no model: Reject "empty dimension". Kills
     safetensors.py:113's raise -> pass."""
     from checker.errors import Reject
-    from checker.safetensors import SHAPES, parse_weights
-    dims = {"1": 1, "V": 5, "K": 3, "M": 0, "H": 4}
-    tensors = {n: np.zeros([dims[d] for d in s.split()], dtype=np.float32) for n, s in SHAPES.items()}
+    from checker.safetensors import parse_weights
+    tensors = {n: np.zeros(shape, dtype=np.float32) for n, shape in checker_shapes(5, 3, 0, 4).items()}
     with pytest.raises(Reject, match="empty dimension"):
-        parse_weights(_safetensors(tensors))
+        parse_weights(safetensors_bytes(tensors))
 
 
 def test_evidence_must_be_an_object_and_json_floats_are_refused_by_name():
@@ -590,9 +578,7 @@ def test_hybrid_refuses_a_gap_table_above_2_to_the_24_entries(tmp_path):
     ends OutOfBudget (exit 3) at once, naming the table. Kills hybrid.py:69's raise -> pass."""
     import hashlib
     from checker.check import check_file
-    from checker.safetensors import SHAPES
-    dims = {"1": 1, "V": 204, "K": 2, "M": 2, "H": 1}
-    data = _safetensors({n: np.full([dims[d] for d in s.split()], 0.5, dtype=np.float32) for n, s in SHAPES.items()})
+    data = safetensors_bytes({n: np.full(shape, 0.5, dtype=np.float32) for n, shape in checker_shapes(204, 2, 2, 1).items()})
     (tmp_path / "w.safetensors").write_bytes(data)
     doc = _cert(claim__k=2, claim__d_vocab=204, claim__accuracy_lower_bound=0, model__path="w.safetensors",
                 model__sha256=hashlib.sha256(data).hexdigest(), strategy__name="hybrid",

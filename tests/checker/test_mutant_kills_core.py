@@ -7,7 +7,6 @@ here, no prover.
 from __future__ import annotations
 
 import json
-import math
 import struct
 import warnings
 from fractions import Fraction
@@ -19,23 +18,13 @@ from checker.dyadic import Dyadic
 from checker.certificate import parse_certificate
 from checker.errors import Malformed, OutOfBudget, Reject
 from checker.float32 import _Work
-from checker.safetensors import NAMES, SHAPES, parse_weights
+from checker.safetensors import NAMES, parse_weights
+from conftest import checker_shapes, safetensors_bytes
 
 
-def _safetensors(shapes: dict[str, list[int]]) -> bytes:
+def _zeros(shapes: dict) -> bytes:
     """A safetensors file of zeros: the tensors in the given order, each F32 with its shape."""
-    header, at = {}, 0
-    for name, shape in shapes.items():
-        size = 4 * math.prod(shape)
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [at, at + size]}
-        at += size
-    h = json.dumps(header).encode()
-    return struct.pack("<Q", len(h)) + h + bytes(at)
-
-
-def _model_shapes(V: int = 3, K: int = 2, M: int = 2, H: int = 2) -> dict[str, list[int]]:
-    dims = {"1": 1, "V": V, "K": K, "M": M, "H": H}
-    return {name: [dims[d] for d in spec.split()] for name, spec in SHAPES.items()}
+    return safetensors_bytes({name: np.zeros(shape, dtype=np.float32) for name, shape in shapes.items()})
 
 
 # ---------------------------------------------------------------- safetensors.py: the header and the tensors' entries
@@ -65,10 +54,10 @@ def test_parameter_cap_is_2_to_the_22_values():
     shapes = {name: [1] for name in NAMES}
     shapes["embed.W_E"] = [(1 << 22) - (len(NAMES) - 1)]
     with pytest.raises(Reject, match="must be matrices"):  # past the cap check: exactly 2^22 values
-        parse_weights(_safetensors(shapes))
+        parse_weights(_zeros(shapes))
     shapes["embed.W_E"][0] += 1
     with pytest.raises(OutOfBudget, match="4,194,305 parameters"):
-        parse_weights(_safetensors(shapes))
+        parse_weights(_zeros(shapes))
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -81,7 +70,7 @@ def test_a_tensor_entry_with_a_bad_shape_or_span_is_refused_as_such(bad, message
     """_shape: a list of at most 3 non-negative ints and a span of 4 bytes per value, refused there
     (not by a later check with another reason, or a crash). Kills safetensors.py:92 `or -> and` and
     `3 -> 4`, :97 `or -> and` and `0 <= begin` -> `-1 <= begin`, :98 `raise -> pass`."""
-    data = _safetensors(_model_shapes())
+    data = _zeros(checker_shapes(3, 2, 2, 2))
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
     parse_weights(data)  # the model as written is one

@@ -6,39 +6,30 @@ built here, no prover.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
-import gzip
 import json
-import shutil
 from fractions import Fraction
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from checker.certificate import Certificate, parse_certificate
-from checker.check import Result, check_file
 from checker.dyadic import Dyadic
 from checker.errors import Malformed, OutOfBudget, Reject
 from checker.paths import Params, Paths, exact_paths, exact_weights
 from checker.rules import brute_force as bf, cubic, hybrid, subcubic, subcubic_bounds as sb, subcubic_paper
-from checker.safetensors import SHAPES, Weights
+from checker.safetensors import Weights
+from conftest import FIXTURES, checker_shapes
 from test_mutant_kills import _biased_weights
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from test_pinned import PINNED, check_beside_its_model
 TINY_CUBIC_CASES = json.loads((FIXTURES / "tiny.cubic.json").read_text())["evidence"]["cases"]
 
 
 def _pinned(name: str) -> dict:
-    return json.loads(gzip.decompress((FIXTURES / "pinned.json.gz").read_bytes()))[name]["certificate"]
-
-
-def _check(doc: dict, tmp_path: Path) -> Result:
-    """check_file on doc, written beside a copy of the model it names."""
-    shutil.copy(FIXTURES / doc["model"]["path"], tmp_path / doc["model"]["path"])
-    (tmp_path / "cert.json").write_text(json.dumps(doc))
-    return check_file(str(tmp_path / "cert.json"))
+    """A copy of a pinned certificate (test_pinned.PINNED), for the test to edit."""
+    return copy.deepcopy(PINNED[name]["certificate"])
 
 
 def _tiny_hybrid() -> dict:
@@ -282,7 +273,7 @@ def test_hybrid_gap_table_cap_admits_exactly_max_table_entries(cap, verdict, tmp
     """The tiny model's gap table has V^3 K = 125 * 3 = 375 entries: at MAX_TABLE = 375 it is formed,
     at 374 the check is out of budget. Kills hybrid.py:68 `>` -> `>=`."""
     monkeypatch.setattr(bf, "MAX_TABLE", cap)
-    r = _check(_tiny_hybrid(), tmp_path)
+    r = check_beside_its_model(_tiny_hybrid(), tmp_path)
     assert (r.verdict, r.out_of_budget) == (verdict, verdict == "error"), r.reason
 
 
@@ -291,7 +282,7 @@ def test_hybrid_evidence_of_only_the_counts_lacks_the_compact_proofs_cases(tmp_p
     compact rule, for its missing cases. Kills hybrid.py:64 `<=` -> `<` (a strict superset demanded)."""
     doc = _tiny_hybrid()
     del doc["evidence"]["cases"]
-    r = _check(doc, tmp_path)
+    r = check_beside_its_model(doc, tmp_path)
     assert (r.verdict, r.reason) == ("error", "evidence: missing field(s) ['cases']")
 
 
@@ -300,7 +291,7 @@ def test_hybrid_residue_cap_admits_exactly_max_residue_inputs(cap, verdict, tmp_
     """The cap is inclusive: a residue of exactly MAX_RESIDUE inputs is enumerated, one more is out of
     budget (exit 3). Kills hybrid.py:78 `left > MAX_RESIDUE` -> `>=` (and -> `<=`, `<`)."""
     monkeypatch.setattr(hybrid, "MAX_RESIDUE", cap)
-    r = _check(_tiny_hybrid(), tmp_path)
+    r = check_beside_its_model(_tiny_hybrid(), tmp_path)
     assert (r.verdict, r.bound if verdict == "accepted" else r.out_of_budget) == \
         (verdict, Fraction(49, 125) if verdict == "accepted" else True), r.reason
 
@@ -483,9 +474,8 @@ def _integer_weights(scale: int) -> Params:
     is 0 (scale 1) or 1 (scale 2), the branch of the chain's ones column no float model reaches."""
     V, K, dm, dh = 4, 2, 3, 2
     rng = np.random.default_rng(3)
-    dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
-    t = {n: (scale * rng.integers(-3, 4, size=tuple(dims[d] for d in s.split()))).astype(np.float32)
-         for n, s in SHAPES.items()}
+    t = {n: (scale * rng.integers(-3, 4, size=shape)).astype(np.float32)
+         for n, shape in checker_shapes(V, K, dm, dh).items()}
     return exact_weights(Weights("0" * 64, t, K, V, dm, dh))
 
 
@@ -516,10 +506,8 @@ def test_eqke_bound_of_a_negative_u_at_its_grids_least_value_bounds_the_true_max
     `tables["u2"].n >= 0` -> `>= -1` (rank 2): -1 read as non-negative takes the maximum of v (w2),
     a bound below the true value, unsound."""
     V, K, dm, dh = 4, 2, 2, 2
-    dims = {"1": 1, "V": V, "K": K, "M": dm, "H": dh}
     rng = np.random.default_rng(seed)
-    t = {n: rng.integers(-2, 3, size=tuple(dims[d] for d in s.split())).astype(np.float32)
-         for n, s in SHAPES.items()}
+    t = {n: rng.integers(-2, 3, size=shape).astype(np.float32) for n, shape in checker_shapes(V, K, dm, dh).items()}
     if rank == 1:
         t["blocks.0.attn.W_K"][..., 1] = 0
     w = Weights("0" * 64, t, K, V, dm, dh)
