@@ -81,7 +81,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.k, args.d_vocab, args.seed, args.steps, args.threads)))
         return
     print(f"k{args.k}-v{args.d_vocab}-s{args.seed}, {args.steps} steps; one subprocess per setting\n")
-    print(f"| mode | setting | capability | threads | tensors SHA-256 | group | seconds |")
+    print("| mode | setting | capability | threads | tensors SHA-256 | group | seconds |")
     print("|---|---|---|---|---|---|---|")
     groups: dict[str, str] = {}
     for mode, label, threads, env in SETTINGS:

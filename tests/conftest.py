@@ -116,7 +116,6 @@ def oracle_count(state: dict[str, np.ndarray], dps: int = 60, eps_exp: int = -40
         val = {ti: vm(r, WV, bV) for ti, r in resid.items()}
         inv = 1 / mpmath.sqrt(dh)
         zero_b = [mpmath.mpf(0)] * dm
-        zero_u = [mpmath.mpf(0)] * V
         thr = mpmath.mpf(10) ** eps_exp
         correct = 0
         for q in range(V):

@@ -98,8 +98,7 @@ class Tables:
     """The per-(m) logit quantities of the paper's reasoning (checker: subcubic._PaperLogit)."""
 
     def __init__(self, T: st.Shared, L0: np.ndarray, gap: np.ndarray):
-        V, K = T.V, T.K
-        t_pv = T.pterm  # [i, m] = max_j PVOU[i,j] - PVOU[i,m]; the joint max needs PVOU rows themselves
+        V = T.V
         self.gap = gap
         pvou, evou = T.pvou, T.evou
         pv = (pvou[:, None, :] - pvou[:, :, None]).max(axis=0)          # [m, x] = max_i PVOU[i,x] - PVOU[i,m]
@@ -179,7 +178,7 @@ class Search:
         return np.nonzero(c <= np.where(ms == q, self.T.K - 1, self.T.K - 2))[0]
 
     def _run(self, abar: np.ndarray) -> list[tuple[int, int, int, int, float]]:
-        T, K, V = self.T, self.T.K, self.T.V
+        K, V = self.T.K, self.T.V
         S = self.P.S(abar)
         out = []
         for q, c in itertools.product(range(V), range(K)):
@@ -208,7 +207,7 @@ class Search:
     def _best_abar(self, n_grid: int = 40) -> np.ndarray:
         """Per (m, cp), the candidate (the current abar, or a grid value in [0, 1]) covering the most
         inputs; all candidates at once."""
-        T, K, V, P = self.T, self.T.K, self.T.V, self.P
+        K, V, P = self.T.K, self.T.V, self.P
         best = self.abar.copy()
         for cp in range(K):
             cands = np.vstack([best[:, cp], *np.repeat(np.linspace(0, 1, n_grid)[:, None], V, axis=1)])  # [n, m]

@@ -27,7 +27,7 @@ def _exact_logits(state: dict[str, np.ndarray], toks: tuple[int, ...]) -> list:
     mp = lambda a: mpmath.matrix(np.atleast_2d(np.asarray(a, dtype=np.float64)).tolist())
     s = {k: mp(v[0] if k.endswith(("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")) else v)
          for k, v in state.items()}
-    K, dh = len(toks), state["blocks.0.attn.W_Q"].shape[-1]
+    dh = state["blocks.0.attn.W_Q"].shape[-1]
     with mpmath.workdps(50):
         res = [s["embed.W_E"][t, :] + s["pos_embed.W_pos"][i, :] for i, t in enumerate(toks)]
         q = res[-1] * s["blocks.0.attn.W_Q"] + s["blocks.0.attn.b_Q"]

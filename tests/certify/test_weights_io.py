@@ -5,7 +5,6 @@ import hashlib
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from certify.certificate import certificate_dict, model_reference, write_certificate

@@ -43,7 +43,7 @@ import checker.rules.subcubic as subcubic_rule
 from certify.model import PARAM_SHAPES, Config
 from checker.certificate import Certificate
 from checker.check import check_file
-from checker.errors import Malformed, OutOfBudget
+from checker.errors import OutOfBudget
 from checker.paths import exact_paths
 from checker.rules import Reject
 from checker.rules.brute_force import count_correct

@@ -290,7 +290,7 @@ def test_bisection_reaches_neighbouring_floats(name, target, built):
     """The tuned pair really straddles 0 at neighbouring float32 values of b_U[m]."""
     q, m, c, x = target
     stem = f"{name}-{'-'.join(map(str, target))}"
-    (p0, lo), (p1, hi) = built(stem + "-below"), built(stem + "-above")
+    (_, lo), (_, hi) = built(stem + "-below"), built(stem + "-above")
     assert not lo.holds(q, m, c, x) and hi.holds(q, m, c, x)
     assert lo.parts(q, m, c)[0] > 0 and hi.parts(q, m, c)[0] > 0  # good > 0: the filter's branch
     assert -1e-7 < lo.margin(q, m, c, x) <= 0 < hi.margin(q, m, c, x) < 1e-7

@@ -455,7 +455,7 @@ def test_exact_paths_match_their_formulas_with_biases():
     import numpy as np
     from checker.paths import exact_paths
     w = _biased_weights()
-    V, K, dm, dh = w.d_vocab, w.k, w.d_model, w.d_head
+    V, K = w.d_vocab, w.k
     t = {name.rsplit(".", 1)[1]: np.vectorize(Fraction)(a.astype(np.float64)) for name, a in w.tensors.items()}
     W_Q, W_K, W_V, W_O = (t[n][0] for n in ("W_Q", "W_K", "W_V", "W_O"))
     b_Q, b_K, b_V = (t[n][0] for n in ("b_Q", "b_K", "b_V"))

@@ -5,7 +5,6 @@ zoo tight enough and far cheaper than cubic."""
 from __future__ import annotations
 
 import copy
-import itertools
 import tempfile
 from fractions import Fraction
 from pathlib import Path

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,7 @@ import checker.safetensors as safetensors
 from checker import expo
 from checker.check import check_file
 from checker.cli import main
-from conftest import REPO, write_state
+from conftest import REPO
 
 DOC = REPO / "docs" / "certificate.md"
 
