@@ -1,0 +1,54 @@
+"""Behaviour of checker/rules/{brute_force,cubic,hybrid}.py that surviving mutants of run3
+(benchmarks/mutate_checker.py at 14817e0) showed untested. Each test kills the mutants its docstring
+names (KEY as in benchmarks/mutation/classes.txt, verified with /work/notes/mutcheck.py: the test
+fails on the mutant and passes here). Checker-only: small path tables built here, no prover.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+from checker.dyadic import Dyadic
+from checker.paths import Paths
+from checker.rules import brute_force as bf, cubic, hybrid
+
+
+def _float_below(x: mpmath.mpf) -> Fraction:
+    """The largest float64 strictly below the real x (x not a float), exactly."""
+    f = float(x)
+    return Fraction(float(np.nextafter(f, -np.inf)) if f > x else f)
+
+
+def _dyadic(values: np.ndarray) -> Dyadic:
+    """An object array of Fractions with power-of-two denominators, as one Dyadic."""
+    e = -max(Fraction(v).denominator.bit_length() - 1 for v in values.flat)
+    return Dyadic(np.vectorize(lambda v: int(Fraction(v) * 2 ** -e), otypes=[object])(values), e)
+
+
+# ---------------------------------------------------------------- brute_force.py
+
+def _sub_ulp_gap_paths() -> Paths:
+    """V = 2, K = 2, d_head = 1, no direct path. Input (key 1, query 0): m = 1, j = 0, the key scores
+    the query's top (weight 1) with C = A, the query scores -3 (weight e^-3) with C = -1, and A is
+    the float64 just below e^-3: the gap A - e^-3 is negative by less than an ulp of either term,
+    wrong. (0, 0) and (1, 1) are correct (gaps 1 and A), (0, 1) is a tie: the exact count is 2."""
+    with mpmath.workprec(200):
+        A = _float_below(mpmath.exp(-3))
+    ov = np.zeros((2, 2, 2), dtype=object)
+    ov[1, 0] = [0, A]          # key position, token 1: OV[1, 0, 1] - OV[1, 0, 0] = A
+    ov[0, 1] = [1, 0]          # query position, token 0: OV[0, 1, 1] - OV[0, 1, 0] = -1
+    qk = np.zeros((2, 2, 2), dtype=object)
+    qk[0, 0, 1] = -3           # query 0's score of itself at the query position
+    z = Dyadic(np.zeros((2, 2), dtype=object), 0)
+    return Paths(k=2, d_vocab=2, d_head=1, qk=Dyadic(qk, 0), ov=_dyadic(ov), direct=z, win=z, rival=z)
+
+
+def test_brute_force_stage_1_takes_the_weights_upper_end_for_a_negative_coefficient():
+    """Stage 1's lower bound of sum_i G_i w_i must take w's upper end where G_i < 0: from its lower
+    end (e^-3 enclosed a few ulps wide) the bound of the wrong input's gap A - e^-3 (below 0 by less
+    than an ulp) is positive, and it is counted correct: 3, unsound. Kills
+    checker/rules/brute_force.py:108: 1 -> 0 => 0 (wh = w_lo; run2's carried class: ONE-ULP)."""
+    assert bf.count_correct(_sub_ulp_gap_paths()) == 2
