@@ -1,0 +1,90 @@
+"""Behaviour of checker/rules/subcubic*.py and rules/__init__.py that surviving mutants of the run3
+mutation run (benchmarks/mutate_checker.py at 14817e0) showed untested. Each test kills the mutants
+named in its docstring (their keys, as in benchmarks/mutation/classes.txt; checked with
+/work/notes/mutcheck.py: the test fails on the mutant and passes on 14817e0). Checker-only: small
+models built here, exact values, no prover.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from checker.certificate import Certificate
+from checker.errors import Reject
+from checker.paths import exact_paths
+from checker.rules import subcubic
+from checker.rules.brute_force import count_correct
+from checker.safetensors import Weights
+from conftest import checker_shapes
+
+
+def _weights(V: int, K: int, dm: int, dh: int, **entries) -> Weights:
+    """A model that is zero except for the given tensors (short names: W_E, W_U, b_V, ...), each an
+    array of its checker shape; every entry exact in float32."""
+    shapes = checker_shapes(V, K, dm, dh)
+    t = {name: np.zeros(shape, dtype=np.float32) for name, shape in shapes.items()}
+    for short, value in entries.items():
+        name = next(n for n in shapes if n.rsplit(".", 1)[1] == short)
+        t[name] = np.asarray(value, dtype=np.float32).reshape(shapes[name])
+    return Weights("0" * 64, t, K, V, dm, dh)
+
+
+def _subcubic(w: Weights, cases: list, parameters: dict, **evidence) -> Certificate:
+    return Certificate(w.k, w.d_vocab, "exact-real", Fraction(0), "0" * 64, "m", "subcubic",
+                       parameters, {"cases": cases, **evidence})
+
+
+# ---------------------------------------------------------------- subcubic_paper.py: the paper case's two ks
+
+def _always_wrong_model() -> Weights:
+    """V = 3, K = 2, uniform attention (W_Q = W_K = 0), D = 0 (W_U's row 0, where W_E lives, is 0):
+    EVOU[t] = w_t [0, 0, -2] (w = 1, 1, 4; through W_V, W_O to W_U's row 1), PVOU[i] = [0, -1, 3] for
+    both positions (b_V through W_O to W_U's row 2). The logits of (t0, t1) are s [0, 0, -2] + [0, -1, 3]
+    with s the mean of w: output 2 when s = 1 (both tokens < 2), output 0 when a 2 is present (s >= 5/2):
+    wrong on all 9 inputs."""
+    return _weights(3, 2, 3, 2, W_E=[[1, 0, 0], [1, 0, 0], [4, 0, 0]], W_V=[[1, 0], [0, 0], [0, 0]],
+                    b_V=[0, 1], W_O=[[0, 1, 0], [0, 0, 1]], W_U=[[0, 0, 0], [0, 0, -2], [0, -1, 3]])
+
+
+def test_the_paper_case_is_refused_where_it_fails_only_at_the_least_evou_difference():
+    """SOUNDNESS. The paper's case (q, m, c, g) = (0, 0, 0, 0) on a model that is wrong on every input,
+    with the (sound, any-value) mean attention abar[0][0] = 2: for m = 0, L[0, x] = PVOU[x] - PVOU[0]
+    = (0, -1, 3), E[0, x] = EVOU[0, x] - EVOU[0, 0] = (0, 0, -2), so over x != 0 R = 0, Emin = -2 and
+    S = max_x L + 2 E = max(-1, -1) = -1; the input (0, 0) has a = 1 and the case needs
+    gap + S + (1 - abar) k < 0 for k = R (-1: holds) and k = Emin (+1: fails; the true logit
+    difference logit_2 - logit_0 = L + E = 1 > 0). The checker refuses the case; with k = R alone it
+    would prove 1/9 of a model whose accuracy is 0. Kills subcubic_paper.py:136 `min` -> `max`
+    (Emin then is R: `checker/rules/subcubic_paper.py:136: min -> max => max`)."""
+    w = _always_wrong_model()
+    assert count_correct(exact_paths(w)) == 0
+    cert = _subcubic(w, [[0, 0, 0, 0]], {"eupu": "max-diff", "attn": "plain", "err": "maxdiff",
+                                         "logit": "paper-mean-query"},
+                     direction=[1, 0], mean_attention=[[2, 0], [0, 0], [0, 0]])
+    with pytest.raises(Reject, match="case q=0, m=0, c=0, g=0"):
+        subcubic.rule(cert, w)
+    t = subcubic.tables(cert, w)
+    assert (t.exact.p_R[0], t.exact.p_Emin[0]) == (0, -2)
+    assert not t.case_holds(0, 0, 0, 0)
+    assert not t.filter(np.array([[0, 0, 0, 0]]))[0]
+
+
+def test_the_filter_decides_a_paper_case_of_only_max_copies_by_its_tiny_margin():
+    """The paper case (0, 0, 0, 0) (q = m, c = 0: a = 1, no non-max token, so Wn plays no part: the
+    four sums are -(C0 + C1) = -(gap + S + (1 - abar) k) times positive weights) on a V = 2, K = 2
+    model whose only logit difference at (0, 0) is E[0, 1] = EVOU[0, 1] - EVOU[0, 0] = -2^-56 (D = 0,
+    PVOU = 0, paper-plain: abar = 0). Exactly C0 + C1 = -2^-56 for both k, and the float64 filter
+    proves it (every other term is exactly 0, so the enclosures are 2^-56 wide at most, not 2^-52):
+    decided without the exact fallback. A Wn of -1 instead of 0 for q = m (it cancels exactly in
+    C0 + (k - Wn), not in outward-rounded intervals) widens C0 + C1 to about [-2^-51, 2^-51] and the
+    case goes to the exact fallback (same verdict, more ops). Kills subcubic_paper.py:154
+    `N.where(q < m, N.eterm[q, m], 0)` -> `-1` (`checker/rules/subcubic_paper.py:154: 0 -> -1 => (-1)`)."""
+    tiny = 2.0 ** -56
+    w = _weights(2, 2, 2, 1, W_E=[[1, 0], [1, 0]], W_V=[[1], [0]], W_O=[[0, 1]], W_U=[[0, 0], [0, -tiny]])
+    cert = _subcubic(w, [[0, 0, 0, 0]], {"eupu": "max-diff", "attn": "plain", "err": "maxdiff",
+                                         "logit": "paper-plain"}, direction=[1])
+    t = subcubic.tables(cert, w)
+    assert t.sums(0, 0, 0, 0)[1] == [(Fraction(1, 2 ** 56), 0)]  # -(C0 + C1) exp(0), k = R
+    assert t.filter(np.array([[0, 0, 0, 0]])).tolist() == [True]
+    assert subcubic.rule(cert, w) == Fraction(1, 4)
