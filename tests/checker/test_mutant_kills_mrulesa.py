@@ -52,3 +52,49 @@ def test_brute_force_stage_1_takes_the_weights_upper_end_for_a_negative_coeffici
     than an ulp) is positive, and it is counted correct: 3, unsound. Kills
     checker/rules/brute_force.py:108: 1 -> 0 => 0 (wh = w_lo; run2's carried class: ONE-ULP)."""
     assert bf.count_correct(_sub_ulp_gap_paths()) == 2
+
+
+def _uniform_paths(direct: np.ndarray, ov: np.ndarray) -> Paths:
+    """Paths with every score 0 (each attention weight exactly 1: exp_bounds(0) is [1, 1]), d_head 1,
+    DIRECT [q, v] and OV [t, i, v] object arrays of ints (exponent 0)."""
+    V, K = ov.shape[0], ov.shape[1]
+    d = Dyadic(direct, 0)
+    return Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, K), dtype=object), 0),
+                 ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
+
+
+def _uniform_count(direct: np.ndarray, ov: np.ndarray) -> int:
+    """The exact count of a _uniform_paths model, independently: with equal weights an input is
+    correct iff every gap sum_i (DIRECT[q, m] - DIRECT[q, j] + OV[t_i, i, m] - OV[t_i, i, j]) > 0."""
+    V, K = ov.shape[0], ov.shape[1]
+    correct = 0
+    for toks in np.ndindex(*(V,) * K):
+        q, m = toks[-1], max(toks)
+        correct += all(sum(int(direct[q, m]) - int(direct[q, j]) + int(ov[t, i, m]) - int(ov[t, i, j])
+                           for i, t in enumerate(toks)) > 0 for j in range(V) if j != m)
+    return correct
+
+
+# ---------------------------------------------------------------- hybrid.py
+
+def _wide_ov_paths(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """V = 3, K = 2, no direct path, weights 1. OV[2, 0] = (0, 2^60, 2^60 + a): at the key, token 2
+    beats j = 1 by a, but the float enclosures of 2^60 and 2^60 + a are 128 and 256 wide (the
+    rebased row's first entry, 0, is tight); OV[1, 1] = (0, b, 0): at the query, token 1 loses b to
+    j = 1. Input (key 2, query 1): gap a - b."""
+    ov = np.zeros((3, 2, 3), dtype=object)
+    ov[2, 0] = [0, 1 << 60, (1 << 60) + a]
+    ov[1, 1] = [0, b, 0]
+    return np.zeros((3, 3), dtype=object), ov
+
+
+@pytest.mark.parametrize("a, b", [(200, 220), (129, 130)])
+def test_hybrid_lower_bound_of_an_ov_difference_takes_the_max_entrys_lower_end(a, b):
+    """ovd[t, i, m, j] <= OV[t, i, m] - OV[t, i, j] must take the lower end of m's enclosure and the
+    upper end of j's: 2^60 + a's nearest float is 2^60 + 256, and from its upper end (2^60 + 512)
+    minus 2^60's (2^60 + 256) ovd is 256 less an ulp, > b, so the wrong input (key 2, query 1),
+    gap a - b < 0, is counted correct (5 of 9 instead of 4), unsound. Kills checker/rules/hybrid.py:206: 0 -> -1 => (-1) and
+    checker/rules/hybrid.py:206: 0 -> 1 => 1 (both o[1] - o[1]; run2's carried class: ONE-ULP)."""
+    direct, ov = _wide_ov_paths(a, b)
+    p = _uniform_paths(direct, ov)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 4
