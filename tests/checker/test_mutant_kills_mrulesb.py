@@ -88,3 +88,60 @@ def test_the_filter_decides_a_paper_case_of_only_max_copies_by_its_tiny_margin()
     assert t.sums(0, 0, 0, 0)[1] == [(Fraction(1, 2 ** 56), 0)]  # -(C0 + C1) exp(0), k = R
     assert t.filter(np.array([[0, 0, 0, 0]])).tolist() == [True]
     assert subcubic.rule(cert, w) == Fraction(1, 4)
+
+
+def _table_model(D: list, EVOU: list, P: list) -> Weights:
+    """A K = 2 model with uniform attention (W_Q = W_K = 0) whose direct path is D[q] (W_pos = 0), whose
+    OV circuit is EVOU[t] for token t and PVOU[i] = P at both positions, every table given exactly:
+    d_model = 2V + 1 (the token one-hot, then the head's V + 1 outputs), d_head = V + 1 (head t copies
+    the one-hot's t, head V is b_V's constant 1); W_U's rows are D's, EVOU's and P."""
+    V = len(D)
+    W_E = np.hstack([np.eye(V), np.zeros((V, V + 1))])
+    W_V = np.vstack([np.eye(V, V + 1), np.zeros((V + 1, V + 1))])
+    W_O = np.hstack([np.zeros((V + 1, V)), np.eye(V + 1)])
+    return _weights(V, 2, 2 * V + 1, V + 1, W_E=W_E, W_V=W_V, W_O=W_O, b_V=np.eye(V + 1)[V],
+                    W_U=np.vstack([D, EVOU, [P]]))
+
+
+PLAIN_PAPER = {"eupu": "max-diff", "attn": "plain", "err": "maxdiff", "logit": "paper-plain"}
+
+
+def test_the_paper_case_is_refused_where_it_fails_only_at_the_largest_evou_difference():
+    """SOUNDNESS. The paper-plain case (0, 0, 0, 0) (input (0, 0), a = 1, abar = 0: it needs
+    gap + S + k < 0 for k = R and k = Emin) on a V = 3 model wrong on every input: D = 0, EVOU[t] =
+    w_t (0, 2, -5) with w = (1, 0, 2), PVOU = (0, -1, 3) (logits s (0, 2, -5) + (0, -1, 3), s the mean of
+    w: output 1 for s = 1, 0 for s <= 1/2, 0 or 2 never right for s >= 1). For m = 0: S = max L =
+    max(-1, 3) = 3, R = 2, Emin = -5: at R 5 > 0 (the true logit_1 - logit_0 = 1), at Emin -2. The
+    checker refuses; with R = Emin it would prove 1/9 of a model whose accuracy is 0. Kills
+    subcubic_paper.py:135 `max` -> `min` (`checker/rules/subcubic_paper.py:135: max -> min => min`)."""
+    w = _table_model(D=[[0] * 3] * 3, EVOU=[[0, 2, -5], [0, 0, 0], [0, 4, -10]], P=[0, -1, 3])
+    assert count_correct(exact_paths(w)) == 0
+    cert = _subcubic(w, [[0, 0, 0, 0]], PLAIN_PAPER, direction=[1, 0, 0, 0])
+    with pytest.raises(Reject, match="case q=0, m=0, c=0, g=0"):
+        subcubic.rule(cert, w)
+    t = subcubic.tables(cert, w)
+    assert (t.exact.p_S[0, 0], t.exact.p_R[0], t.exact.p_Emin[0]) == (3, 2, -5)
+
+
+@pytest.mark.parametrize("x_pen, holds", [(Fraction(1, 2), True), (1, False), (3, False)])
+def test_the_paper_case_with_a_non_max_token_charges_its_evou_penalty(x_pen, holds):
+    """SOUNDNESS. V = 2, K = 2, uniform attention, D = PVOU = 0, EVOU = [[x_pen, 0], [0, 1]]. The paper
+    case (1, 1, 1, 1) (input (0, 1): the non-max token 0 and the query 1 = m, a = 1/2 exactly) with
+    Wn = max(wq, pref[0, 1]) = max(0, x_pen) (query q = m: wq = 0; token 0's eterm EVOU[0, 0] -
+    EVOU[0, 1] = x_pen), k = R = Emin = E[1, 0] = -1: C0 + a C1 at a_lb = 1/2 is (k + Wn) / 2, < 0
+    iff x_pen < 1; the true logit_0 - logit_1 = (x_pen - 1) / 2 too. With the cases (0, 0, 0, 0) and
+    (1, 1, 0, 0) (inputs (0, 0), (1, 1), correct) the certificate claims 3/4: right for x_pen = 1/2 (accuracy 1),
+    false for x_pen = 1 and 3 (accuracy 2/4), refused there. Kills subcubic_paper.py:155 `c > 0` ->
+    `c > 1` and `c <= 0` (Wn = wq = 0: the false 3/4 proven), `N.maximum` -> `N.minimum` (no number
+    type has a minimum: AttributeError on every paper case with c > 0) and 154's
+    `N.where(q < m, N.eterm[q, m], 0)` -> `1` (Wn = 1 for q = m: the true 3/4 refused). Keys:
+    `checker/rules/subcubic_paper.py:155: 0 -> 1 => 1`, `...:155: > -> <= => (c <= 0)`,
+    `...:155: .maximum -> .minimum => (N.minimum)`, `...:154: 0 -> 1 => 1`."""
+    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[x_pen, 0], [0, 1]], P=[0, 0])
+    assert count_correct(exact_paths(w)) == (4 if holds else 2)  # (0, 1) and (1, 0) alike
+    cert = _subcubic(w, [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]], PLAIN_PAPER, direction=[1, 0, 0])
+    if holds:
+        assert subcubic.rule(cert, w) == Fraction(3, 4)
+    else:
+        with pytest.raises(Reject, match="case q=1, m=1, c=1, g=1"):
+            subcubic.rule(cert, w)
