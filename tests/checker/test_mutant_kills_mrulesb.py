@@ -145,3 +145,24 @@ def test_the_paper_case_with_a_non_max_token_charges_its_evou_penalty(x_pen, hol
     else:
         with pytest.raises(Reject, match="case q=1, m=1, c=1, g=1"):
             subcubic.rule(cert, w)
+
+
+# ---------------------------------------------------------------- subcubic.py: the filter's c = 0 term
+
+def test_the_filter_drops_the_non_max_term_of_a_c0_case_whatever_its_weight():
+    """A c = 0 case's non-max term has coefficient exactly 0 (`N.where(c > 0, -c * pen, 0)`): the filter
+    skips it even when its weight's enclosure is unbounded. V = 2, K = 2, d_head = 1: Q = b_Q = 32 for
+    every query, position 0's key 32 (W_pos[0] W_K), position 1's 0, so pmax - pmin = EQKP[q, 0] -
+    EQKP[q, 1] = 1024 > 700 and the weight exp(a_x + pmax - pmin) encloses to [.., inf]; the direct path
+    D[q] = (1, -1) for q = 0 decides case (0, 0, 0, 0) (good = 2 > 0, OV = 0). Computing -0 * pen
+    instead (an interval rounded outward, [-2^-1074, 2^-1074]) multiplies it by inf: the filter is left
+    undecided and the case goes to the exact fallback (same verdict, more ops). Kills subcubic.py:128
+    `c > 0` -> `c > -1` and `c >= 0` (`checker/rules/subcubic.py:128: 0 -> -1 => (-1)`,
+    `checker/rules/subcubic.py:128: > -> >= => (c >= 0)`; run2 classed them EQUIVALENT)."""
+    w = _weights(2, 2, 2, 1, W_E=[[1, 0], [-1, 0]], W_pos=[[0, 1], [0, 0]], W_K=[[0], [32]], b_Q=[32],
+                 W_U=[[1, -1], [0, 0]])
+    cert = _subcubic(w, [[0, 0, 0, 0]], {"eupu": "exact", "attn": "plain", "err": "maxdiff"}, direction=[1])
+    t = subcubic.tables(cert, w)
+    assert (t.exact.pmax[0] - t.exact.pmin[0], t.exact.gmin_all[0] - t.exact.dpen[0, 0]) == (1024, 2)
+    assert t.filter(np.array([[0, 0, 0, 0]])).tolist() == [True]
+    assert subcubic.rule(cert, w) == Fraction(1, 4)
