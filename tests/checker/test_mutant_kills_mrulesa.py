@@ -98,3 +98,36 @@ def test_hybrid_lower_bound_of_an_ov_difference_takes_the_max_entrys_lower_end(a
     direct, ov = _wide_ov_paths(a, b)
     p = _uniform_paths(direct, ov)
     assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 4
+
+
+def _units(direct: list, ov: list) -> tuple[Paths, np.ndarray, np.ndarray]:
+    """_uniform_paths in units of 2^-1074, the least subnormal: every float enclosure and outward
+    step is then exactly one unit, and a rounding step's direction moves a bound by whole units."""
+    direct, ov = np.array(direct, dtype=object), np.array(ov, dtype=object)
+    d = Dyadic(direct, -1074)
+    V, K = ov.shape[0], ov.shape[1]
+    return Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, K), dtype=object), 0),
+                 ov=Dyadic(ov, -1074), direct=d, win=d, rival=d), direct, ov
+
+
+SUBNORMAL_V4 = ([[4, 8, -12, 8], [-1, 0, 3, -5], [12, -11, -6, -3], [2, -2, -9, -11]],
+                [[[-12, -11, -9, 12], [-8, 4, 6, -7]], [[-5, -2, -6, 12], [-8, 10, 7, 9]],
+                 [[-10, -3, 3, 0], [4, 4, 4, -11]], [[11, 1, 10, -6], [-3, 9, -8, -11]]])
+
+
+def test_hybrid_residue_rounds_each_bound_outward_op_count_of_a_subnormal_model():
+    """V = 4, K = 2, weights 1, path terms a few units of 2^-1074 (numpy's default_rng(5) integers
+    in [-12, 12]): 1 of the 16 inputs is correct (brute force's count and an independent exact sum
+    agree), and the residue's stages decide the others with 10363 counted ops. Every bound here is
+    exact up to its outward steps of one unit, so a step turned inward decides an input in a
+    different stage (the count stays, as no bound crosses the exact value by more than the steps
+    it lost): the op count moves. Kills checker/rules/hybrid.py:235: down -> up => up (stage A-C's
+    lower bound of DIRECT[q, m] - DIRECT[q, j] two units higher: 10341 ops),
+    checker/rules/hybrid.py:324: up -> down => down and checker/rules/hybrid.py:326: up -> down =>
+    down (stage B's upper bound two units lower: wrong inputs proven wrong before stage C; run2's
+    carried class of all three: ONE-ULP)."""
+    p, direct, ov = _units(*SUBNORMAL_V4)
+    from checker.ops import Ops
+    with Ops() as ops:
+        n = hybrid.count_residue(p, {})
+    assert (n, ops.count) == (bf.count_correct(p), 10363) == (_uniform_count(direct, ov), 10363) == (1, 10363)
