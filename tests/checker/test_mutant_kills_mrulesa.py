@@ -6,12 +6,15 @@ fails on the mutant and passes here). Checker-only: small path tables built here
 from __future__ import annotations
 
 from fractions import Fraction
+from types import SimpleNamespace
 
 import mpmath
 import numpy as np
 import pytest
 
+from checker.certificate import Certificate
 from checker.dyadic import Dyadic
+from checker.ops import Ops
 from checker.paths import Paths
 from checker.rules import brute_force as bf, cubic, hybrid
 
@@ -127,7 +130,31 @@ def test_hybrid_residue_rounds_each_bound_outward_op_count_of_a_subnormal_model(
     down (stage B's upper bound two units lower: wrong inputs proven wrong before stage C; run2's
     carried class of all three: ONE-ULP)."""
     p, direct, ov = _units(*SUBNORMAL_V4)
-    from checker.ops import Ops
     with Ops() as ops:
         n = hybrid.count_residue(p, {})
     assert (n, ops.count) == (bf.count_correct(p), 10363) == (_uniform_count(direct, ov), 10363) == (1, 10363)
+
+
+# ---------------------------------------------------------------- cubic.py
+
+def test_cubic_filter_of_a_subnormal_model_op_count():
+    """V = 3, K = 3, d_head 1, direct and OV paths a few units of 2^-1074 (numpy's default_rng(78)
+    integers in [-20, 20]), scores small integers: the cases (q, m, c) = (0, 2, 0) and (0, 2, 1)
+    hold (values {0, 1}), with 2752 counted ops: the float filter leaves (0, 2, 0) and both values
+    of (0, 2, 1) to the exact decision. Every float enclosure is exact up to outward steps of one
+    unit; with _max_sum's upper end stepped down instead of up, good[0, 2]'s lower end is two units
+    higher and the filter proves (0, 2, 0) itself (2681 ops; a true case, so only the work shows). Kills
+    checker/rules/cubic.py:183: up -> down => down (run2's carried class: ONE-ULP)."""
+    V, K = 3, 3
+    direct = np.array([[-3, -13, 17], [-17, 1, -13], [14, -19, -5]], dtype=object)
+    ov = np.array([[[-3, 3, -7], [-5, -15, -7], [6, 3, 0]], [[7, -4, 14], [13, -10, 17], [9, -16, 9]],
+                   [[5, 15, -7], [-11, -12, 17], [-20, -16, -15]]], dtype=object)
+    qk = np.array([[[0, -1, 2], [-2, 0, -2], [-1, 2, 0]], [[-2, 0, -1], [1, -1, 0], [2, 2, 0]],
+                   [[0, 0, -1], [2, 2, 1], [2, 0, 0]]], dtype=object)
+    d = Dyadic(direct, -1074)
+    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, 0), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
+    cert = Certificate(K, V, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {},
+                       {"cases": [[0, 2, 0, 1], [0, 2, 1, 2]]})
+    with Ops() as ops:
+        got = list(cubic.proven(cert, SimpleNamespace(k=K, d_vocab=V), p))
+    assert (got, ops.count) == ([(0, 2, 0, 1, [None]), (0, 2, 1, 2, [0, 1])], 2752)
