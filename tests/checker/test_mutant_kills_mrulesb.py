@@ -90,17 +90,22 @@ def test_the_filter_decides_a_paper_case_of_only_max_copies_by_its_tiny_margin()
     assert subcubic.rule(cert, w) == Fraction(1, 4)
 
 
-def _table_model(D: list, EVOU: list, P: list) -> Weights:
-    """A K = 2 model with uniform attention (W_Q = W_K = 0) whose direct path is D[q] (W_pos = 0), whose
-    OV circuit is EVOU[t] for token t and PVOU[i] = P at both positions, every table given exactly:
-    d_model = 2V + 1 (the token one-hot, then the head's V + 1 outputs), d_head = V + 1 (head t copies
-    the one-hot's t, head V is b_V's constant 1); W_U's rows are D's, EVOU's and P."""
-    V = len(D)
-    W_E = np.hstack([np.eye(V), np.zeros((V, V + 1))])
-    W_V = np.vstack([np.eye(V, V + 1), np.zeros((V + 1, V + 1))])
-    W_O = np.hstack([np.zeros((V + 1, V)), np.eye(V + 1)])
-    return _weights(V, 2, 2 * V + 1, V + 1, W_E=W_E, W_V=W_V, W_O=W_O, b_V=np.eye(V + 1)[V],
-                    W_U=np.vstack([D, EVOU, [P]]))
+def _table_model(D: list, EVOU: list, P: list, b_U: list | None = None) -> Weights:
+    """A model with uniform attention (W_Q = W_K = 0), K = len(P), whose direct path is D[q] (+ b_U),
+    whose OV circuit is EVOU[t] for token t and PVOU[i] = P[i] at position i, every table given
+    exactly. d_model = 2V + 2K: the token one-hot (W_U's rows: D), the position one-hot (W_U's rows:
+    0), then the head's outputs (W_U's rows: EVOU, then P); d_head = V + K, head t copying the token
+    one-hot's t, head V + i the position one-hot's i."""
+    V, K = len(D), len(P)
+    n = V + K
+    W_V = np.vstack([np.eye(n), np.zeros((n, n))])
+    W_O = np.hstack([np.zeros((n, n)), np.eye(n)])
+    return _weights(V, K, 2 * n, n, W_E=np.eye(V, 2 * n), W_pos=np.eye(K, 2 * n, V), W_V=W_V, W_O=W_O,
+                    W_U=np.vstack([D, np.zeros((K, V)), EVOU, P]), b_U=b_U if b_U is not None else np.zeros(V))
+
+
+def _direction(w: Weights) -> list:
+    return [1] + [0] * (w.d_head - 1)
 
 
 PLAIN_PAPER = {"eupu": "max-diff", "attn": "plain", "err": "maxdiff", "logit": "paper-plain"}
@@ -114,9 +119,9 @@ def test_the_paper_case_is_refused_where_it_fails_only_at_the_largest_evou_diffe
     max(-1, 3) = 3, R = 2, Emin = -5: at R 5 > 0 (the true logit_1 - logit_0 = 1), at Emin -2. The
     checker refuses; with R = Emin it would prove 1/9 of a model whose accuracy is 0. Kills
     subcubic_paper.py:135 `max` -> `min` (`checker/rules/subcubic_paper.py:135: max -> min => min`)."""
-    w = _table_model(D=[[0] * 3] * 3, EVOU=[[0, 2, -5], [0, 0, 0], [0, 4, -10]], P=[0, -1, 3])
+    w = _table_model(D=[[0] * 3] * 3, EVOU=[[0, 2, -5], [0, 0, 0], [0, 4, -10]], P=[[0, -1, 3], [0, -1, 3]])
     assert count_correct(exact_paths(w)) == 0
-    cert = _subcubic(w, [[0, 0, 0, 0]], PLAIN_PAPER, direction=[1, 0, 0, 0])
+    cert = _subcubic(w, [[0, 0, 0, 0]], PLAIN_PAPER, direction=_direction(w))
     with pytest.raises(Reject, match="case q=0, m=0, c=0, g=0"):
         subcubic.rule(cert, w)
     t = subcubic.tables(cert, w)
@@ -137,9 +142,9 @@ def test_the_paper_case_with_a_non_max_token_charges_its_evou_penalty(x_pen, hol
     `N.where(q < m, N.eterm[q, m], 0)` -> `1` (Wn = 1 for q = m: the true 3/4 refused). Keys:
     `checker/rules/subcubic_paper.py:155: 0 -> 1 => 1`, `...:155: > -> <= => (c <= 0)`,
     `...:155: .maximum -> .minimum => (N.minimum)`, `...:154: 0 -> 1 => 1`."""
-    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[x_pen, 0], [0, 1]], P=[0, 0])
+    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[x_pen, 0], [0, 1]], P=[[0, 0], [0, 0]])
     assert count_correct(exact_paths(w)) == (4 if holds else 2)  # (0, 1) and (1, 0) alike
-    cert = _subcubic(w, [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]], PLAIN_PAPER, direction=[1, 0, 0])
+    cert = _subcubic(w, [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]], PLAIN_PAPER, direction=_direction(w))
     if holds:
         assert subcubic.rule(cert, w) == Fraction(3, 4)
     else:
@@ -166,3 +171,40 @@ def test_the_filter_drops_the_non_max_term_of_a_c0_case_whatever_its_weight():
     assert (t.exact.pmax[0] - t.exact.pmin[0], t.exact.gmin_all[0] - t.exact.dpen[0, 0]) == (1024, 2)
     assert t.filter(np.array([[0, 0, 0, 0]])).tolist() == [True]
     assert subcubic.rule(cert, w) == Fraction(1, 4)
+
+
+# ---------------------------------------------------------------- subcubic_paper.py: eupu_parts' direct-path gap
+
+def test_paper_global_max_diff_takes_the_largest_row_span():
+    """SOUNDNESS. eupu=global-max-diff under the paper's logit reasoning: gap[q] is the largest row span
+    of D over all queries. V = 2, K = 2, uniform attention, D = [[0, 0], [4, 0]] (spans 0, 4), EVOU =
+    [[0, 0], [0, 1]], PVOU = 0: accuracy 1/4 (only (1, 0) is right). The case (1, 1, 0, 0) (input
+    (1, 1): logit_0 - logit_1 = 4 - 1 = 3) needs gap + E[1, 0] = 4 - 1 < 0: refused. With the smallest
+    span (0) for gap, it and (0, 1, 0, 0) would both hold: 2/4 proven of a 1/4 model. Kills
+    subcubic_paper.py:117 `span.n.max()` -> `.min()` (`checker/rules/subcubic_paper.py:117: .max -> .min
+    => (span.n.min)`)."""
+    w = _table_model(D=[[0, 0], [4, 0]], EVOU=[[0, 0], [0, 1]], P=[[0, 0], [0, 0]])
+    assert count_correct(exact_paths(w)) == 1
+    cert = _subcubic(w, [[1, 1, 0, 0], [0, 1, 0, 0]], {**PLAIN_PAPER, "eupu": "global-max-diff"},
+                     direction=_direction(w))
+    with pytest.raises(Reject, match="case q=1, m=1, c=0, g=0"):
+        subcubic.rule(cert, w)
+    t = subcubic.tables(cert, w)
+    assert (t.exact.p_gap[0], t.exact.p_gap[1]) == (4, 4)
+
+
+def test_paper_factored_direct_path_adds_the_bias_row():
+    """SOUNDNESS. A factored eupu option under the paper's logit reasoning: L0 = c U + bias (bias =
+    b_O W_U + b_U; factored-max-diff: c = 0, so L0 = b_U and gap = 0 for D = 0). V = 2, K = 2, uniform
+    attention, b_U = (0, 2), EVOU = [[0, -1], [5, 0]], PVOU = 0: logits b_U + the mean EVOU row, wrong
+    on all 4 inputs. The case (0, 0, 0, 0) needs L[0, 1] + E[0, 1] = (2 - 0) - 1 < 0 (the true
+    logit_1 - logit_0): refused; with L0 = c U - bias it would hold (-3): 1/4 proven of an accuracy-0
+    model. Kills subcubic_paper.py:119 `c @ U + bias` -> `- bias` (`checker/rules/subcubic_paper.py:119:
+    + -> - => (c @ U - bias)`)."""
+    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[0, -1], [5, 0]], P=[[0, 0], [0, 0]], b_U=[0, 2])
+    assert count_correct(exact_paths(w)) == 0
+    cert = _subcubic(w, [[0, 0, 0, 0]], {**PLAIN_PAPER, "eupu": "factored-max-diff"}, direction=_direction(w))
+    with pytest.raises(Reject, match="case q=0, m=0, c=0, g=0"):
+        subcubic.rule(cert, w)
+    t = subcubic.tables(cert, w)
+    assert (t.exact.p_gap[0], t.exact.p_S[0, 0], t.exact.p_R[0]) == (0, 2, -1)
