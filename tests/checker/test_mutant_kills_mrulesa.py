@@ -103,6 +103,25 @@ def test_hybrid_lower_bound_of_an_ov_difference_takes_the_max_entrys_lower_end(a
     assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 4
 
 
+
+@pytest.mark.parametrize("b", [1, 300, 381])
+def test_hybrid_lower_bound_of_an_ov_difference_takes_the_competitors_upper_end(b):
+    """V = 3, K = 2, no direct path, weights 1. OV[2, 0] = (0, J, M), J = 2^61 + 255 (nearest float
+    2^61, lower end 2^61 - 256: 511 below J), M = 2^61 - 127 (nearest 2^61, lower end 2^61 - 256:
+    129 below M): at the key token 2 loses M - J = -382 to j = 1; OV[1, 1] = (0, 0, b): at the query
+    token 1 wins b. Input (key 2, query 1) is wrong (gap b - 382 < 0), and so is every other: count 0.
+    ovd <= OV[m] - OV[j] must subtract j's upper end: from both lower ends the key's ovd is 0 (less
+    an ulp), the gap's bound b > 0, and the input is counted correct, unsound. Kills
+    checker/rules/hybrid.py:206: 1 -> 0 => 0."""
+    B = 1 << 61
+    ov = np.zeros((3, 2, 3), dtype=object)
+    ov[2, 0] = [0, B + 255, B - 127]
+    ov[1, 1] = [0, 0, b]
+    direct = np.zeros((3, 3), dtype=object)
+    p = _uniform_paths(direct, ov)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 0
+
+
 def _units(direct: list, ov: list) -> tuple[Paths, np.ndarray, np.ndarray]:
     """_uniform_paths in units of 2^-1074, the least subnormal: every float enclosure and outward
     step is then exactly one unit, and a rounding step's direction moves a bound by whole units."""
