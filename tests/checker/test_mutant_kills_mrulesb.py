@@ -14,7 +14,7 @@ import pytest
 from checker.certificate import Certificate
 from checker.errors import Reject
 from checker.paths import exact_paths
-from checker.rules import subcubic
+from checker.rules import subcubic, subcubic_bounds as sb
 from checker.rules.brute_force import count_correct
 from checker.safetensors import Weights
 from conftest import checker_shapes
@@ -208,3 +208,58 @@ def test_paper_factored_direct_path_adds_the_bias_row():
         subcubic.rule(cert, w)
     t = subcubic.tables(cert, w)
     assert (t.exact.p_gap[0], t.exact.p_S[0, 0], t.exact.p_R[0]) == (0, 2, -1)
+
+
+def test_the_subcubic_obligation_of_a_c0_case_has_no_non_max_term():
+    """`_Tables.sums` (the exact obligation the fallback decides and the exporters write) leaves out
+    the query term if q = m and the non-max term if c = 0: case (0, 0, 0, 0) of the c = 0 model
+    above is the one term ((K - 1 - c + 1) good, 0) = (4, 0), case (0, 1, 0, 0) adds only the query
+    term. Kills subcubic.py:178's `c > 0` -> `c >= 0` (a zero-coefficient term in every c = 0
+    obligation: `checker/rules/subcubic.py:178: > -> >= => (c >= 0)`)."""
+    w = _weights(2, 2, 2, 1, W_E=[[1, 0], [-1, 0]], W_pos=[[0, 1], [0, 0]], W_K=[[0], [32]], b_Q=[32],
+                 W_U=[[1, -1], [0, 0]])
+    cert = _subcubic(w, [], {"eupu": "exact", "attn": "plain", "err": "maxdiff"}, direction=[1])
+    t = subcubic.tables(cert, w)
+    assert t.sums(0, 0, 0, 0) == [[(Fraction(4), Fraction(0))]]
+    assert [len(s) for s in t.sums(0, 1, 0, 0)] == [2]
+
+
+def test_paper_obligations_weigh_positions_by_eqkp_with_the_key_bias_added():
+    """EQKP[q, i] = Q[q] . (W_pos[i] W_K + b_K), which the paper's sums read as absolute weights
+    exp(EQKP / sqrt(d_head)). The x_pen = 1/2 model of the Wn test with Q = b_Q = 64 e_0 and every
+    position's key W_pos[i] W_K = -b_K = -16 e_0: EQKP = 0, so case (1, 1, 1, 1)'s sums have the
+    arguments 0 (a_x = b_q = 0 too) and the float filter decides it. With W_pos W_K - b_K the keys are
+    -32 e_0 and EQKP = -2048: every weight exp(-1024) underflows, the filter is undecided (the exact
+    verdict is the same, the ops not) and the obligations differ. Kills subcubic.py:187 `+ b_K` ->
+    `- b_K` (`checker/rules/subcubic.py:187: + -> - => (wt.W_pos @ wt.W_K - wt.b_K.rows(K))`)."""
+    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[Fraction(1, 2), 0], [0, 1]], P=[[0, 0], [0, 0]])
+    W_K = np.zeros((w.d_model, w.d_head))
+    W_K[2:4, 0] = -16  # the position one-hot's rows
+    t = dict(w.tensors)
+    t.update({"blocks.0.attn.W_K": W_K[None].astype(np.float32),
+              "blocks.0.attn.b_K": np.array([[16, 0, 0, 0]], dtype=np.float32),
+              "blocks.0.attn.b_Q": np.array([[64, 0, 0, 0]], dtype=np.float32)})
+    w = Weights(w.sha256, t, w.k, w.d_vocab, w.d_model, w.d_head)
+    cert = _subcubic(w, [[1, 1, 1, 1]], PLAIN_PAPER, direction=_direction(w))
+    tab = subcubic.tables(cert, w)
+    assert [[a for _, a in s] for s in tab.sums(1, 1, 1, 1)] == [[0, 0], [0], [0, 0], [0]]
+    assert tab.filter(np.array([[1, 1, 1, 1]])).tolist() == [True]
+    assert subcubic.rule(cert, w) == Fraction(1, 4)
+
+
+def test_the_residual_chain_multiplies_out_at_w_ep_exponent_minus_one(monkeypatch):
+    """The chain's ones column [W_EP | 1] holds 1 at W_EP's exponent: here W_EP's entries are halves
+    (exponent -1, some odd), the chain product eq1 @ wq must be Q = W_EP W_Q + b_Q exactly (b_Q != 0).
+    Kills subcubic.py:194's `last.e < 0` -> `last.e < -1` (the ones column 1 * 2^-1 = 1/2 at exponent
+    -1: b_Q halved in the residual the spread bounds: `checker/rules/subcubic.py:194: 0 -> -1 => (-1)`)."""
+    w = _weights(2, 2, 2, 2, W_E=[[0.5, 1], [-1.5, 0]], W_Q=[[1, 2], [-1, 1]], b_Q=[3, -2], W_K=[[1, 0], [0, 1]])
+    seen = []
+    cert = _subcubic(w, [], {"eupu": "exact", "attn": "plain", "err": "maxdiff-subproduct"}, direction=[1, 0])
+    spread = sb.spread
+    monkeypatch.setattr(sb, "spread", lambda err, qres, kres, chain: seen.append((qres, chain)) or
+                        spread(err, qres, kres, chain))
+    subcubic.tables(cert, w)
+    (qres, (eq1, wq, _, _)), = seen
+    assert eq1.e == -1
+    val = lambda d: [[Fraction(int(v)) * Fraction(2) ** d.e for v in row] for row in d.n]
+    assert val(eq1 @ wq) == val(qres) == [[Fraction(5, 2), 0], [Fraction(3, 2), -5]]
