@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from checker.certificate import Certificate
+from checker.dyadic import Dyadic
 from checker.errors import Reject
 from checker.paths import exact_paths
 from checker.rules import subcubic, subcubic_bounds as sb
@@ -263,3 +264,14 @@ def test_the_residual_chain_multiplies_out_at_w_ep_exponent_minus_one(monkeypatc
     assert eq1.e == -1
     val = lambda d: [[Fraction(int(v)) * Fraction(2) ** d.e for v in row] for row in d.n]
     assert val(eq1 @ wq) == val(qres) == [[Fraction(5, 2), 0], [Fraction(3, 2), -5]]
+
+
+# ---------------------------------------------------------------- subcubic_bounds.py
+
+def test_spread_refuses_an_err_option_it_has_no_bound_for():
+    """sb.spread's last line: an err option none of its branches bounds is refused (Reject), never
+    answered with nothing (the rule validates err before, so only a direct call reaches it). Kills
+    subcubic_bounds.py:146 raise -> pass (`checker/rules/subcubic_bounds.py:146: raise -> pass => pass`)."""
+    one = Dyadic(np.array([[1]], dtype=object), 0)
+    with pytest.raises(Reject, match="no residual bound 'exact-eqke'"):
+        sb.spread("exact-eqke", one, one, [one, one, one, one])
