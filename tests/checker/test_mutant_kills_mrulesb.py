@@ -275,3 +275,23 @@ def test_spread_refuses_an_err_option_it_has_no_bound_for():
     one = Dyadic(np.array([[1]], dtype=object), 0)
     with pytest.raises(Reject, match="no residual bound 'exact-eqke'"):
         sb.spread("exact-eqke", one, one, [one, one, one, one])
+
+
+def test_the_paper_case_of_a_max_query_charges_no_query_penalty():
+    """Wn bounds the non-max tokens' max_x EVOU[t, x] - EVOU[t, m]; the query is one only if q < m. V = 3,
+    K = 2, uniform attention, D = 0, EVOU = [[0, 0, 0], [0, 0, 0], [2, -2, 0]], PVOU = (-7/2, 0, 0)
+    at both positions, paper-mean-query with abar[2][1] = 1. Case (2, 2, 1, 2) (input (0, 2), right:
+    logits (-5/2, -1, 0)): E[2] = (2, -2), so R = 2, Emin = -2, L[2] = (-7/2, 0), S = max(L + E) = -3/2;
+    Wn = pref[0, 2] = 0. At a = 1, gap + S + (1 - abar) k = -3/2; at a_lb = 1/2, S + (Wn - k) / 2 =
+    -5/2 (k = R) and -1/2 (k = Emin): the case holds, 1/9. Charging the query's own eterm EVOU[2]'s
+    max - EVOU[2, 2] = 2 (q = m) makes Wn = 2 and the Emin sum +1/2: refused. So does + abar k for
+    - abar k in C0 (at a = 1, k = R: -3/2 + 4). Kills subcubic_paper.py:154 `q < m` -> `q <= m` and
+    158's `- ab * k` -> `+ ab * k` (`checker/rules/subcubic_paper.py:154: < -> <= => (q <= m)`,
+    `checker/rules/subcubic_paper.py:158: - -> + => (gap + S + ab * k)`)."""
+    w = _table_model(D=[[0] * 3] * 3, EVOU=[[0, 0, 0], [0, 0, 0], [2, -2, 0]],
+                     P=[[-3.5, 0, 0], [-3.5, 0, 0]])
+    cert = _subcubic(w, [[2, 2, 1, 2]], {**PLAIN_PAPER, "logit": "paper-mean-query"},
+                     direction=_direction(w), mean_attention=[[0, 0], [0, 0], [0, 1]])
+    t = subcubic.tables(cert, w)
+    assert (t.exact.p_S[2, 1], t.exact.p_R[2], t.exact.p_Emin[2], t.exact.pref[0, 2]) == (Fraction(-3, 2), 2, -2, 0)
+    assert subcubic.rule(cert, w) == Fraction(1, 9)
