@@ -295,3 +295,24 @@ def test_the_paper_case_of_a_max_query_charges_no_query_penalty():
     t = subcubic.tables(cert, w)
     assert (t.exact.p_S[2, 1], t.exact.p_R[2], t.exact.p_Emin[2], t.exact.pref[0, 2]) == (Fraction(-3, 2), 2, -2, 0)
     assert subcubic.rule(cert, w) == Fraction(1, 9)
+
+
+# ---------------------------------------------------------------- subcubic.py: the direct path's bias row
+
+@pytest.mark.parametrize("eupu", ["exact", "factored-max-diff", "mean-query-max-diff"])
+def test_subcubic_direct_path_adds_the_bias_row(eupu):
+    """SOUNDNESS. The accuracy-0 model of the paper bias test (V = 2, K = 2, uniform attention, D's
+    embedding part 0, b_U = (0, 2), EVOU = [[0, -1], [5, 0]]) under the subcubic rule's own logit
+    reasoning: case (0, 0, 0, 0) needs good = (OV[0,i,0] - OV[0,i,1]) - dpen[0, 0] = 1 - 2 > 0 (dpen
+    = b_U[1] - b_U[0] exactly, by every option here: D's rows are the bias row): refused. With the
+    bias subtracted (D = W_EP W_U - b_U for eupu=exact; dm = c U - bias for the factored options)
+    dpen = -2 and the case holds: 1/4 proven of an accuracy-0 model. Kills subcubic.py:242
+    `last @ wt.W_U + bias.rows(V)` -> `-` (`checker/rules/subcubic.py:242: + -> - => (last @ wt.W_U -
+    bias.rows(V))`) and subcubic_bounds.py:78 `c @ U + bias` -> `-` (`checker/rules/subcubic_bounds.py:78:
+    + -> - => (c @ U - bias)`)."""
+    w = _table_model(D=[[0, 0], [0, 0]], EVOU=[[0, -1], [5, 0]], P=[[0, 0], [0, 0]], b_U=[0, 2])
+    assert count_correct(exact_paths(w)) == 0
+    cert = _subcubic(w, [[0, 0, 0, 0]], {"eupu": eupu, "attn": "plain", "err": "maxdiff"}, direction=_direction(w))
+    assert subcubic.tables(cert, w).exact.dpen[0, 0] == 2
+    with pytest.raises(Reject, match="case q=0, m=0, c=0, g=0"):
+        subcubic.rule(cert, w)
