@@ -177,3 +177,122 @@ def test_cubic_filter_of_a_subnormal_model_op_count():
     with Ops() as ops:
         got = list(cubic.proven(cert, SimpleNamespace(k=K, d_vocab=V), p))
     assert (got, ops.count) == ([(0, 2, 0, 1, [None]), (0, 2, 1, 2, [0, 1])], 2752)
+
+
+def _scored_count(direct: np.ndarray, ov: np.ndarray, qk: np.ndarray, qk_e: int) -> int:
+    """The exact count of a model with d_head 1 and integer path terms, independently: the gap to j
+    times Z is sum_i exp(s_i) C_i with s_i = qk[q, t_i, i] 2^qk_e; the exps of distinct rationals are
+    linearly independent over the rationals (Lindemann-Weierstrass), so the sum is 0 exactly when
+    each score's coefficients sum to 0, and otherwise mpmath at 60 digits has its sign (these sums
+    are of a few terms of size <= 10^3, nowhere near a cancellation to 10^-50)."""
+    V, K = ov.shape[0], ov.shape[1]
+    correct = 0
+    with mpmath.workdps(60):
+        for toks in np.ndindex(*(V,) * K):
+            q, m = toks[-1], max(toks)
+            ok = True
+            for j in (j for j in range(V) if j != m):
+                by_score: dict[int, int] = {}
+                for i, t in enumerate(toks):
+                    c = int(direct[q, m]) - int(direct[q, j]) + int(ov[t, i, m]) - int(ov[t, i, j])
+                    by_score[int(qk[q, t, i])] = by_score.get(int(qk[q, t, i]), 0) + c
+                gap = mpmath.fsum(c * mpmath.exp(mpmath.mpf(s) * mpmath.mpf(2) ** qk_e) for s, c in by_score.items())
+                ok &= any(by_score.values()) and gap > 0
+            correct += ok
+    return correct
+
+
+SUBNORMAL_SCORED = {  # numpy default_rng(seed) integers: (direct, ov, qk), path terms in units of 2^-1074, scores qk / 2
+    "V4-K3": ([[18, 16, 0, 18], [20, 19, -17, -2], [4, -9, -5, 5], [12, 3, -13, 7]],
+              [[[15, -11, 2, -7], [16, -18, -1, 16], [-3, -15, 12, 19]], [[20, 18, -5, 10], [19, 3, 18, 4], [-13, -1, 4, -8]],
+               [[8, -4, 18, -12], [7, -17, -15, 1], [0, 0, 0, 15]], [[0, -6, 19, 16], [-6, -12, -11, -14], [1, 3, 6, 16]]],
+              [[[2, 0, 0], [-2, -1, 2], [2, -2, 0], [0, 1, -2]], [[0, -1, -1], [2, 1, -2], [1, 0, -2], [1, 0, 0]],
+               [[-1, 2, -2], [2, -1, 2], [2, -2, 2], [-2, -1, 0]], [[1, -2, -2], [-1, 2, -1], [0, -2, 2], [2, -1, 2]]]),
+    "V3-K2": ([[1, 0, -3], [8, -2, 3], [-2, -1, 8]],
+              [[[-5, 2, -1], [3, 4, -3]], [[3, 3, -1], [-6, 2, -8]], [[7, 6, 6], [-8, 8, 8]]],
+              [[[0, 2], [1, 1], [-2, -2]], [[-1, -1], [0, 2], [1, 0]], [[0, 1], [1, -2], [1, -2]]]),
+}
+
+
+@pytest.mark.parametrize("name, want", [("V4-K3", (20, 23956, 20, 20875)), ("V3-K2", (3, 6316, 3, 5834))])
+def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want):
+    """Two models whose path terms are a few units of 2^-1074 (every enclosure and outward step one
+    unit) with scores in {-1, -1/2, 0, 1/2, 1}: the hybrid residue's and brute force's counts agree
+    with an independent exact count, and their op counts are these. An outward step turned inward
+    (or a bound's comparison loosened) decides inputs in another stage, so the count stays but the
+    op count moves; so does R's r = min(R, V - 2) at V = 3. Kills checker/rules/hybrid.py:206:
+    down -> up => up, hybrid.py:242: down -> up => up, hybrid.py:260: down -> up => up,
+    hybrid.py:311: > -> >= => (each >= 0), hybrid.py:331: down -> up => up, hybrid.py:333: up ->
+    down => down (the first), hybrid.py:200: 2 -> 1 => 1 (V3-K2), brute_force.py:63: down -> up =>
+    up, brute_force.py:116: up -> down => down, brute_force.py:128: <= -> < => (upper < 0) and
+    brute_force.py:148: down -> up => up (all: checker/rules/ prefixed)."""
+    direct, ov, qk = (np.array(a, dtype=object) for a in SUBNORMAL_SCORED[name])
+    V, K = ov.shape[0], ov.shape[1]
+    d = Dyadic(direct, -1074)
+    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
+    got = []
+    for count in (lambda: hybrid.count_residue(p, {}), lambda: bf.count_correct(p)):
+        with Ops() as ops:
+            got += [count(), ops.count]
+    assert tuple(got) == want and want[0] == _scored_count(direct, ov, qk, -1)
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_hybrid_residue_of_a_one_token_vocabulary(K):
+    """V = 1: the one input (all tokens 0) has no competitor, so it is correct (as brute force
+    counts it), and stage B ranks no competitors: r = max(0, min(R, V - 2)) = 0, not -1 (which
+    makes _Ranks allocate a negative-width table: ValueError). Kills checker/rules/hybrid.py:200:
+    0 -> -1 => (-1)."""
+    z = Dyadic(np.zeros((1, 1), dtype=object), 0)
+    p = Paths(k=K, d_vocab=1, d_head=1, qk=Dyadic(np.zeros((1, 1, K), dtype=object), 0),
+              ov=Dyadic(np.ones((1, K, 1), dtype=object), 0), direct=z, win=z, rival=z)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == 1
+
+
+@pytest.mark.parametrize("g, ops", [(4, 1124), (5, 1124), (6, 1187)])
+def test_cubic_good_of_a_float_lower_end_exactly_0_is_enclosed_exactly(g, ops):
+    """V = 2, K = 2, OV[1, i] = (0, g) units of 2^-1074 at both positions, no direct path; query 1
+    scores 1/2 at the key holding 1 (so the exact decision costs counted exp work). good[1, 1] = g
+    units, and its float enclosure from the tables is (g - 5, g + 5) units: for g = 5 the lower end
+    is exactly 0.0, a sign left open, so the exact value is enclosed instead (4, 6) and the float
+    filter proves the case (1, 1, 0) (1124 ops, as for g = 4); for g = 6 the lower end 1 > 0 is kept
+    and the filter leaves the case to the exact decision (1187 ops). Kills
+    checker/rules/cubic.py:172: > -> >= => (lo[:m + 1] >= 0) (0.0 kept: 1187 ops at g = 5)."""
+    K, V = 2, 2
+    d = Dyadic(np.zeros((2, 2), dtype=object), -1074)
+    ov = np.array([[[0, 0], [0, 0]], [[0, g], [0, g]]], dtype=object)
+    qk = np.array([[[0, 0], [0, 0]], [[0, 0], [1, 0]]], dtype=object)
+    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
+    cert = Certificate(K, V, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": [[1, 1, 0, 1]]})
+    with Ops() as counter:
+        got = list(cubic.proven(cert, SimpleNamespace(k=K, d_vocab=V), p))
+    assert (got, counter.count) == ([(1, 1, 0, 1, [None])], ops)
+
+
+def _stage_b_rest_rows(a: tuple, d: tuple, o: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """V = 6, K = 2, weights 1, units of 2^-1074. Input (key 0, query 5): m = 5, one non-max value
+    (x = 0 at position 0), and for each competitor j < 5 stage B's three rows: the fixed (query)
+    position's C[j] = a_j, DIRECT[5, 5] - DIRECT[5, j] = d_j and OV[0, 0, 5] - OV[0, 0, j] = o_j
+    (the query's OV row is a - d). All else 0."""
+    direct, ov = np.zeros((6, 6), dtype=object), np.zeros((6, 2, 6), dtype=object)
+    for j in range(5):
+        direct[5, j], ov[5, 1, j], ov[0, 0, j] = -d[j], d[j] - a[j], -o[j]
+    return direct, ov
+
+
+@pytest.mark.parametrize("s, ops", [(6, 26133), (7, 26133), (8, 26018)])
+def test_hybrid_stage_b_rest_bound_of_exactly_0_decides_nothing(s, ops):
+    """Rows a = (-50, s, s, 100, 100), d = (100, 100, -50, 5, 5), o = (5, -50, 100, 5, 5): every
+    competitor's gap is >= 55 units (each j has a 100 somewhere), but each row's third smallest is
+    small, so stage B's bound for the j outside the candidates, the sum of the rows' third smallest
+    (s + 5 + 5 less its outward steps), is 0.0 exactly at s = 7, and positive only from s = 8: at s
+    = 7 the input is left to stage C (26133 ops, as at s = 6), from s = 8 stage B proves it (26018).
+    The count is 2 (= brute force = an independent exact sum) throughout. Kills
+    checker/rules/hybrid.py:312: > -> >= => (rest >= 0) (0.0 taken as > 0 at s = 7) and
+    checker/rules/hybrid.py:301: down -> up => up (the rest bound two units higher: positive at
+    s = 6 and 7; run2's carried class: ONE-ULP)."""
+    direct, ov = _stage_b_rest_rows((-50, s, s, 100, 100), (100, 100, -50, 5, 5), (5, -50, 100, 5, 5))
+    p = _units(direct.tolist(), ov.tolist())[0]
+    with Ops() as counter:
+        n = hybrid.count_residue(p, {})
+    assert (n, counter.count) == (bf.count_correct(p), ops) == (_uniform_count(direct, ov), ops) == (2, ops)
