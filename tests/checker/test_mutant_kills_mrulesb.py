@@ -215,8 +215,9 @@ def test_the_subcubic_obligation_of_a_c0_case_has_no_non_max_term():
     """`_Tables.sums` (the exact obligation the fallback decides and the exporters write) leaves out
     the query term if q = m and the non-max term if c = 0: case (0, 0, 0, 0) of the c = 0 model
     above is the one term ((K - 1 - c + 1) good, 0) = (4, 0), case (0, 1, 0, 0) adds only the query
-    term. Kills subcubic.py:178's `c > 0` -> `c >= 0` (a zero-coefficient term in every c = 0
-    obligation: `checker/rules/subcubic.py:178: > -> >= => (c >= 0)`)."""
+    term. Kills subcubic.py:178's `c > 0` -> `c >= 0` and `c > -1` (a zero-coefficient term in every
+    c = 0 obligation) and `q < m` -> `q <= m` (one in every q = m obligation):
+    `checker/rules/subcubic.py:178: > -> >= => (c >= 0)`, `...:178: 0 -> -1 => (-1)`, `...:178: < -> <= => (q <= m)`."""
     w = _weights(2, 2, 2, 1, W_E=[[1, 0], [-1, 0]], W_pos=[[0, 1], [0, 0]], W_K=[[0], [32]], b_Q=[32],
                  W_U=[[1, -1], [0, 0]])
     cert = _subcubic(w, [], {"eupu": "exact", "attn": "plain", "err": "maxdiff"}, direction=[1])
