@@ -276,3 +276,128 @@ def test_the_float_filter_takes_a_coefficient_enclosed_from_a_fraction():
     w = Interval(np.array([3.0, -3.0]), np.array([3.0, -3.0]))
     assert Float.holds([(Interval.of_fraction(Fraction(1, 3)), w)]).tolist() == [True, False]
     assert Float.holds([(Interval.of_fraction(Fraction(0)), w), (1, w)]).tolist() == [True, False]
+
+
+# ---------------------------------------------------------------- float32.py: attention_error, step by step
+
+def _alpha_steps(es: float, spread: float, k: int) -> float:
+    """attention_error's docstring formula evaluated one scalar float64 operation at a time, each
+    directed step written out (up: the next float above, down: below; the rest round to nearest)."""
+    import math
+    up, down = (lambda v: math.nextafter(v, math.inf)), (lambda v: math.nextafter(v, -math.inf))
+    U, ETA, REL = 2.0 ** -24, 2.0 ** -149, 2.0 ** -21
+    gamma = lambda n: up(n * U / down(1 - n * U))
+    x = up(U * spread)
+    g = gamma(k - 1) if k > 1 else 0.0
+    rho_hi = up((1 + REL) / down(1 - x))                       # >= (1 + 2^-21) e^x
+    rho_lo = down((1 - REL) * down(1 - x))                     # <= (1 - 2^-21) e^-x
+    grow, shrink = up(1 / down(1 - 2 * es)), down(1 - 2 * es)  # >= e^(2 es), <= e^(-2 es)
+    hi = up(grow * up(up(rho_hi * (1 + gamma(2))) / down(down(rho_lo - k * ETA) * (1 - g))))
+    lo = down(shrink * down(down(rho_lo * (1 - gamma(2))) / up(up(rho_hi + k * ETA) * (1 + g))))
+    return max(up(hi - 1), up(1 - lo))
+
+
+def test_attention_error_rounds_every_step_of_its_upper_ratio_outward():
+    """alpha = max(hi - 1, 1 - lo) where hi's chain (rho_hi, rho_lo, grow and their quotient) rounds
+    each step away from the exact value: the array result equals the scalar step-by-step evaluation
+    bit for bit on 600 inputs (score errors 0 .. 1/8, spreads 0 .. 2^22, K 1 .. 2^20). An inward step
+    keeps alpha above its exact formula by the other steps' slack (test_mutant_kills_core's
+    test_attention_error_is_its_formula_rounded_outward_by_a_few_ulps), but not equal to this.
+    Kills float32.py:120 `down(1 - 2 * es)` -> `up(...)` in grow, :122 the outer `up(grow * ...)` ->
+    `down` and its divisor's first `down` -> `up` (all three survivors of run3), and the carried
+    ABSORBED inward steps of hi's chain: :114 up -> down, :118 up -> down and down -> up, :119
+    down -> up (both), :120 up -> down, :122 up -> down (2nd, 3rd) and down -> up (2nd), :124
+    `up(hi - 1)` -> `down(hi - 1)`. (lo's side never reaches the maximum: its mutants leave alpha as it is.)"""
+    from checker.float32 import attention_error
+    rng = np.random.default_rng(7)
+    es = np.concatenate([[0.0, 2.0 ** -40, 1e-9, 0.01, 0.125], rng.uniform(0, 0.125, 295),
+                         rng.uniform(0, 1e-6, 300)])
+    spread = np.concatenate([[0.0, 1e-3, 3.0, 2.0 ** 21, 2.0 ** 22 * (1 - 2.0 ** -40)], rng.uniform(0, 2.0 ** 22, 295),
+                             rng.uniform(0, 10.0, 300)])
+    for k in (1, 2, 3, 7, 1000, 1 << 20):
+        got = attention_error(es, spread, k)
+        want = [_alpha_steps(float(a), float(b), k) for a, b in zip(es, spread)]
+        assert got.tolist() == want, k
+
+
+def test_exp_at_minus_740_has_a_positive_lower_end():
+    """exp_bounds clamps arguments below -740 (lower end 0 there), not -740 itself: exp(-740) ~ 4.2e-322
+    is a positive subnormal, enclosed by positive floats. Kills interval.py:216 `x < -740.0` ->
+    `x <= -740.0` (a lower end of 0 at -740)."""
+    import mpmath
+    from checker.interval import exp_bounds
+    lo, hi = exp_bounds(np.array([-740.0, -740.5]), np.array([-740.0, -740.5]))
+    assert lo[0] > 0 and lo[1] == 0
+    with mpmath.workdps(40):
+        assert mpmath.mpf(float(lo[0])) <= mpmath.exp(-740) <= mpmath.mpf(float(hi[0]))
+
+
+def test_exp_fixed_of_the_smallest_positive_argument_takes_the_series_on_its_own_side():
+    """y = 1 / 2^6 > 0: the upper bound sums ceiled terms (7 of them here, plus the tail: 8 ops with the
+    +1), the lower bound floored ones (6 terms: 7 ops); 2^6 e^(1/64) = 65.0079 gives 66 and 65. Kills
+    expo.py:37 `a > 0` -> `a > 1` (the carried ABSORBED survivor: a = 1 took the series from the other
+    side)."""
+    from checker import expo
+    from checker.ops import Ops
+    for upper, want, value in [(True, 8, 66), (False, 7, 65)]:
+        with Ops() as ops:
+            assert expo.exp_fixed(1, 6, upper) == value
+        assert ops.count == want, upper
+
+
+def test_a_lower_sum_of_exactly_one_decides_in_the_first_round():
+    """1 - exp(-2^-63) > 0: at p = 64 exp(-2^-63) 2^64 is enclosed with upper end 2^64 - 1, so the lower
+    sum is exactly 1 > 0 and the first round decides: 27 ops (its negation: upper sum exactly -1 < 0).
+    Kills expo.py:85 the sums' start `0` -> `-1` and :91 `lo > 0` -> `lo > 1` (the carried
+    SOUND-VARIANT survivors: both refined to p = 128, more ops)."""
+    from checker.expo import exp_fixed, sign_sum_exp
+    from checker.ops import Ops
+    assert exp_fixed(-2, 64, True) == (1 << 64) - 1
+    for coeffs, want in [([1, -1], 1), ([-1, 1], -1)]:
+        with Ops() as ops:
+            assert sign_sum_exp(coeffs, [0, -2], -64, 1) == want
+        assert ops.count == 27, coeffs
+
+
+# ---------------------------------------------------------------- interval.py: exp_bounds, step by step
+
+def _exp_steps(x: float, upper: bool) -> float:
+    """exp_bounds' one end as its docstring describes it, one scalar float64 operation at a time, each
+    directed step written out: ln 2 and 1/n! enclosed by the floats either side of their nearest floats
+    (Fractions, correctly rounded), r = x - k ln 2 (k = x / ln 2 to nearest), the degree-18 Horner
+    form in intervals, the tail 1e-20, the scaling by 2^k stepped outward."""
+    import math
+    from math import factorial
+    up, down = (lambda v: math.nextafter(v, math.inf)), (lambda v: math.nextafter(v, -math.inf))
+    enclose = lambda q: (down(float(q)), up(float(q)))
+    digits = 6931471805599453094172321214581765680755
+    ln2 = (enclose(Fraction(digits, 10 ** 40))[0], enclose(Fraction(digits + 1, 10 ** 40))[1])
+    inv = [enclose(Fraction(1, factorial(n))) for n in range(19)]
+    xc = max(x, -740.0)
+    k = float(round(xc / 0.6931471805599453))
+    kl = (down(min(k * ln2[0], k * ln2[1])), up(max(k * ln2[0], k * ln2[1])))
+    r = up(xc - kl[0]) if upper else down(xc - kl[1])
+    acc = inv[18]
+    for n in range(17, -1, -1):
+        c1, c2 = acc[0] * r, acc[1] * r
+        acc = (down(down(min(c1, c2)) + inv[n][0]), up(up(max(c1, c2)) + inv[n][1]))
+    val = up(acc[1] + 1e-20) if upper else max(down(acc[0] - 1e-20), 0.0)
+    scaled = math.ldexp(val, int(k))
+    return up(scaled) if upper else (0.0 if x < -740.0 else max(down(scaled), 0.0))
+
+
+def test_exp_bounds_round_every_step_outward():
+    """exp_bounds equals the scalar step-by-step evaluation bit for bit on 3,006 arguments (|x| <= 0.36,
+    where r = x; -745 .. 700; -5 .. 5). An inward step there stays inside the other steps' slack
+    (test_interval's mpmath enclosure holds), but not equal to this. Kills interval.py:212 the lower
+    end's `_INV_FACT[n][0]` -> `[n][-1]`, `[n][1]` (the carried ABSORBED survivors: 1/0!'s upper float
+    1 + 2^-52 added to a lower end) and the upper end's `[n][1]` -> `[n][0]` (run3), :213
+    `up(acc[1] + _TAIL)` -> `down(...)` and the lower end's `down(acc[0] - _TAIL)` -> `up(...)` (carried
+    ABSORBED)."""
+    from checker.interval import exp_bounds
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(-0.36, 0.36, 1000), rng.uniform(-745, 700, 1000), rng.uniform(-5, 5, 1000),
+                        [0.0, -740.0, -740.5, 700.0, 0.3465, -0.3466]])
+    lo, hi = exp_bounds(x, x)
+    assert lo.tolist() == [_exp_steps(float(v), False) for v in x]
+    assert hi.tolist() == [_exp_steps(float(v), True) for v in x]
