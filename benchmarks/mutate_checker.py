@@ -26,7 +26,7 @@ deliberately broken checker is killed. A timeout counts as killed (the check no 
 only if the unmutated copy runs the same tests, then and there, in a third of the time limit; if it
 is slower than that, the mutant is run again with three times the unmutated time as its limit.
 
---reuse OLD.json (any commit's run) carries OLD's killed outcomes over to the same
+--reuse OLD.json (any commit's run: a --json output, or the committed benchmarks/mutation/run.json) carries OLD's killed outcomes over to the same
 mutations of the same code (the same text of the enclosing function, or at module level of the
 top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
 of changed code and the earlier survivors.
@@ -212,7 +212,7 @@ def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
     for m in mutants:
         was = done.get(key(source, m.file, m.start, m.end, m.replacement))
         if was is not None:
-            m.status, m.seconds, m.tests, m.reused = was["status"], was["seconds"], was["tests"], True
+            m.status, m.seconds, m.tests, m.reused = was["status"], was.get("seconds", 0.0), was.get("tests", 0), True
             count += 1
     return count
 
