@@ -401,3 +401,12 @@ def test_exp_bounds_round_every_step_outward():
     lo, hi = exp_bounds(x, x)
     assert lo.tolist() == [_exp_steps(float(v), False) for v in x]
     assert hi.tolist() == [_exp_steps(float(v), True) for v in x]
+
+
+def test_a_zero_lower_coefficient_bound_times_an_unbounded_weight_is_zero():
+    """mul_lower: c >= 0 times w in [w_lo, inf] is at least 0 * w_lo = 0 (stepped down): a finite
+    bound, where 0 * inf would be NaN (undecided). Kills interval.py:80 `c_lo >= 0` -> `c_lo > 0` (the
+    carried FAILS-CLOSED survivor)."""
+    from checker.interval import mul_lower
+    got = mul_lower(np.array([0.0, 0.5, -0.5]), np.array([1.0, 1.0, 1.0]), np.array([np.inf, np.inf, 2.0]))
+    assert got.tolist() == [-5e-324, np.nextafter(0.5, 0), -1.0 - 2.0 ** -52]
