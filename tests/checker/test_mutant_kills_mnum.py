@@ -410,3 +410,19 @@ def test_a_zero_lower_coefficient_bound_times_an_unbounded_weight_is_zero():
     from checker.interval import mul_lower
     got = mul_lower(np.array([0.0, 0.5, -0.5]), np.array([1.0, 1.0, 1.0]), np.array([np.inf, np.inf, 2.0]))
     assert got.tolist() == [-5e-324, np.nextafter(0.5, 0), -1.0 - 2.0 ** -52]
+
+
+@pytest.mark.parametrize("p", [40, 64, 100])
+def test_exp_fixed_of_one_unit_keeps_the_series_tail_in_its_upper_bound(p):
+    """2^p e^(2^-p) = 2^p + 1 + 2^-(p+1) + ...: just above an integer, closer than the 40 guard bits
+    resolve. The upper series 1 + z + ceil(z^2 / 2) stops at its second term (1 unit of 2^-w) and its
+    tail allowance (the last term again) lifts it above the exact value, so the bound is rounded up to
+    2^p + 2; without the allowance the series is 2^w + 2^40 + 0 units, below the exact sum, and rounds
+    to 2^p + 1 < 2^p e^(2^-p): an upper bound below the value. The lower bound is 2^p + 1. Kills
+    expo.py:49 `total += term` -> `total -= term` (carried as ABSORBED: it is not; soundness-relevant)."""
+    import mpmath
+    from checker import expo
+    lo, hi = expo.exp_fixed(1, p, False), expo.exp_fixed(1, p, True)
+    assert (lo - (1 << p), hi - (1 << p)) == (1, 2)
+    with mpmath.workdps(80):
+        assert lo < mpmath.exp(mpmath.mpf(2) ** -p) * mpmath.mpf(2) ** p < hi
