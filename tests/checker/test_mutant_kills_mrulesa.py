@@ -224,8 +224,13 @@ def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want
     down -> up => up, hybrid.py:242: down -> up => up, hybrid.py:260: down -> up => up,
     hybrid.py:311: > -> >= => (each >= 0), hybrid.py:331: down -> up => up, hybrid.py:333: up ->
     down => down (the first), hybrid.py:200: 2 -> 1 => 1 (V3-K2), brute_force.py:63: down -> up =>
-    up, brute_force.py:116: up -> down => down, brute_force.py:128: <= -> < => (upper < 0) and
-    brute_force.py:148: down -> up => up (all: checker/rules/ prefixed)."""
+    up, brute_force.py:116: up -> down => down, brute_force.py:128: <= -> < => (upper < 0),
+    brute_force.py:148: down -> up => up, brute_force.py:110: > -> >= => (lower >= 0) (V3-K2),
+    hybrid.py:200: 2 -> 3 => 3, hybrid.py:246: down -> up => up, hybrid.py:275: > -> >= =>
+    (bf.rounded_sum(np.column_stack([self.A_min[I][row], terms])) >= 0) (V4-K3), hybrid.py:309:
+    down -> up => up, hybrid.py:323: up -> down => down and hybrid.py:325: up -> down => down (all:
+    checker/rules/ prefixed). A bound's comparison with 0 loosened to >= is sound (a 0.0 from
+    down() bounds a positive value) but skips a stage."""
     direct, ov, qk = (np.array(a, dtype=object) for a in SUBNORMAL_SCORED[name])
     V, K = ov.shape[0], ov.shape[1]
     d = Dyadic(direct, -1074)
@@ -296,3 +301,30 @@ def test_hybrid_stage_b_rest_bound_of_exactly_0_decides_nothing(s, ops):
     with Ops() as counter:
         n = hybrid.count_residue(p, {})
     assert (n, counter.count) == (bf.count_correct(p), ops) == (_uniform_count(direct, ov), ops) == (2, ops)
+
+
+@pytest.mark.parametrize("pen, score, want", [(800, 0, ([0, 1], 1756)), (500, 1, ([0, 1], 1756))])
+def test_cubic_good_is_rebased_on_the_rows_best_rival(pen, score, want):
+    """V = 3, K = 2, DIRECT[2] = (2^60, 0, 2^60), OV[2, i] = (-1000, 0, 0) (both positions), OV[0,
+    0] = (pen, 0, 0), query 2 scoring score/2 at the key holding 0. good[2, 2] = 2^60 - (2^60 - 1000)
+    = 1000; rebased on the row's best rival R = 2^60 its ingredients are W = 0 and A[0] + B[0] =
+    -1000, exact, and good's float lower end is 1000 less an ulp; rebased on the row's least (0) they
+    are 2^60 and 2^60 - 1000, 128 and 256 wide, and the lower end is 512. Case (2, 2, 1): value 1's
+    inequality has no penalty and passes in the float filter either way; value 0's, good e^0 - pen
+    w(0) > 0, passes in the float filter with the lower end 1000 and is left to the exact decision
+    with 512: S is [0, 1] in the filter's order, and at score 1 the exact decision costs counted exp
+    work. Kills checker/rules/cubic.py:159: max -> min => min (S = [1, 0], and 1819 ops at score 1)."""
+    H = 1 << 60
+    direct = np.zeros((3, 3), dtype=object)
+    direct[2] = [H, 0, H]
+    ov = np.zeros((3, 2, 3), dtype=object)
+    ov[2, 0] = ov[2, 1] = [-1000, 0, 0]
+    ov[0, 0] = [pen, 0, 0]
+    qk = np.zeros((3, 3, 2), dtype=object)
+    qk[2, 0, 0] = score
+    d = Dyadic(direct, 0)
+    p = Paths(k=2, d_vocab=3, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
+    cert = Certificate(2, 3, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": [[2, 2, 1, 2]]})
+    with Ops() as counter:
+        (*_, S), = cubic.proven(cert, SimpleNamespace(k=2, d_vocab=3), p)
+    assert (S, counter.count) == want
