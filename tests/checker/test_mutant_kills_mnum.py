@@ -426,3 +426,43 @@ def test_exp_fixed_of_one_unit_keeps_the_series_tail_in_its_upper_bound(p):
     assert (lo - (1 << p), hi - (1 << p)) == (1, 2)
     with mpmath.workdps(80):
         assert lo < mpmath.exp(mpmath.mpf(2) ** -p) * mpmath.mpf(2) ** p < hi
+
+
+class _Short(float):
+    """A simulated float64 with a shorter significand: an addend of at most 2^-52 |x| is lost."""
+
+    def __add__(self, other):
+        return float(self) if abs(other) <= 2.0 ** -52 * abs(self) else float(self) + other
+
+
+class _TiesAway(float):
+    """A simulated float64 rounding to nearest with ties away from zero (1 + 2^-53 -> 1 + 2^-52)."""
+
+    def __add__(self, other):
+        import math
+        exact = Fraction(float(self)) + Fraction(other)
+        r = float(exact)
+        if exact != r:
+            n = math.nextafter(r, math.inf if exact > r else -math.inf)
+            if abs(exact - Fraction(r)) == abs(Fraction(n) - exact) and abs(n) > abs(r):
+                r = n
+        return r
+
+
+@pytest.mark.parametrize("fake", [_Short, _TiesAway])
+def test_the_float64_guard_refuses_a_float64_of_other_precision_or_rounding(monkeypatch, fake):
+    """assert_ieee_float64 checks 1 + 2^-53 == 1 and 1 + 2^-52 > 1 (round-to-nearest-even with a 53-bit
+    significand), simulated by float64 types whose addition loses an addend of 2^-52 (a shorter
+    significand) or rounds the tie 1 + 2^-53 away from zero. Kills interval.py:29 `> 1.0` -> `>= 1.0`,
+    `2.0 ** -52` -> `2.0 ** -51`, `np.float64(1)` -> `np.float64(2)` (the carried UNREACHABLE survivors)
+    and :28 `2.0 ** -53` -> `2.0 ** -54` (run3's)."""
+    from types import SimpleNamespace
+    from checker.errors import Malformed
+    from checker.interval import assert_ieee_float64
+    real = np.float64
+    with monkeypatch.context() as m:
+        m.setattr(np, "finfo", lambda t: SimpleNamespace(eps=2.0 ** -52))
+        m.setattr(np, "float64", lambda v=0.0: fake(v) if v in (1, 2) else real(v))
+        with pytest.raises(Malformed, match="not IEEE"):
+            assert_ieee_float64()
+    assert_ieee_float64()
