@@ -230,7 +230,12 @@ def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want
     (bf.rounded_sum(np.column_stack([self.A_min[I][row], terms])) >= 0) (V4-K3), hybrid.py:309:
     down -> up => up, hybrid.py:323: up -> down => down and hybrid.py:325: up -> down => down (all:
     checker/rules/ prefixed). A bound's comparison with 0 loosened to >= is sound (a 0.0 from
-    down() bounds a positive value) but skips a stage."""
+    down() bounds a positive value) but skips a stage. Also kills six survivors of run2 classed
+    FAILS-CLOSED, SOUND-VARIANT or EQUIVALENT there (carried.txt), all by the op count:
+    brute_force.py:127: up -> down => down, brute_force.py:129: > -> >= => (lower >= 0),
+    hybrid.py:316: <= -> < => (self._upper(self._toks(I, m[r[f]], X[r[f]]), m[r[f]], j[f]) < 0),
+    hybrid.py:316: 0 -> 1 => 1, hybrid.py:332: up -> down => down and hybrid.py:333: up -> down =>
+    down (2nd)."""
     direct, ov, qk = (np.array(a, dtype=object) for a in SUBNORMAL_SCORED[name])
     V, K = ov.shape[0], ov.shape[1]
     d = Dyadic(direct, -1074)
