@@ -1,7 +1,7 @@
 """Behaviour that surviving mutants of checker/expo.py, float32.py, interval.py, dyadic.py and
 numbers.py showed untested (benchmarks/mutate_checker.py, run3 at commit 14817e0). Each test kills the
 mutants named in its docstring (their keys at 14817e0, as in benchmarks/mutation/classes.txt): it
-passes on the checker and fails on the mutant. Checker-only: numpy, pytest (and Fractions); no prover.
+passes on the checker and fails on the mutant. Checker-only (numpy, pytest, mpmath): no prover.
 """
 from __future__ import annotations
 
