@@ -231,7 +231,8 @@ def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want
     down -> up => up, hybrid.py:323: up -> down => down and hybrid.py:325: up -> down => down (all:
     checker/rules/ prefixed). A bound's comparison with 0 loosened to >= is sound (a 0.0 from
     down() bounds a positive value) but skips a stage. Also kills six survivors of run2 classed
-    FAILS-CLOSED, SOUND-VARIANT or EQUIVALENT there (carried.txt), all by the op count:
+    FAILS-CLOSED, SOUND-VARIANT or EQUIVALENT there (carried.txt), by the op count (316 0 -> 1,
+    wrong when an upper bound is <= 1.0, by the count: 4 instead of 20, all bounds here being tiny):
     brute_force.py:127: up -> down => down, brute_force.py:129: > -> >= => (lower >= 0),
     hybrid.py:316: <= -> < => (self._upper(self._toks(I, m[r[f]], X[r[f]]), m[r[f]], j[f]) < 0),
     hybrid.py:316: 0 -> 1 => 1, hybrid.py:332: up -> down => down and hybrid.py:333: up -> down =>
