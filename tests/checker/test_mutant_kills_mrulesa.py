@@ -37,7 +37,8 @@ def _sub_ulp_gap_paths() -> Paths:
     """V = 2, K = 2, d_head = 1, no direct path. Input (key 1, query 0): m = 1, j = 0, the key scores
     the query's top (weight 1) with C = A, the query scores -3 (weight e^-3) with C = -1, and A is
     the float64 just below e^-3: the gap A - e^-3 is negative by less than an ulp of either term,
-    wrong. (0, 0) and (1, 1) are correct (gaps 1 and A), (0, 1) is a tie: the exact count is 2."""
+    wrong. (0, 0) and (1, 1) are correct (gaps e^-3 and A, times Z), (0, 1) is a tie: the exact
+    count is 2."""
     with mpmath.workprec(200):
         A = _float_below(mpmath.exp(-3))
     ov = np.zeros((2, 2, 2), dtype=object)
