@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import signal
 from collections import namedtuple
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +31,14 @@ NEEDS_PROVER = re.compile(r"^\s*(import torch|from (certify|exporters)[\s.]|impo
 def pytest_addoption(parser):
     parser.addoption("--all", action="store_true", default=False,
                      help="also run the tests marked slow (CI does: .ci/run passes --all)")
+
+
+def pytest_configure(config):
+    """A shell's background job (`.ci/run &` in a script, nohup) starts with SIGINT ignored, and every
+    child inherits that: the Ctrl-C tests' subprocesses would never see their Ctrl-C. A Python
+    handler here is reset to the default in each child (exec), so they react as under a terminal."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
