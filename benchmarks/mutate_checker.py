@@ -26,9 +26,9 @@ deliberately broken checker is killed. A timeout counts as killed (the check no 
 only if the unmutated copy runs the same tests, then and there, in a third of the time limit; if it
 is slower than that, the mutant is run again with three times the unmutated time as its limit.
 
---reuse OLD.json (any commit's run: a --json output, or the committed benchmarks/mutation/run.json) carries OLD's killed outcomes over to the same
-mutations of the same code (the same text of the enclosing function, or at module level of the
-top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
+--reuse OLD.json (any commit's run: a --json output, or the committed benchmarks/mutation/run.json)
+carries OLD's killed outcomes over to the same mutations of the same code (the same text of the
+enclosing function, or at module level of the top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
 of changed code and the earlier survivors.
 """
 from __future__ import annotations
