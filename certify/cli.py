@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -32,11 +33,32 @@ class _Formatter(argparse.HelpFormatter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = sys.unraisablehook
+    sys.unraisablehook = _redelivering(previous)
     try:  # Ctrl-C at any point of the command, also while it is still importing what it needs
         return _main(argv)
     except KeyboardInterrupt:
         print("certify: interrupted", file=sys.stderr)
         return 130
+    finally:
+        sys.unraisablehook = previous
+
+
+def _redelivering(hook):
+    """An unraisable-exception hook that sends a swallowed Ctrl-C again. Python ignores an exception
+    raised in a weakref callback or __del__, so a KeyboardInterrupt that lands in one (CI saw it in
+    importlib's module-lock callback while the sweep imported Dask) was lost and the command ran on;
+    a thread re-sends SIGINT so that it is raised once the callback has returned."""
+    def redeliver(unraisable) -> None:
+        if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return hook(unraisable)
+        threading.Thread(target=_sigint_soon, daemon=True).start()
+    return redeliver
+
+
+def _sigint_soon() -> None:
+    time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _main(argv: list[str] | None) -> int:
