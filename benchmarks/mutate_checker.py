@@ -28,8 +28,9 @@ is slower than that, the mutant is run again with three times the unmutated time
 
 --reuse OLD.json (any commit's run: a --json output, or the committed benchmarks/mutation/run.json)
 carries OLD's killed outcomes over to the same mutations of the same code (the same text of the
-enclosing function, or at module level of the top-level statement, and the same offset in it): measuring a later commit re-runs only the mutants
-of changed code and the earlier survivors.
+enclosing function, or at module level of the top-level statement, and the same offset in it): measuring a
+later commit re-runs only the mutants of changed code and the earlier survivors; with --reuse-survivors
+the survivors of unchanged code are carried over too (a conservative count: tests were only added).
 """
 from __future__ import annotations
 
@@ -190,12 +191,13 @@ def reuse_key(file: str, src: bytes, spans: list[tuple[int, int]], start: int, e
     return file, src[a:b], start - a, end - a, replacement
 
 
-def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
-    """Carry the killed outcomes of an earlier run's mutants (old: its JSON's "mutants") over to the
-    same mutations of the same code (reuse_key); source and old_source give a file's text (None: no
-    such file then). Survivors, timeouts (an earlier run's may be the machine's, not the mutant's:
-    run_mutant checks them now), unexecuted and unmatched mutants are left to run. Returns how many
-    outcomes were carried over."""
+def reuse(mutants: list[Mutant], source, old: list[dict], old_source, carry: tuple[str, ...] = ("killed",)) -> int:
+    """Carry the outcomes in `carry` (killed; with --reuse-survivors also survived, which can only
+    under-state the kill rate: tests were only added) of an earlier run's mutants (old: its JSON's
+    "mutants") over to the same mutations of the same code (reuse_key); source and old_source give a
+    file's text (None: no such file then). Timeouts (an earlier run's may be the machine's, not the
+    mutant's: run_mutant checks them now), unexecuted and unmatched mutants are left to run. Returns
+    how many outcomes were carried over."""
     parsed: dict[tuple, tuple | None] = {}
 
     def key(text_of, file: str, start: int, end: int, replacement: str) -> tuple | None:
@@ -206,7 +208,7 @@ def reuse(mutants: list[Mutant], source, old: list[dict], old_source) -> int:
             return None
         return reuse_key(file, *parsed[text_of, file], start, end, replacement)
     done = {key(old_source, m["file"], m["start"], m["end"], m["replacement"]): m
-            for m in old if m["status"] == "killed"}
+            for m in old if m["status"] in carry}
     done.pop(None, None)
     count = 0
     for m in mutants:
@@ -610,6 +612,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--json run (any commit) to the same mutations of the same code: same file, same text of the "
                     "enclosing function (module level: top-level statement), same offset in it, same replacement "
                     "(tests were only added); the rest (timeouts too) runs")
+    ap.add_argument("--reuse-survivors", action="store_true", help="with --reuse, carry over the survivors too "
+                    "instead of running them again (only the changed code's mutants run)")
     args = ap.parse_args(argv)
     rev = None if args.worktree else args.rev
     commit = "worktree" if rev is None else subprocess.run(["git", "rev-parse", rev], cwd=REPO, check=True,
@@ -627,8 +631,10 @@ def main(argv: list[str] | None = None) -> int:
             old = json.loads(Path(args.reuse).read_text())
             if old["commit"] == "worktree":
                 raise SystemExit(f"--reuse: {args.reuse} was a --worktree run: no commit to read its code from")
-            n = reuse(mutants, lambda f: (copy / f).read_bytes(), old["mutants"], lambda f: git_show(old["commit"], f))
-            print(f"reused {n} of {len(mutants)} outcomes (killed) from {args.reuse} (commit "
+            carry = ("killed", "survived") if args.reuse_survivors else ("killed",)
+            n = reuse(mutants, lambda f: (copy / f).read_bytes(), old["mutants"], lambda f: git_show(old["commit"], f),
+                      carry)
+            print(f"reused {n} of {len(mutants)} outcomes ({', '.join(carry)}) from {args.reuse} (commit "
                   f"{old['commit'][:7]}); the other {len(mutants) - n} run", flush=True)
         if args.list:
             for m in mutants:

@@ -87,6 +87,16 @@ def _pct(a: int, b: int) -> str:
     return f"{100 * a / max(b, 1):.1f} %"
 
 
+def _reused(ms: list[dict]) -> str:
+    carried = Counter(m["status"] for m in ms if m["reused"])
+    if not carried:
+        return ""
+    if set(carried) == {"killed"}:
+        return f" ({carried['killed']:,} of them killed in an earlier run of the same code, carried over by `--reuse`)"
+    return (f" ({sum(carried.values()):,} of them carried over by `--reuse` from an earlier run of the same code: "
+            + ", ".join(f"{n:,} {s}" for s, n in sorted(carried.items())) + ")")
+
+
 def render(run: dict, classes: dict[str, tuple[str, str]]) -> str:
     ms = [m for m in run["mutants"] if m["status"]]
     status = Counter(m["status"] for m in ms)
@@ -96,8 +106,7 @@ def render(run: dict, classes: dict[str, tuple[str, str]]) -> str:
     equivalent = cls["EQUIVALENT"]
     lines = [
         f"Commit `{run['commit'][:10]}`, {run['total']:,} mutants, {len(ms):,} run"
-        + (f" ({run['reused']:,} of them killed in an earlier run of the same code, carried over by `--reuse`)"
-           if run["reused"] else "") + ":",
+        + _reused(ms) + ":",
         "",
         f"- **measured: {_pct(killed, len(ms))}** killed ({status['killed']:,} killed, {status['timeout']:,} "
         f"timeouts; {status['survived']:,} survived, {status['unexecuted']:,} unexecuted);",

@@ -95,6 +95,18 @@ def test_reuse_carries_killed_outcomes_of_unchanged_code_only(tmp_path):
             assert m.status == ""  # left to run: changed code, an old survivor, timeout or unexecuted mutant
 
 
+def test_reuse_survivors_carries_survivors_of_unchanged_code_too(tmp_path):
+    old, new = mutants(tmp_path, "old", OLD), mutants(tmp_path, "new", NEW)
+    for i, m in enumerate(old):
+        m.status = ("survived", "killed", "timeout")[i % 3]
+    source = lambda text: (lambda f: text.encode() if f == "m.py" else None)
+    n = mc.reuse(new, source(NEW), [asdict(m) for m in old], source(OLD), ("killed", "survived"))
+    carried = {(where(NEW, m), m.description, m.status) for m in new if m.reused}
+    expected = {(where(OLD, m), m.description, m.status) for m in old
+                if where(OLD, m) in ("f", "NAMES", "keep") and m.status != "timeout"}
+    assert carried == expected and n == len(expected) and {s for *_, s in carried} == {"killed", "survived"}
+
+
 def test_reuse_reads_the_committed_slim_run(tmp_path):
     """The committed benchmarks/mutation/run.json (scripts/mutation_report.py import: no seconds or
     test counts) is a valid --reuse source: the same mutants carry over as from the full output."""
