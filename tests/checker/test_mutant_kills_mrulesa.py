@@ -1,7 +1,6 @@
-"""Behaviour of checker/rules/{brute_force,cubic,hybrid}.py that surviving mutants of run3
-(benchmarks/mutate_checker.py at 14817e0) showed untested. Each test kills the mutants its docstring
-names (KEY as in benchmarks/mutation/classes.txt, verified with /work/notes/mutcheck.py: the test
-fails on the mutant and passes here). Checker-only: small path tables built here, no prover.
+"""Behaviour of checker/rules/{brute_force,cubic,hybrid}.py that mutation testing showed untested
+(benchmarks/mutate_checker.py; which test kills which mutant: benchmarks/mutation/classes.txt). Small
+path tables built here, each count checked against an independent exact one; no prover.
 """
 from __future__ import annotations
 
@@ -53,30 +52,60 @@ def _sub_ulp_gap_paths() -> Paths:
 def test_brute_force_stage_1_takes_the_weights_upper_end_for_a_negative_coefficient():
     """Stage 1's lower bound of sum_i G_i w_i must take w's upper end where G_i < 0: from its lower
     end (e^-3 enclosed a few ulps wide) the bound of the wrong input's gap A - e^-3 (below 0 by less
-    than an ulp) is positive, and it is counted correct: 3, unsound. Kills
-    checker/rules/brute_force.py:108: 1 -> 0 => 0 (wh = w_lo; run2's carried class: ONE-ULP)."""
+    than an ulp) is positive, and it is counted correct: 3, unsound."""
     assert bf.count_correct(_sub_ulp_gap_paths()) == 2
 
 
-def _uniform_paths(direct: np.ndarray, ov: np.ndarray) -> Paths:
-    """Paths with every score 0 (each attention weight exactly 1: exp_bounds(0) is [1, 1]), d_head 1,
-    DIRECT [q, v] and OV [t, i, v] object arrays of ints (exponent 0)."""
+def _paths(direct, ov, qk=None, e: int = 0, qk_e: int = 0) -> Paths:
+    """Paths of d_head 1 from nested lists or object arrays of ints: DIRECT [q, v] (also win and rival)
+    and OV [t, i, v] in units of 2^e, scores QK [q, t, i] in units of 2^qk_e (default all 0: every
+    attention weight exactly 1, as exp_bounds(0) is [1, 1])."""
+    direct, ov = np.array(direct, dtype=object), np.array(ov, dtype=object)
     V, K = ov.shape[0], ov.shape[1]
-    d = Dyadic(direct, 0)
-    return Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, K), dtype=object), 0),
-                 ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
+    qk = np.zeros((V, V, K), dtype=object) if qk is None else np.array(qk, dtype=object)
+    d = Dyadic(direct, e)
+    return Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, qk_e), ov=Dyadic(ov, e), direct=d, win=d, rival=d)
 
 
-def _uniform_count(direct: np.ndarray, ov: np.ndarray) -> int:
-    """The exact count of a _uniform_paths model, independently: with equal weights an input is
-    correct iff every gap sum_i (DIRECT[q, m] - DIRECT[q, j] + OV[t_i, i, m] - OV[t_i, i, j]) > 0."""
+def _exact_count(direct, ov, qk=None, qk_e: int = 0) -> int:
+    """The exact count of a _paths model, independently of the checker: the gap to j times Z is
+    sum_i exp(s_i) C_i, C_i = DIRECT[q, m] - DIRECT[q, j] + OV[t_i, i, m] - OV[t_i, i, j], s_i =
+    QK[q, t_i, i] 2^qk_e; the exps of distinct rationals are linearly independent over the rationals
+    (Lindemann-Weierstrass), so the sum is 0 exactly when each score's coefficients sum to 0, and
+    otherwise mpmath at 60 digits has its sign (a few terms of size <= 10^3: no cancellation to
+    10^-50). The unit 2^e of DIRECT and OV scales every gap alike and plays no part."""
+    direct, ov = np.array(direct, dtype=object), np.array(ov, dtype=object)
     V, K = ov.shape[0], ov.shape[1]
+    qk = np.zeros((V, V, K), dtype=object) if qk is None else np.array(qk, dtype=object)
     correct = 0
-    for toks in np.ndindex(*(V,) * K):
-        q, m = toks[-1], max(toks)
-        correct += all(sum(int(direct[q, m]) - int(direct[q, j]) + int(ov[t, i, m]) - int(ov[t, i, j])
-                           for i, t in enumerate(toks)) > 0 for j in range(V) if j != m)
+    with mpmath.workdps(60):
+        for toks in np.ndindex(*(V,) * K):
+            q, m = toks[-1], max(toks)
+            ok = True
+            for j in (j for j in range(V) if j != m):
+                by_score: dict[int, int] = {}
+                for i, t in enumerate(toks):
+                    c = int(direct[q, m]) - int(direct[q, j]) + int(ov[t, i, m]) - int(ov[t, i, j])
+                    by_score[int(qk[q, t, i])] = by_score.get(int(qk[q, t, i]), 0) + c
+                gap = mpmath.fsum(c * mpmath.exp(mpmath.mpf(s) * mpmath.mpf(2) ** qk_e) for s, c in by_score.items())
+                ok &= any(by_score.values()) and gap > 0
+            correct += ok
     return correct
+
+
+def _residue_ops(p: Paths) -> tuple[int, int]:
+    """hybrid.count_residue(p) and the ops it counted."""
+    with Ops() as ops:
+        n = hybrid.count_residue(p, {})
+    return n, ops.count
+
+
+def _cubic_ops(p: Paths, cases: list) -> tuple[list, int]:
+    """cubic.proven's answer for these cases of p (a certificate of bound 0), and the ops it counted."""
+    cert = Certificate(p.k, p.d_vocab, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": cases})
+    with Ops() as ops:
+        got = list(cubic.proven(cert, SimpleNamespace(k=p.k, d_vocab=p.d_vocab), p))
+    return got, ops.count
 
 
 # ---------------------------------------------------------------- hybrid.py
@@ -97,11 +126,10 @@ def test_hybrid_lower_bound_of_an_ov_difference_takes_the_max_entrys_lower_end(a
     """ovd[t, i, m, j] <= OV[t, i, m] - OV[t, i, j] must take the lower end of m's enclosure and the
     upper end of j's: 2^60 + a's nearest float is 2^60 + 256, and from its upper end (2^60 + 512)
     minus 2^60's (2^60 + 256) ovd is 256 less an ulp, > b, so the wrong input (key 2, query 1),
-    gap a - b < 0, is counted correct (5 of 9 instead of 4), unsound. Kills checker/rules/hybrid.py:206: 0 -> -1 => (-1) and
-    checker/rules/hybrid.py:206: 0 -> 1 => 1 (both o[1] - o[1]; run2's carried class: ONE-ULP)."""
+    gap a - b < 0, is counted correct (5 of 9 instead of 4), unsound."""
     direct, ov = _wide_ov_paths(a, b)
-    p = _uniform_paths(direct, ov)
-    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 4
+    p = _paths(direct, ov)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _exact_count(direct, ov) == 4
 
 
 
@@ -112,25 +140,14 @@ def test_hybrid_lower_bound_of_an_ov_difference_takes_the_competitors_upper_end(
     129 below M): at the key token 2 loses M - J = -382 to j = 1; OV[1, 1] = (0, 0, b): at the query
     token 1 wins b. Input (key 2, query 1) is wrong (gap b - 382 < 0), and so is every other: count 0.
     ovd <= OV[m] - OV[j] must subtract j's upper end: from both lower ends the key's ovd is 0 (less
-    an ulp), the gap's bound b > 0, and the input is counted correct, unsound. Kills
-    checker/rules/hybrid.py:206: 1 -> 0 => 0."""
+    an ulp), the gap's bound b > 0, and the input is counted correct, unsound."""
     B = 1 << 61
     ov = np.zeros((3, 2, 3), dtype=object)
     ov[2, 0] = [0, B + 255, B - 127]
     ov[1, 1] = [0, 0, b]
     direct = np.zeros((3, 3), dtype=object)
-    p = _uniform_paths(direct, ov)
-    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _uniform_count(direct, ov) == 0
-
-
-def _units(direct: list, ov: list) -> tuple[Paths, np.ndarray, np.ndarray]:
-    """_uniform_paths in units of 2^-1074, the least subnormal: every float enclosure and outward
-    step is then exactly one unit, and a rounding step's direction moves a bound by whole units."""
-    direct, ov = np.array(direct, dtype=object), np.array(ov, dtype=object)
-    d = Dyadic(direct, -1074)
-    V, K = ov.shape[0], ov.shape[1]
-    return Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(np.zeros((V, V, K), dtype=object), 0),
-                 ov=Dyadic(ov, -1074), direct=d, win=d, rival=d), direct, ov
+    p = _paths(direct, ov)
+    assert hybrid.count_residue(p, {}) == bf.count_correct(p) == _exact_count(direct, ov) == 0
 
 
 SUBNORMAL_V4 = ([[4, 8, -12, 8], [-1, 0, 3, -5], [12, -11, -6, -3], [2, -2, -9, -11]],
@@ -144,15 +161,11 @@ def test_hybrid_residue_rounds_each_bound_outward_op_count_of_a_subnormal_model(
     agree), and the residue's stages decide the others with 10363 counted ops. Every bound here is
     exact up to its outward steps of one unit, so a step turned inward decides an input in a
     different stage (the count stays, as no bound crosses the exact value by more than the steps
-    it lost): the op count moves. Kills checker/rules/hybrid.py:235: down -> up => up (stage A-C's
-    lower bound of DIRECT[q, m] - DIRECT[q, j] two units higher: 10341 ops),
-    checker/rules/hybrid.py:324: up -> down => down and checker/rules/hybrid.py:326: up -> down =>
-    down (stage B's upper bound two units lower: wrong inputs proven wrong before stage C; run2's
-    carried class of all three: ONE-ULP)."""
-    p, direct, ov = _units(*SUBNORMAL_V4)
-    with Ops() as ops:
-        n = hybrid.count_residue(p, {})
-    assert (n, ops.count) == (bf.count_correct(p), 10363) == (_uniform_count(direct, ov), 10363) == (1, 10363)
+    it lost): the op count moves. Catches stages A-C's lower bound of DIRECT[q, m] - DIRECT[q, j]
+    stepped up (two units higher: 10341 ops) and stage B's upper bounds stepped down (wrong inputs
+    proven wrong before stage C)."""
+    p = _paths(*SUBNORMAL_V4, e=-1074)
+    assert _residue_ops(p) == (bf.count_correct(p), 10363) == (_exact_count(*SUBNORMAL_V4), 10363) == (1, 10363)
 
 
 # ---------------------------------------------------------------- cubic.py
@@ -163,44 +176,14 @@ def test_cubic_filter_of_a_subnormal_model_op_count():
     hold (values {0, 1}), with 2752 counted ops: the float filter leaves (0, 2, 0) and both values
     of (0, 2, 1) to the exact decision. Every float enclosure is exact up to outward steps of one
     unit; with _max_sum's upper end stepped down instead of up, good[0, 2]'s lower end is two units
-    higher and the filter proves (0, 2, 0) itself (2681 ops; a true case, so only the work shows). Kills
-    checker/rules/cubic.py:183: up -> down => down (run2's carried class: ONE-ULP)."""
-    V, K = 3, 3
+    higher and the filter proves (0, 2, 0) itself (2681 ops; a true case, so only the work shows)."""
     direct = np.array([[-3, -13, 17], [-17, 1, -13], [14, -19, -5]], dtype=object)
     ov = np.array([[[-3, 3, -7], [-5, -15, -7], [6, 3, 0]], [[7, -4, 14], [13, -10, 17], [9, -16, 9]],
                    [[5, 15, -7], [-11, -12, 17], [-20, -16, -15]]], dtype=object)
     qk = np.array([[[0, -1, 2], [-2, 0, -2], [-1, 2, 0]], [[-2, 0, -1], [1, -1, 0], [2, 2, 0]],
                    [[0, 0, -1], [2, 2, 1], [2, 0, 0]]], dtype=object)
-    d = Dyadic(direct, -1074)
-    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, 0), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
-    cert = Certificate(K, V, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {},
-                       {"cases": [[0, 2, 0, 1], [0, 2, 1, 2]]})
-    with Ops() as ops:
-        got = list(cubic.proven(cert, SimpleNamespace(k=K, d_vocab=V), p))
-    assert (got, ops.count) == ([(0, 2, 0, 1, [None]), (0, 2, 1, 2, [0, 1])], 2752)
-
-
-def _scored_count(direct: np.ndarray, ov: np.ndarray, qk: np.ndarray, qk_e: int) -> int:
-    """The exact count of a model with d_head 1 and integer path terms, independently: the gap to j
-    times Z is sum_i exp(s_i) C_i with s_i = qk[q, t_i, i] 2^qk_e; the exps of distinct rationals are
-    linearly independent over the rationals (Lindemann-Weierstrass), so the sum is 0 exactly when
-    each score's coefficients sum to 0, and otherwise mpmath at 60 digits has its sign (these sums
-    are of a few terms of size <= 10^3, nowhere near a cancellation to 10^-50)."""
-    V, K = ov.shape[0], ov.shape[1]
-    correct = 0
-    with mpmath.workdps(60):
-        for toks in np.ndindex(*(V,) * K):
-            q, m = toks[-1], max(toks)
-            ok = True
-            for j in (j for j in range(V) if j != m):
-                by_score: dict[int, int] = {}
-                for i, t in enumerate(toks):
-                    c = int(direct[q, m]) - int(direct[q, j]) + int(ov[t, i, m]) - int(ov[t, i, j])
-                    by_score[int(qk[q, t, i])] = by_score.get(int(qk[q, t, i]), 0) + c
-                gap = mpmath.fsum(c * mpmath.exp(mpmath.mpf(s) * mpmath.mpf(2) ** qk_e) for s, c in by_score.items())
-                ok &= any(by_score.values()) and gap > 0
-            correct += ok
-    return correct
+    p = _paths(direct, ov, qk, e=-1074)
+    assert _cubic_ops(p, [[0, 2, 0, 1], [0, 2, 1, 2]]) == ([(0, 2, 0, 1, [None]), (0, 2, 1, 2, [0, 1])], 2752)
 
 
 SUBNORMAL_SCORED = {  # numpy default_rng(seed) integers: (direct, ov, qk), path terms in units of 2^-1074, scores qk / 2
@@ -221,44 +204,24 @@ def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want
     unit) with scores in {-1, -1/2, 0, 1/2, 1}: the hybrid residue's and brute force's counts agree
     with an independent exact count, and their op counts are these. An outward step turned inward
     (or a bound's comparison loosened) decides inputs in another stage, so the count stays but the
-    op count moves; so does R's r = min(R, V - 2) at V = 3. Kills checker/rules/hybrid.py:206:
-    down -> up => up, hybrid.py:242: down -> up => up, hybrid.py:260: down -> up => up,
-    hybrid.py:311: > -> >= => (each >= 0), hybrid.py:331: down -> up => up, hybrid.py:333: up ->
-    down => down (the first), hybrid.py:200: 2 -> 1 => 1 (V3-K2), brute_force.py:63: down -> up =>
-    up, brute_force.py:116: up -> down => down, brute_force.py:128: <= -> < => (upper < 0),
-    brute_force.py:148: down -> up => up, brute_force.py:110: > -> >= => (lower >= 0) (V3-K2),
-    hybrid.py:200: 2 -> 3 => 3, hybrid.py:246: down -> up => up, hybrid.py:275: > -> >= =>
-    (bf.rounded_sum(np.column_stack([self.A_min[I][row], terms])) >= 0) (V4-K3), hybrid.py:309:
-    down -> up => up, hybrid.py:323: up -> down => down and hybrid.py:325: up -> down => down (all:
-    checker/rules/ prefixed). A bound's comparison with 0 loosened to >= is sound (a 0.0 from
-    down() bounds a positive value) but skips a stage. Also kills six survivors of run2 classed
-    FAILS-CLOSED, SOUND-VARIANT or EQUIVALENT there (carried.txt), by the op count (316 0 -> 1,
-    wrong when an upper bound is <= 1.0, by the count: 4 instead of 20, all bounds here being tiny):
-    brute_force.py:127: up -> down => down, brute_force.py:129: > -> >= => (lower >= 0),
-    hybrid.py:316: <= -> < => (self._upper(self._toks(I, m[r[f]], X[r[f]]), m[r[f]], j[f]) < 0),
-    hybrid.py:316: 0 -> 1 => 1, hybrid.py:332: up -> down => down and hybrid.py:333: up -> down =>
-    down (2nd). (Small integer rows have ties: which of them stage B ranks first is numpy's
-    argpartition's choice, pinned here as the op counts of tests/fixtures/pinned.json.gz are.)"""
-    direct, ov, qk = (np.array(a, dtype=object) for a in SUBNORMAL_SCORED[name])
-    V, K = ov.shape[0], ov.shape[1]
-    d = Dyadic(direct, -1074)
-    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
-    got = []
-    for count in (lambda: hybrid.count_residue(p, {}), lambda: bf.count_correct(p)):
-        with Ops() as ops:
-            got += [count(), ops.count]
-    assert tuple(got) == want and want[0] == _scored_count(direct, ov, qk, -1)
+    op count moves; so does R's r = min(R, V - 2) at V = 3, and an upper bound compared with 1
+    instead of 0 (all bounds here being tiny: 4 inputs instead of 20). Catches, in both rules, lower
+    bounds stepped up, upper bounds stepped down, and comparisons of a bound with 0 loosened to >= or
+    < (sound: a 0.0 from down() bounds a positive value, but a stage is skipped)."""
+    # Small integer rows tie: which of them stage B ranks first is np.argpartition's choice, so the op
+    # counts are exact for numpy's introselect, as those of tests/fixtures/pinned.json.gz are.
+    p = _paths(*SUBNORMAL_SCORED[name], e=-1074, qk_e=-1)
+    with Ops() as ops:
+        n = bf.count_correct(p)
+    assert _residue_ops(p) + (n, ops.count) == want and n == _exact_count(*SUBNORMAL_SCORED[name], qk_e=-1)
 
 
 @pytest.mark.parametrize("K", [2, 3])
 def test_hybrid_residue_of_a_one_token_vocabulary(K):
     """V = 1: the one input (all tokens 0) has no competitor, so it is correct (as brute force
     counts it), and stage B ranks no competitors: r = max(0, min(R, V - 2)) = 0, not -1 (which
-    makes _Ranks allocate a negative-width table: ValueError). Kills checker/rules/hybrid.py:200:
-    0 -> -1 => (-1)."""
-    z = Dyadic(np.zeros((1, 1), dtype=object), 0)
-    p = Paths(k=K, d_vocab=1, d_head=1, qk=Dyadic(np.zeros((1, 1, K), dtype=object), 0),
-              ov=Dyadic(np.ones((1, K, 1), dtype=object), 0), direct=z, win=z, rival=z)
+    makes _Ranks allocate a negative-width table: ValueError)."""
+    p = _paths(np.zeros((1, 1), dtype=object), np.ones((1, K, 1), dtype=object))
     assert hybrid.count_residue(p, {}) == bf.count_correct(p) == 1
 
 
@@ -269,17 +232,12 @@ def test_cubic_good_of_a_float_lower_end_exactly_0_is_enclosed_exactly(g, ops):
     units, and its float enclosure from the tables is (g - 5, g + 5) units: for g = 5 the lower end
     is exactly 0.0, a sign left open, so the exact value is enclosed instead (4, 6) and the float
     filter proves the case (1, 1, 0) (1124 ops, as for g = 4); for g = 6 the lower end 1 > 0 is kept
-    and the filter leaves the case to the exact decision (1187 ops). Kills
-    checker/rules/cubic.py:172: > -> >= => (lo[:m + 1] >= 0) (0.0 kept: 1187 ops at g = 5)."""
-    K, V = 2, 2
-    d = Dyadic(np.zeros((2, 2), dtype=object), -1074)
-    ov = np.array([[[0, 0], [0, 0]], [[0, g], [0, g]]], dtype=object)
-    qk = np.array([[[0, 0], [0, 0]], [[0, 0], [1, 0]]], dtype=object)
-    p = Paths(k=K, d_vocab=V, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, -1074), direct=d, win=d, rival=d)
-    cert = Certificate(K, V, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": [[1, 1, 0, 1]]})
-    with Ops() as counter:
-        got = list(cubic.proven(cert, SimpleNamespace(k=K, d_vocab=V), p))
-    assert (got, counter.count) == ([(1, 1, 0, 1, [None])], ops)
+    and the filter leaves the case to the exact decision (1187 ops).
+    Catches a lower end of 0.0 taken as a proven sign (1187 ops at g = 5)."""
+    ov = [[[0, 0], [0, 0]], [[0, g], [0, g]]]
+    qk = [[[0, 0], [0, 0]], [[0, 0], [1, 0]]]
+    p = _paths(np.zeros((2, 2), dtype=object), ov, qk, e=-1074, qk_e=-1)
+    assert _cubic_ops(p, [[1, 1, 0, 1]]) == ([(1, 1, 0, 1, [None])], ops)
 
 
 def _stage_b_rest_rows(a: tuple, d: tuple, o: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -300,15 +258,12 @@ def test_hybrid_stage_b_rest_bound_of_exactly_0_decides_nothing(s, ops):
     small, so stage B's bound for the j outside the candidates, the sum of the rows' third smallest
     (s + 5 + 5 less its outward steps), is 0.0 exactly at s = 7, and positive only from s = 8: at s
     = 7 the input is left to stage C (26133 ops, as at s = 6), from s = 8 stage B proves it (26018).
-    The count is 2 (= brute force = an independent exact sum) throughout. Kills
-    checker/rules/hybrid.py:312: > -> >= => (rest >= 0) (0.0 taken as > 0 at s = 7) and
-    checker/rules/hybrid.py:301: down -> up => up (the rest bound two units higher: positive at
-    s = 6 and 7; run2's carried class: ONE-ULP)."""
+    The count is 2 (= brute force = an independent exact sum) throughout. Catches the rest bound
+    of 0.0 taken as > 0 (s = 7 proven in stage B) and the rest bound stepped up instead of down (two
+    units higher: positive at s = 6 and 7)."""
     direct, ov = _stage_b_rest_rows((-50, s, s, 100, 100), (100, 100, -50, 5, 5), (5, -50, 100, 5, 5))
-    p = _units(direct.tolist(), ov.tolist())[0]
-    with Ops() as counter:
-        n = hybrid.count_residue(p, {})
-    assert (n, counter.count) == (bf.count_correct(p), ops) == (_uniform_count(direct, ov), ops) == (2, ops)
+    p = _paths(direct, ov, e=-1074)
+    assert _residue_ops(p) == (bf.count_correct(p), ops) == (_exact_count(direct, ov), ops) == (2, ops)
 
 
 @pytest.mark.parametrize("pen, score, want", [(800, 0, ([0, 1], 1756)), (500, 1, ([0, 1], 1756))])
@@ -321,7 +276,7 @@ def test_cubic_good_is_rebased_on_the_rows_best_rival(pen, score, want):
     inequality has no penalty and passes in the float filter either way; value 0's, good e^0 - pen
     w(0) > 0, passes in the float filter with the lower end 1000 and is left to the exact decision
     with 512: S is [0, 1] in the filter's order, and at score 1 the exact decision costs counted exp
-    work. Kills checker/rules/cubic.py:159: max -> min => min (S = [1, 0], and 1819 ops at score 1)."""
+    work. Catches good rebased on the row's least rival (S = [1, 0], and 1819 ops at score 1)."""
     H = 1 << 60
     direct = np.zeros((3, 3), dtype=object)
     direct[2] = [H, 0, H]
@@ -330,9 +285,5 @@ def test_cubic_good_is_rebased_on_the_rows_best_rival(pen, score, want):
     ov[0, 0] = [pen, 0, 0]
     qk = np.zeros((3, 3, 2), dtype=object)
     qk[2, 0, 0] = score
-    d = Dyadic(direct, 0)
-    p = Paths(k=2, d_vocab=3, d_head=1, qk=Dyadic(qk, -1), ov=Dyadic(ov, 0), direct=d, win=d, rival=d)
-    cert = Certificate(2, 3, "exact-real", Fraction(0), "0" * 64, "m", "cubic", {}, {"cases": [[2, 2, 1, 2]]})
-    with Ops() as counter:
-        (*_, S), = cubic.proven(cert, SimpleNamespace(k=2, d_vocab=3), p)
-    assert (S, counter.count) == want
+    ((*_, S),), ops = _cubic_ops(_paths(direct, ov, qk, qk_e=-1), [[2, 2, 1, 2]])
+    assert (S, ops) == want
