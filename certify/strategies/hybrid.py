@@ -98,7 +98,7 @@ def checker_ops(m: FloatModel, parts: list[Compact]) -> list[int | None]:
     certs = [Certificate(m.k, m.d_vocab, m.semantics, Fraction(0), "", "", part.name, part.parameters,
                          part.evidence) for part in parts]
     paths = semantic_paths(certs[0], w)  # shared by every part, as in the rule
-    exp_w = exp_table(paths)[1]         # likewise
+    exp_w = exp_table(paths)            # likewise
     out: list[int | None] = []
     for part, cert in zip(parts, certs):
         try:

@@ -53,7 +53,7 @@ def count_correct(p: Paths) -> int:
     V, K = p.d_vocab, p.k
     check_size(V, K)
     ov_gap = _ov_gaps(p)
-    tops, (w_lo, w_hi) = exp_table(p)
+    w_lo, w_hi = exp_table(p)
     correct = 0
     diag = np.arange(V)
     with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN only leave inputs undecided
@@ -64,7 +64,7 @@ def count_correct(p: Paths) -> int:
             c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
             g = c_lo.min(axis=3)                                       # [t, i, m]
             for toks in product_rows([np.arange(V)] * (K - 1) + [np.array([q])], CHUNK):  # query last
-                correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_gap[1], (w_lo[q], w_hi[q]), int(tops[q]))
+                correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_gap[1], (w_lo[q], w_hi[q]))
     return correct
 
 
@@ -78,11 +78,11 @@ def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def exp_table(p: Paths) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Each query's top score numerator, and enclosures [q, t, i] of w = exp((QK - top_q) / sqrt(d_head))."""
+def exp_table(p: Paths) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosures (lo, hi) [q, t, i] of w = exp((QK - top_q) / sqrt(d_head)), top_q the query's top score."""
     tops = p.qk.n.reshape(p.d_vocab, -1).max(axis=1)
     scores = enclose_ints(p.qk.n - tops[:, None, None], p.qk.e)    # scores minus the row's top
-    return tops, exp_bounds(*mul(scores, inv_sqrt(p.d_head)))
+    return exp_bounds(*mul(scores, inv_sqrt(p.d_head)))
 
 
 def product_rows(lists: list[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
@@ -98,7 +98,7 @@ def product_rows(lists: list[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
-                 dq_hi: np.ndarray, ov_gap_hi: np.ndarray, w: tuple, top: int) -> int:
+                 dq_hi: np.ndarray, ov_gap_hi: np.ndarray, w: tuple) -> int:
     """How many of these inputs (query q) are correct: stage 1 for all, stages 2-3 (per_logit) for
     the rest, with their lower and upper bounds of C[i, j] (+inf at j = m); dq_hi, ov_gap_hi: the
     upper ends of count_correct's enclosures dq and ov_gap."""
@@ -115,12 +115,12 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
         lo_c = c_lo[t, pos, mr[:, None]]                           # [n, K, V]
         hi_c = up(dq_hi[mr][:, None, :] + ov_gap_hi[t, pos, mr[:, None]])
         hi_c[np.arange(len(rows)), :, mr] = np.inf
-        correct += per_logit(p, q, t, mr, lo_c, hi_c, wl[rows], wh[rows], top)
+        correct += per_logit(p, q, t, mr, lo_c, hi_c, wl[rows], wh[rows])
     return correct
 
 
 def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarray,
-              hi_c: np.ndarray, wl: np.ndarray, wh: np.ndarray, top: int) -> int:
+              hi_c: np.ndarray, wl: np.ndarray, wh: np.ndarray) -> int:
     """How many of these inputs (query q, maxima m) are correct, by stages 2 and 3; lo_c and hi_c
     [n, K, V] are lower and upper bounds of C[i, j] (+inf at j = m)."""
     lower = rounded_sum(mul_lower(lo_c, wl[:, :, None], wh[:, :, None]))    # [n, V]
@@ -130,18 +130,19 @@ def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarra
     undecided[np.arange(len(m)), m] = False  # j = m is no competitor (its bounds may be inf * 0 = NaN)
     correct = int((~wrong & ~undecided.any(axis=1)).sum())
     for r in np.flatnonzero(undecided.any(axis=1)):
-        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j), top) > 0
+        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j)) > 0
                for j in np.flatnonzero(undecided[r])):
             correct += 1
     return correct
 
 
-def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int, top: int) -> int:
-    """The exact sign of the gap logit_m - logit_j of one input (stage 3)."""
+def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int) -> int:
+    """The exact sign of the gap logit_m - logit_j of one input (stage 3): of sum_i C[i, j] exp(s_i),
+    which sign_sum_exp normalises by the largest score itself."""
     e = min(p.win.e, p.ov.e)
     dd = (p.win.n[q, m] - p.rival.n[q, j]) << (p.win.e - e)
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
-    nums = [int(p.qk.n[q, t, i]) - top for i, t in enumerate(toks)]
+    nums = [int(p.qk.n[q, t, i]) for i, t in enumerate(toks)]
     return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head)
 
 

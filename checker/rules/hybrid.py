@@ -73,7 +73,7 @@ def rule(cert: Certificate, w: Weights) -> Fraction:
                               evidence={k: v for k, v in ev.items() if k not in bf.COUNTS})
     p = semantic_paths(cert, w)
     weights = bf.exp_table(p)  # the attention weights' enclosures: the cubic part and the residue share them
-    sets = COMPACT[par["compact"]](sub, w, p, weights[1])
+    sets = COMPACT[par["compact"]](sub, w, p, weights)
     left = residue_size(V, K, sets)
     if left > MAX_RESIDUE:
         raise OutOfBudget(f"the compact proof leaves {left:,} inputs to enumerate (cap MAX_RESIDUE = {MAX_RESIDUE:,})")
@@ -198,7 +198,7 @@ class _Model:
     def __init__(self, p: Paths, weights: tuple | None = None) -> None:
         V, K = p.d_vocab, p.k
         self.p, self.r = p, max(0, min(R, V - 2))
-        self.tops, (self.w_lo, self.w_hi) = weights or bf.exp_table(p)
+        self.w_lo, self.w_hi = weights or bf.exp_table(p)
         self.o = _rebased(p.ov, p.ov.n[:, :, :1], p.ov.e)                     # [t, i, v]
         e = min(p.win.e, p.rival.e)
         base = p.rival.align(e)[:, :1]
@@ -243,8 +243,8 @@ class _Query:
                            md.w_lo[q][xx, :K - 1], md.w_hi[q][xx, :K - 1])
         toks = np.concatenate([np.repeat(ms[:, None], K - 1, axis=1), np.full((len(ms), 1), q)], axis=1)
         pos = np.arange(K)
-        c_lo = down(self.dd[ms][:, None, :] + md.ovd[toks, pos, ms[:, None]])                      # [m - q, K, j]
-        self.fixed = mul_lower(c_lo, md.w_lo[q][toks, pos][..., None], md.w_hi[q][toks, pos][..., None])
+        wl, wh = md.w_lo[q][toks, pos][..., None], md.w_hi[q][toks, pos][..., None]
+        self.fixed = mul_lower(self._c_lo(toks, ms), wl, wh)                        # [m - q, K, j]
         self.A: dict[tuple[int, ...], np.ndarray] = {}
         self.A_min: dict[tuple[int, ...], np.ndarray] = {}
         self.A_ranks: dict[tuple[int, ...], _Ranks] = {}
@@ -316,21 +316,27 @@ class _Query:
             wrong[r[f][self._upper(self._toks(I, m[r[f]], X[r[f]]), m[r[f]], j[f]) <= 0]] = True
         return ok, wrong
 
+    def _c_lo(self, toks: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Lower bounds [n, K, V] of C[i, j] for the inputs toks [n, K] with maxima m (+inf at j = m)."""
+        return down(self.dd[m][:, None, :] + self.md.ovd[toks, np.arange(toks.shape[1]), m[:, None]])
+
+    def _c_hi(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Upper bounds [n, K, J] of C[i, j] for the inputs toks [n, K] with maxima m [n] and
+        competitors j [n or 1, J]: the outer ends of the max's and the competitor's enclosures."""
+        md, q, pos = self.md, self.q, np.arange(toks.shape[1])
+        dd = up(md.win[1][q][m][:, None] - md.rival[0][q][j])                        # >= D[q,m] - D[q,j]
+        ovd = up(md.o[1][toks, pos, m[:, None]][..., None] - md.o[0][toks[..., None], pos[:, None], j[:, None]])
+        return up(dd[:, None] + ovd)                                  # ovd >= OV[t,i,m] - OV[t,i,j]
+
     def _upper(self, toks: np.ndarray, m: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Upper bounds of Z (logit_m - logit_j), one competitor j per input row."""
-        md, q = self.md, self.q
-        pos = np.arange(toks.shape[1])
-        dd = up(md.win[1][q][m] - md.rival[0][q][j])                                   # >= D[q,m] - D[q,j]
-        ovd = up(md.o[1][toks, pos, m[:, None]] - md.o[0][toks, pos, j[:, None]])      # >= OV[t,i,m] - OV[t,i,j]
-        c_hi = up(dd[:, None] + ovd)
+        md, q, pos = self.md, self.q, np.arange(toks.shape[1])
+        c_hi = self._c_hi(toks, m, j[:, None])[..., 0]
         return bf.rounded_sum(mul_upper(c_hi, md.w_lo[q][toks, pos], md.w_hi[q][toks, pos]), up)
 
     def _per_logit(self, toks: np.ndarray, m: np.ndarray) -> int:
-        md, q, K = self.md, self.q, self.md.p.k
-        pos = np.arange(K)
-        lo_c = down(self.dd[m][:, None, :] + md.ovd[toks, pos, m[:, None]])
-        dd_hi = up(md.win[1][q][m][:, None] - md.rival[0][q][None, :])                 # [n, j]
-        hi_c = up(dd_hi[:, None, :] + up(md.o[1][toks, pos, m[:, None]][:, :, None] - md.o[0][toks, pos]))
+        md, q, pos = self.md, self.q, np.arange(self.md.p.k)
+        hi_c = self._c_hi(toks, m, np.arange(md.p.d_vocab)[None, :])
         hi_c[np.arange(len(m)), :, m] = np.inf                                           # j = m never decides
-        return bf.per_logit(md.p, q, toks, m, lo_c, hi_c, md.w_lo[q][toks, pos],
-                            md.w_hi[q][toks, pos], int(md.tops[q]))
+        wl, wh = md.w_lo[q][toks, pos], md.w_hi[q][toks, pos]
+        return bf.per_logit(md.p, q, toks, m, self._c_lo(toks, m), hi_c, wl, wh)

@@ -149,7 +149,7 @@ class Truth:
         correct = (gap > REL * scale).all(axis=1)
         unsure = (np.abs(gap) <= REL * scale).any(axis=1)
         for n in np.flatnonzero(unsure):  # decide exactly (brute_force's exact per-gap sign)
-            correct[n] = all(_exact_gap_sign(p, int(q[n]), toks[n], int(m[n]), j, self.tops[q[n]]) > 0
+            correct[n] = all(_exact_gap_sign(p, int(q[n]), toks[n], int(m[n]), j) > 0
                              for j in range(V) if j != m[n])
         self.correct = correct
         self.mingap = gap.min(axis=1)                  # min_j sum_i e_i C_ij (top-normalised)
