@@ -237,7 +237,7 @@ def _direct(wt: Params, K: int, eupu: str, offset: Dyadic | None, paper: tuple |
     c = None if eupu in FROM_D else {"mean-query-max-diff": lambda: sb.floor_mean(last), "svd-query-max-diff":
                                      lambda: offset, "factored-max-diff": lambda: sb.zeros(dm)}[eupu]()
     if paper:
-        return sp.tables(*sp.eupu_parts(eupu, last, wt.W_U, bias, c), *paper)
+        return sp.tables(*sb.eupu_parts(eupu, last, wt.W_U, bias, c), *paper)
     if c is None:
         return {"dpen": sb.dpen_from_d(last @ wt.W_U + bias.rows(V), eupu)}
     return {"dpen": sb.dpen_factored(last, wt.W_U, bias, c)}
@@ -249,8 +249,7 @@ def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
     OU = wt.W_O @ wt.W_U
     evou = wt.W_E @ wt.W_V @ OU                                                     # [x, j]
     pvou = (wt.W_pos @ wt.W_V + wt.b_V.rows(K)) @ OU                             # [i, j]
-    eterm = Dyadic(evou.n.max(axis=1)[:, None] - evou.n, evou.e)                  # [x, m]
-    pterm = Dyadic(pvou.n.max(axis=1)[:, None] - pvou.n, pvou.e)                  # [i, m]
+    eterm, pterm = (Dyadic(x.n.max(axis=1)[:, None] - x.n, x.e) for x in (evou, pvou))  # [x, m], [i, m]
     e = min(evou.e, pvou.e)
     ov = evou.align(e)[:, None, :] + pvou.align(e)[None, :, :]                    # [m, i, j]
     diag = np.arange(V)

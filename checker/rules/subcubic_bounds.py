@@ -68,16 +68,30 @@ def dpen_from_d(D: Dyadic, how: str) -> Dyadic:
     return Dyadic(np.repeat(span[:, None], n.shape[1], axis=1), D.e)
 
 
+def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None) -> tuple[Dyadic, Dyadic]:
+    """(L0 [V], gap [V]) with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] for all q, x, m:
+    factored options (any row c): D[q] = c U + bias + (w_ep[q] - c) U, so L0 = c U + bias and
+    gap[q] = sum_k |w_ep[q,k] - c_k| rowspan(U)[k] (dpen_factored's dm, rs); options forming D: L0 = 0 and
+    gap[q] = the row span of D (max-diff) or the largest row span (global-max-diff)."""
+    V = len(w_ep.n)
+    if c is None:
+        D = w_ep @ U + bias.rows(V)
+        span = rowspan(D)
+        if how == "global-max-diff":
+            span = Dyadic(np.full(V, span.n.max(), dtype=object), span.e)
+        return zeros(V), span
+    return c @ U + bias, absd(w_ep - c.rows(V)) @ rowspan(U)
+
+
 def dpen_factored(w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic) -> Dyadic:
     """From the factors, D never formed (eupu mean-query-max-diff, svd-query-max-diff, factored-max-diff):
     for ANY row c, D[q] = dm + (w_ep[q] - c) U with dm = c U + bias, so for j != m
         D[q,j] - D[q,m] = (dm[j] - dm[m]) + sum_k (w_ep[q,k] - c_k)(U[k,j] - U[k,m])
                        <= max_{j' != m}(dm[j'] - dm[m]) + sum_k |w_ep[q,k] - c_k| (max_j U[k,j] - min_j U[k,j]).
-    dpen[q, m] = dmpen[m] + rs[q], both exact; cost O(V d) plus the V x V sum."""
-    V = len(w_ep.n)
-    dm = c @ U + bias
+    dpen[q, m] = dmpen[m] + rs[q], both exact, (dm, rs) = eupu_parts' factored (L0, gap); cost O(V d)
+    plus the V x V sum."""
+    dm, rs = eupu_parts("factored", w_ep, U, bias, c)
     dmpen = dpen_from_d(dm.rows(1), "exact")[0]
-    rs = absd(w_ep - c.rows(V)) @ rowspan(U)
     e = min(dmpen.e, rs.e)
     return Dyadic(rs.align(e)[:, None] + dmpen.align(e)[None, :], e)
 
@@ -127,17 +141,15 @@ def spread(err: str, qres: Dyadic, kres: Dyadic, chain: list[Dyadic]) -> Dyadic:
         return rowspan(qres @ kT)
     if err == "svd":
         return _svd_spread(qres, kres, V)
-    if err in ("maxdiff", "global-maxdiff", "l2", "min-maxdiff-l2"):
+    mean = err.startswith("mean")
+    if err in ("maxdiff", "mean-maxdiff"):
+        return split_bound(qres, kT, mean)
+    if err in ("global-maxdiff", "l2", "min-maxdiff-l2"):
         maxdiff = split_bound(qres, kT, False)
-        if err == "maxdiff":
-            return maxdiff
         if err == "global-maxdiff":
             return Dyadic(np.full(V, maxdiff.n.max(), dtype=object), maxdiff.e)
         l2 = l2_bound(qres, kres)
         return l2 if err == "l2" else min_of(l2, maxdiff)
-    mean = err.startswith("mean")
-    if err == "mean-maxdiff":
-        return split_bound(qres, kT, True)
     if err.endswith("subproduct"):
         return min_of(split_bound(chain[0], chain[1] @ chain[2] @ chain[3], mean), split_bound(qres, kT, mean),
                       split_bound(qres @ chain[2], chain[3], mean))
@@ -169,12 +181,13 @@ def root_up(num: int, e: int, r: int, bits: int = 40) -> Fraction:
     if num == 0:
         return Fraction(0)
     y = num << (e % r + r * bits)  # num 2^e = (num 2^(e % r)) 2^(r (e // r)), and 2^(r bits) for the bits
-    x = 1 << -(-y.bit_length() // r)  # >= the root
-    # integer Newton from above: decreases to floor(y^(1/r))
+    x = 1 << -(-y.bit_length() // r)  # > y^(1/r): y < 2^bit_length <= x^r
+    # Integer Newton from above ends at s = floor(y^(1/r)) >= 1 (y >= 1): nxt = floor(((r-1) x
+    # + y / x^(r-1)) / r) (floor((a + floor(t)) / r) = floor((a + t) / r), a an integer) >= s by AM-GM,
+    # so x >= s throughout;
+    # while x > s, x^r > y gives y // x^(r-1) <= x - 1, so nxt <= x - 1 < x: it stops only at x = s.
     while (nxt := ((r - 1) * x + y // x ** (r - 1)) // r) < x:
         x = nxt
-    while x ** r > y:
-        x -= 1
     return Fraction(x + 1) * Fraction(2) ** (e // r - bits)
 
 
@@ -191,7 +204,7 @@ def _renorm(x: tuple) -> tuple[tuple, int]:
     big = float(max(np.abs(x[0]).max(), np.abs(x[1]).max()))
     if not np.isfinite(big):
         raise Reject("residual svd bound: interval overflow")
-    s = int(np.frexp(big)[1]) if big > 0 else 0
+    s = int(np.frexp(big)[1])  # frexp(0.0) = (0.0, 0): s = 0 for an all-zero x
     return (iv.down(np.ldexp(x[0], -s)), iv.up(np.ldexp(x[1], -s))), s
 
 
@@ -209,7 +222,7 @@ def _svd_spread(qres: Dyadic, kres: Dyadic, V: int) -> Dyadic:
     top = max(int(abs(v)).bit_length() for v in Mx.n.ravel())
     if top == 0:
         return zeros(V)
-    x = iv.enclose_ints(Mx.n, Mx.e - (top + Mx.e))  # M = 2^E x with E = top + Mx.e
+    x = iv.enclose_ints(Mx.n, -top)  # M = 2^E x with E = top + Mx.e
     E, k = top + Mx.e, 1
     while k < SVD_POWER:
         x, s = _renorm(_imatmul(x, x))

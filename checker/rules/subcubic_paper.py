@@ -15,7 +15,7 @@ logit=paper-*. For an input of case (q, m, c, g) and any wrong output x != m, wi
 attention on the positions holding m (the paper's "right attention"):
     logit_x - logit_m = D[q,x] - D[q,m] + sum_i a_i (EVOU[t_i,x] - EVOU[t_i,m]) + sum_i a_i (PVOU[i,x] - PVOU[i,m])
                      <= gap[q] + L[m,x] + a E[m,x] + (1 - a) Wn
-with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] (eupu_parts), PV[m,x] = max_i PVOU[i,x] - PVOU[i,m]
+with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] (subcubic_bounds.eupu_parts), PV[m,x] = max_i PVOU[i,x] - PVOU[i,m]
 (the a_i sum to 1), L[m,x] = L0[x] - L0[m] + PV[m,x], E[m,x] = EVOU[m,x] - EVOU[m,m], and Wn >= every
 non-max token's max_x EVOU[t,x] - EVOU[t,m] (the prefix maximum over t <= m - g of eterm, and the
 query's own eterm if q < m). With any abar (the certificate's mean_attention[m][cp], cp = c + [q < m];
@@ -104,21 +104,6 @@ def svd_split(Q: Dyadic, Km: Dyadic, eq1: Dyadic, wq: Dyadic, W_K: Dyadic, E: Dy
     return A, bu * bv, qres, kres, chain
 
 
-def eupu_parts(how: str, w_ep: Dyadic, U: Dyadic, bias: Dyadic, c: Dyadic | None) -> tuple[Dyadic, Dyadic]:
-    """(L0 [V], gap [V]) with D[q,x] - D[q,m] <= L0[x] - L0[m] + gap[q] for all q, x, m:
-    factored options (any row c): D[q] = c U + bias + (w_ep[q] - c) U, so L0 = c U + bias and
-    gap[q] = sum_k |w_ep[q,k] - c_k| rowspan(U)[k] (as in dpen_factored); options forming D: L0 = 0 and
-    gap[q] = the row span of D (max-diff) or the largest row span (global-max-diff)."""
-    V = len(w_ep.n)
-    if c is None:
-        D = w_ep @ U + bias.rows(V)
-        span = sb.rowspan(D)
-        if how == "global-max-diff":
-            span = Dyadic(np.full(V, span.n.max(), dtype=object), span.e)
-        return sb.zeros(V), span
-    return c @ U + bias, sb.absd(w_ep - c.rows(V)) @ sb.rowspan(U)
-
-
 def tables(L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: Dyadic, eqkp: Dyadic) -> dict[str, Dyadic]:
     """The exact tables of the paper's logit reasoning, read by `sums` through both number types:
     p_gap [q], p_S and p_ab [m, cp], p_R and p_Emin [m], p_eqkp_sorted [q, rank] (EQKP[q, :K-1] in
@@ -132,8 +117,7 @@ def tables(L0: Dyadic, gap: Dyadic, evou: Dyadic, pvou: Dyadic, abar: Dyadic, eq
     L = Dyadic(pvd + (l0[None, :] - l0[:, None]), e)                           # [m, x]
     E = Dyadic(evou.n - np.diag(evou.n)[:, None], evou.e)                      # [m, x]
     off = ~np.eye(V, dtype=bool)
-    R = np.array([max(E.n[m][off[m]]) for m in range(V)], dtype=object)
-    Emin = np.array([min(E.n[m][off[m]]) for m in range(V)], dtype=object)
+    R, Emin = (np.array([f(E.n[m][off[m]]) for m in range(V)], dtype=object) for f in (max, min))
     es = min(L.e, abar.e + E.e)
     val = abar.n[:, :, None] * E.n[:, None, :] * (1 << (abar.e + E.e - es)) + L.align(es)[:, None, :]  # [m, cp, x]
     S = np.array([[max(val[m, j][off[m]]) for j in range(val.shape[1])] for m in range(V)], dtype=object)
