@@ -19,17 +19,13 @@ class Dyadic:
 
     @staticmethod
     def from_floats(x: np.ndarray) -> "Dyadic":
-        """Exact: a float64 (hence float32) value m * 2**f with integer m of at most 53 bits."""
+        """Exact: every float64 (hence float32) value is n / d with d a power of two (as_integer_ratio);
+        as m * 2**f with m odd, f = v2(n) - log2(d), and e is the least f of a nonzero entry (0 if none)."""
         x = np.asarray(x, dtype=np.float64)
-        mant, expo = np.frexp(x)
-        ints = (mant * 2.0**53).astype(np.int64)  # exact: mant has 53 significant bits
-        expo = expo.astype(np.int64) - 53
-        nz = ints != 0
-        low = np.abs(ints) & -np.abs(ints)  # lowest set bit, a power of two below 2**53 (0 for a zero)
-        tz = np.where(nz, np.log2(np.maximum(low, 1)), 0).astype(np.int64)  # trailing zero bits
-        ints, expo = ints >> tz, expo + tz  # odd mantissas: the smallest exact exponent
-        e = int(expo[nz].min()) if nz.any() else 0
-        vals = [int(m) << int(f - e) if m else 0 for m, f in zip(ints.ravel(), expo.ravel())]
+        ratios = [v.as_integer_ratio() for v in x.ravel().tolist()]
+        e = min(((n & -n).bit_length() - d.bit_length() for n, d in ratios if n), default=0)
+        left, right = max(-e, 0), max(e, 0)  # n / d = N * 2**e, N an integer by the choice of e
+        vals = [(n << left) // (d << right) for n, d in ratios]
         return Dyadic(counted(np.array(vals, dtype=object).reshape(x.shape)), e)  # the weights: every op counts
 
     def align(self, e: int) -> np.ndarray:

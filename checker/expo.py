@@ -4,7 +4,6 @@ sign of sum_i c_i * exp(x_i). No floating point anywhere: every rounding is dire
 from __future__ import annotations
 
 import math
-from math import isqrt
 
 from checker.errors import OutOfBudget
 from checker.ops import charge, poll
@@ -17,7 +16,7 @@ def scaled_sqrt_floor(num: int, e: int, d: int, p: int, den: int = 1) -> int:
     shift = 2 * (e + p)
     a = num * num
     dd = d * den * den
-    return isqrt((a << shift) // dd) if shift >= 0 else isqrt(a // (dd << -shift))
+    return math.isqrt((a << shift) // dd) if shift >= 0 else math.isqrt(a // (dd << -shift))
 
 
 def exp_fixed(a: int, p: int, upper: bool) -> int:
@@ -59,9 +58,8 @@ def exp_enclosure(num: int, e: int, d: int, p: int, den: int = 1) -> tuple[int, 
     """(lo, hi) with lo <= 2**p * exp(num * 2**e / (den * sqrt(d))) <= hi, den > 0."""
     m = scaled_sqrt_floor(num, e, d, p, den)  # |x| * 2**p lies in [m, m + 1]
     charge(4)
-    if num >= 0:
-        return exp_fixed(m, p, upper=False), exp_fixed(m + 1, p, upper=True)
-    return exp_fixed(-m - 1, p, upper=False), exp_fixed(-m, p, upper=True)
+    lo, hi = (m, m + 1) if num >= 0 else (-m - 1, -m)  # x * 2**p lies in [lo, hi]
+    return exp_fixed(lo, p, upper=False), exp_fixed(hi, p, upper=True)
 
 
 def sign_sum_exp(coeffs: list[int], nums: list[int], e: int, d: int, den: int = 1) -> int:
