@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import accumulate
 from typing import Any
 
 from checker.errors import Malformed
@@ -22,6 +23,7 @@ MAX_DEPTH = 32
 MAX_INT_DIGITS = 400
 _RATIONAL = re.compile(r"(0|-?[1-9][0-9]{0,%d})/([1-9][0-9]{0,%d})" % (MAX_INT_DIGITS - 1, MAX_INT_DIGITS - 1))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*+"?', re.S)  # a JSON string (_nesting)
 
 
 @dataclass(frozen=True)
@@ -119,25 +121,16 @@ def positive_int(value: Any, where: str) -> int:
 
 def _nesting(text: str) -> int:
     """Maximum bracket depth, ignoring brackets inside strings (checked before json recurses).
-    One pass, linear in the text whatever it holds (a string regex can backtrack quadratically)."""
-    depth = worst = 0
-    in_str = escaped = False
-    for ch in text:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            worst = max(worst, depth)
-        elif ch in "]}":
-            depth -= 1
-    return worst
+
+    _STRING delimits a string as json's scanner does: from its opening quote, characters other than
+    a quote or a backslash, and pairs of a backslash and the character after it (any, a newline too:
+    re.S), up to the closing quote; a string never closed runs to the end of the text (at most its
+    last backslash is left, no bracket). Outside strings only brackets count: [ and { open, ] and }
+    close (the depth may go below 0; the maximum starts at 0). Linear in the text whatever it holds:
+    the possessive `*+` never backtracks, so it keeps no state per repetition (a plain `*` does:
+    gigabytes on a long string; tests/checker/test_resource_caps.py)."""
+    steps = (1 if ch in "[{" else -1 for ch in _STRING.sub("", text) if ch in "[]{}")
+    return max(accumulate(steps, initial=0))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from checker.certificate import MAX_BYTES, Certificate, parse_certificate
+from checker.certificate import MAX_BYTES, parse_certificate
 from checker.errors import CheckFailure, Malformed, OutOfBudget, Reject
 from checker.files import read_file
 from checker.interval import assert_ieee_float64
@@ -50,38 +50,33 @@ def check_file(cert_path: str, weights: str | None = None, min_accuracy: Fractio
     cert = None
 
     def result(verdict: str, reason: str, bound: Fraction | None = None, budget: bool = False) -> Result:
-        strategy, semantics = (cert.strategy, cert.semantics) if cert is not None else (None, None)
-        return Result(verdict, bound, reason, strategy, time.perf_counter() - start, ops.count, budget,
-                      semantics)
+        return Result(verdict, bound, reason, getattr(cert, "strategy", None), time.perf_counter() - start,
+                      ops.count, budget, getattr(cert, "semantics", None))
 
     try:
         cert = parse_certificate(read_file(cert_path, MAX_BYTES, "certificate"))
         ops.poll()
-        bound = _verify(cert, weights or resolve_model_path(cert.model_path, cert_path), ops)
+        assert_ieee_float64()
+        rule = rule_for(cert.strategy)
+        if rule is None:
+            raise Malformed(f"unknown strategy {cert.strategy!r}")
+        w = read_weights(weights or resolve_model_path(cert.model_path, cert_path), cert.sha256)
+        if (w.k, w.d_vocab) != (cert.k, cert.d_vocab):
+            raise Reject(f"certificate claims k={cert.k}, d_vocab={cert.d_vocab}; "
+                         f"the weights have k={w.k}, d_vocab={w.d_vocab}")
+        ops.poll()
+        with ops:  # every counted operation of the rule charges this counter
+            proven = rule(cert, w)
+        if cert.bound > proven:
+            raise Reject(f"claimed bound {_show(cert.bound)} exceeds what the evidence proves, "
+                         f"{_show(proven)}")
     except CheckFailure as e:
         return result(e.verdict, str(e), budget=isinstance(e, OutOfBudget))
     if min_accuracy is not None and cert.bound < min_accuracy:
         return result(REJECTED, f"certified bound {_show(cert.bound)} is below the required "
                       f"{_show(min_accuracy)}", cert.bound)
     return result(ACCEPTED, f"claim holds: accuracy >= {_show(cert.bound)} (checker proved "
-                  f">= {_show(bound)})", cert.bound)
-
-
-def _verify(cert: Certificate, weights_path: str, ops: Ops) -> Fraction:
-    assert_ieee_float64()
-    rule = rule_for(cert.strategy)
-    if rule is None:
-        raise Malformed(f"unknown strategy {cert.strategy!r}")
-    w = read_weights(weights_path, cert.sha256)
-    if (w.k, w.d_vocab) != (cert.k, cert.d_vocab):
-        raise Reject(f"certificate claims k={cert.k}, d_vocab={cert.d_vocab}; "
-                     f"the weights have k={w.k}, d_vocab={w.d_vocab}")
-    ops.poll()
-    with ops:  # every counted operation of the rule charges this counter
-        proven = rule(cert, w)
-    if cert.bound > proven:
-        raise Reject(f"claimed bound {_show(cert.bound)} exceeds what the evidence proves, {_show(proven)}")
-    return proven
+                  f">= {_show(proven)})", cert.bound)
 
 
 def resolve_model_path(model_path: str, cert_path: str) -> str:
