@@ -52,7 +52,11 @@ def check_size(V: int, K: int) -> None:
 def count_correct(p: Paths) -> int:
     V, K = p.d_vocab, p.k
     check_size(V, K)
-    ov_gap = _ov_gaps(p)
+    # (lo, hi) [t, i, m, j] of OV[t, i, m] - OV[t, i, j], the same for every query; one key token at a
+    # time keeps the exact integers at O(K V^2)
+    ov_lo, ov_hi = counted(np.empty((V, K, V, V))), counted(np.empty((V, K, V, V)))
+    for t in range(V):
+        ov_lo[t], ov_hi[t] = enclose_ints(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e)
     w_lo, w_hi = exp_table(p)
     correct = 0
     diag = np.arange(V)
@@ -60,22 +64,12 @@ def count_correct(p: Paths) -> int:
         for q in range(V):  # dq: (lo, hi) [m, j] of DIRECT[q, m] - DIRECT[q, j] (win and rival, paths.Paths)
             d = Dyadic(p.win.n[q][:, None], p.win.e) - Dyadic(p.rival.n[q][None, :], p.rival.e)
             dq = enclose_ints(d.n, d.e)
-            c_lo = down(dq[0] + ov_gap[0])                             # [t, i, m, j]: lower bounds of C
+            c_lo = down(dq[0] + ov_lo)                                 # [t, i, m, j]: lower bounds of C
             c_lo[:, :, diag, diag] = np.inf                            # j == m never decides
             g = c_lo.min(axis=3)                                       # [t, i, m]
             for toks in product_rows([np.arange(V)] * (K - 1) + [np.array([q])], CHUNK):  # query last
-                correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_gap[1], (w_lo[q], w_hi[q]))
+                correct += _count_chunk(p, q, toks, g, c_lo, dq[1], ov_hi, (w_lo[q], w_hi[q]))
     return correct
-
-
-def _ov_gaps(p: Paths) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi) of OV[t, i, m] - OV[t, i, j], [t, i, m, j], the same for every query; one key token
-    at a time keeps the exact integers at O(K V^2)."""
-    V, K = p.d_vocab, p.k
-    lo, hi = counted(np.empty((V, K, V, V))), counted(np.empty((V, K, V, V)))
-    for t in range(V):
-        lo[t], hi[t] = enclose_ints(p.ov.n[t][:, :, None] - p.ov.n[t][:, None, :], p.ov.e)
-    return lo, hi
 
 
 def exp_table(p: Paths) -> tuple[np.ndarray, np.ndarray]:
@@ -101,14 +95,13 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
                  dq_hi: np.ndarray, ov_gap_hi: np.ndarray, w: tuple) -> int:
     """How many of these inputs (query q) are correct: stage 1 for all, stages 2-3 (per_logit) for
     the rest, with their lower and upper bounds of C[i, j] (+inf at j = m); dq_hi, ov_gap_hi: the
-    upper ends of count_correct's enclosures dq and ov_gap."""
-    n, K = toks.shape
-    pos = np.arange(K)
+    upper ends of count_correct's enclosures dq and (ov_lo, ov_hi)."""
+    pos = np.arange(toks.shape[1])
     m = toks.max(axis=1)
     wl, wh = w[0][toks, pos], w[1][toks, pos]                  # [n, K]
     lower = rounded_sum(mul_lower(g[toks, pos, m[:, None]], wl, wh))  # stage 1: sum_i G_i w_i, rounded down
     undecided = np.flatnonzero(~(lower > 0))
-    correct = n - undecided.size
+    correct = len(toks) - undecided.size
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
         t, mr = toks[rows], m[rows]
@@ -129,11 +122,9 @@ def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarra
     undecided = ~(lower > 0) & ~wrong[:, None]
     undecided[np.arange(len(m)), m] = False  # j = m is no competitor (its bounds may be inf * 0 = NaN)
     correct = int((~wrong & ~undecided.any(axis=1)).sum())
-    for r in np.flatnonzero(undecided.any(axis=1)):
-        if all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j)) > 0
-               for j in np.flatnonzero(undecided[r])):
-            correct += 1
-    return correct
+    exact = (all(_exact_gap_sign(p, q, toks[r], int(m[r]), int(j)) > 0 for j in np.flatnonzero(undecided[r]))
+             for r in np.flatnonzero(undecided.any(axis=1)))  # stage 3: each undecided input, gap by gap
+    return correct + sum(exact)
 
 
 def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int) -> int:

@@ -128,13 +128,10 @@ def residue(V: int, K: int, sets: Sets) -> Iterator[tuple[int, tuple[int, ...], 
     for q in range(V):
         for c in range(K):
             pieces: list[tuple[int, np.ndarray]] = []
-            for m in range(q, V):
-                if c > (K - 1 if q == m else K - 2):
-                    continue
+            for m in range(q, V if c < K - 1 else q + 1):  # K - 1 non-max values: the query is the max
                 S = sets.get((q, m, c))
-                if c == 0:
-                    if S is None:
-                        pieces.append((m, np.zeros((1, 0), dtype=np.int64)))
+                if c == 0:  # the triple's one input, unless its case is proven
+                    pieces += [(m, np.zeros((1, 0), dtype=np.int64))] if S is None else []
                     continue
                 inside = np.zeros(m, dtype=bool)
                 inside[S or []] = True
@@ -266,16 +263,15 @@ class _Query:
         return self.A[I]
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
-        md, q = self.md, self.q
         if I not in self.A_min:
             self.A_min[I] = self.sums(I).min(axis=1)
-        row = m - q
+        row = m - self.q
         # stage A: min_j A + sum_I T > 0
         terms = self.T[self.start[row][:, None] + X, np.array(I, dtype=np.int64)]
         ok = bf.rounded_sum(np.column_stack([self.A_min[I][row], terms])) > 0
         wrong = np.zeros(len(m), dtype=bool)
         rows = np.flatnonzero(~ok)
-        if rows.size and md.r:  # stage B
+        if rows.size and self.md.r:  # stage B
             ok[rows], wrong[rows] = self._candidates(I, m[rows], X[rows])
         rows = np.flatnonzero(~ok & ~wrong)
         return int(ok.sum()) + (self._per_logit(self._toks(I, m[rows], X[rows]), m[rows]) if rows.size else 0)
