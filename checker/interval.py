@@ -22,8 +22,7 @@ NEG, POS = -np.inf, np.inf
 def assert_ieee_float64() -> None:
     """Refuse to run under flush-to-zero / denormals-are-zero or a non-IEEE float64: an error of
     the environment (Malformed, exit 2: the checker cannot run here; the claim is not refuted)."""
-    tiny = np.float64(2.2250738585072014e-308)
-    sub = np.array([tiny]) / np.float64(4.0)
+    sub = np.array([2.0 ** -1022]) / np.float64(4.0)  # the least normal float64 over 4: subnormal, not 0
     if not (sub[0] > 0 and np.nextafter(np.float64(0), np.float64(1)) > 0
             and np.finfo(np.float64).eps == 2.0**-52 and (np.float64(1) + 2.0**-53) == 1.0
             and (np.float64(1) + 2.0**-52) > 1.0):
