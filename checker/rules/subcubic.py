@@ -191,7 +191,7 @@ def _attention(wt: Params, K: int, b: Dyadic, b2: Dyadic | None, par: dict, uv: 
     o = 0 if par["attn"] in ("plain", "svd") else 1  # svd: wq = [W_Q; b_Q] for its chain
     centred = Q if o == 0 else Q - b.rows(V)
     # chain factors of the residual: qres = eq1 @ wq, kres = E @ wk2 (exact identities)
-    one = Dyadic(np.full((V, 1), 1 << -last.e if last.e < 0 else 1, dtype=object), min(last.e, 0))
+    one = Dyadic(np.full((V, 1), 1 << max(-last.e, 0), dtype=object), min(last.e, 0))
     eq1 = Dyadic(np.hstack([last.align(one.e), one.n]), one.e)                   # [W_EP | 1]
     bq = wt.b_Q - (b if o else sb.zeros(d))
     eb = min(wt.W_Q.e, bq.e)
@@ -254,7 +254,7 @@ def _ov(wt: Params, K: int) -> dict[str, Dyadic]:
     ov = evou.align(e)[:, None, :] + pvou.align(e)[None, :, :]                    # [m, i, j]
     diag = np.arange(V)
     own = ov[diag, :, diag].copy()                                                 # [m, i]
-    ov[diag, :, diag] = ov[diag, :, (diag + 1) % V] if V > 1 else own  # drop j = m from the max
+    ov[diag, :, diag] = ov[diag, :, (diag + 1) % V]  # drop j = m from the max (V = 1: j = m itself)
     good_ov = own - ov.max(axis=2)
     return {"evou": evou, "pvou": pvou, "eterm": eterm, "pterm": pterm,
             "pref": Dyadic(np.maximum.accumulate(eterm.n, axis=0), evou.e),

@@ -216,9 +216,7 @@ def _svd_spread(qres: Dyadic, kres: Dyadic, V: int) -> Dyadic:
     lambda_i^k >= lambda_max^k, and sqrt(2) sigma_1 <= (2^k tr(M^k))^(1/2k), M = G H exact.
     M^k (k = SVD_POWER, a power of two) by repeated squaring in outward-rounded interval arithmetic,
     renormalised by exact powers of two; the trace's upper end, then an integer root rounded up."""
-    G = tr(qres) @ qres
-    H = tr(kres) @ kres
-    Mx = G @ H
+    Mx = (tr(qres) @ qres) @ (tr(kres) @ kres)  # M = G H
     top = max(int(abs(v)).bit_length() for v in Mx.n.ravel())
     if top == 0:
         return zeros(V)
