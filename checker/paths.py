@@ -72,7 +72,7 @@ def exact_paths(w: Weights) -> Paths:
 
 
 def _check_size(V: int, K: int, dm: int, dh: int) -> None:
-    """The caps, before anything is allocated: the products are those of the matmuls below."""
+    """The caps, before anything is allocated: the products are those of exact_paths' matmuls."""
     products = dh * dm * (2 * V + 2 * V * K) + 2 * V * V * K * dh + dm * V * (V + 1)
     if V * V * K > MAX_PATH_ENTRIES:
         raise OutOfBudget(f"the path terms would hold d_vocab^2 K = {V * V * K:,} exact entries "
