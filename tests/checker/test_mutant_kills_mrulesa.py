@@ -209,7 +209,7 @@ def test_residue_and_brute_force_op_counts_of_scored_subnormal_models(name, want
     bounds stepped up, upper bounds stepped down, and comparisons of a bound with 0 loosened to >= or
     < (sound: a 0.0 from down() bounds a positive value, but a stage is skipped)."""
     # Small integer rows tie: which of them stage B ranks first is np.argpartition's choice, so the op
-    # counts are exact for numpy's introselect, as those of tests/fixtures/pinned.json.gz are.
+    # counts are exact for numpy's introselect (another valid tie order gives 6300, not 6316, at V3-K2).
     p = _paths(*SUBNORMAL_SCORED[name], e=-1074, qk_e=-1)
     with Ops() as ops:
         n = bf.count_correct(p)
@@ -261,6 +261,8 @@ def test_hybrid_stage_b_rest_bound_of_exactly_0_decides_nothing(s, ops):
     The count is 2 (= brute force = an independent exact sum) throughout. Catches the rest bound
     of 0.0 taken as > 0 (s = 7 proven in stage B) and the rest bound stepped up instead of down (two
     units higher: positive at s = 6 and 7)."""
+    # Rows tie (the other inputs' are all 0): stage B's ranking is np.argpartition's choice, so the op
+    # counts are exact for numpy's introselect (another valid tie order gives 26144, not 26133).
     direct, ov = _stage_b_rest_rows((-50, s, s, 100, 100), (100, 100, -50, 5, 5), (5, -50, 100, 5, 5))
     p = _paths(direct, ov, e=-1074)
     assert _residue_ops(p) == (bf.count_correct(p), ops) == (_exact_count(direct, ov), ops) == (2, ops)
