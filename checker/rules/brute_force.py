@@ -92,9 +92,9 @@ def product_rows(lists: list[np.ndarray], chunk: int) -> Iterator[np.ndarray]:
 
 
 def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.ndarray,
-                 dq_hi: np.ndarray, ov_gap_hi: np.ndarray, w: tuple) -> int:
+                 dq_hi: np.ndarray, ov_hi: np.ndarray, w: tuple) -> int:
     """How many of these inputs (query q) are correct: stage 1 for all, stages 2-3 (per_logit) for
-    the rest, with their lower and upper bounds of C[i, j] (+inf at j = m); dq_hi, ov_gap_hi: the
+    the rest, with their lower and upper bounds of C[i, j] (+inf at j = m); dq_hi, ov_hi: the
     upper ends of count_correct's enclosures dq and (ov_lo, ov_hi)."""
     pos = np.arange(toks.shape[1])
     m = toks.max(axis=1)
@@ -105,10 +105,9 @@ def _count_chunk(p: Paths, q: int, toks: np.ndarray, g: np.ndarray, c_lo: np.nda
     for start in range(0, undecided.size, 4096):
         rows = undecided[start:start + 4096]
         t, mr = toks[rows], m[rows]
-        lo_c = c_lo[t, pos, mr[:, None]]                           # [n, K, V]
-        hi_c = up(dq_hi[mr][:, None, :] + ov_gap_hi[t, pos, mr[:, None]])
+        hi_c = up(dq_hi[mr][:, None, :] + ov_hi[t, pos, mr[:, None]])  # [n, K, V]
         hi_c[np.arange(len(rows)), :, mr] = np.inf
-        correct += per_logit(p, q, t, mr, lo_c, hi_c, wl[rows], wh[rows])
+        correct += per_logit(p, q, t, mr, c_lo[t, pos, mr[:, None]], hi_c, wl[rows], wh[rows])
     return correct
 
 
@@ -130,8 +129,8 @@ def per_logit(p: Paths, q: int, toks: np.ndarray, m: np.ndarray, lo_c: np.ndarra
 def _exact_gap_sign(p: Paths, q: int, toks: np.ndarray, m: int, j: int) -> int:
     """The exact sign of the gap logit_m - logit_j of one input (stage 3): of sum_i C[i, j] exp(s_i),
     which sign_sum_exp normalises by the largest score itself."""
-    e = min(p.win.e, p.ov.e)
-    dd = (p.win.n[q, m] - p.rival.n[q, j]) << (p.win.e - e)
+    e = min(p.win.e, p.rival.e, p.ov.e)
+    dd = (p.win.n[q, m] << (p.win.e - e)) - (p.rival.n[q, j] << (p.rival.e - e))
     coeffs = [dd + ((p.ov.n[t, i, m] - p.ov.n[t, i, j]) << (p.ov.e - e)) for i, t in enumerate(toks)]
     nums = [int(p.qk.n[q, t, i]) for i, t in enumerate(toks)]
     return expo.sign_sum_exp([int(c) for c in coeffs], nums, p.qk.e, p.d_head)

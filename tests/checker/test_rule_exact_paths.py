@@ -516,3 +516,16 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
     if false_case is not None:
         with pytest.raises(Reject):
             subcubic_rule.rule(cert([x for x in claims if x[:3] != false_case[:3]] + [false_case]), w)
+
+
+def test_exact_gap_sign_aligns_win_and_rival_at_their_own_exponents():
+    """win[0, 0] = 3 (exponent 0) and rival[0, 1] = 2 held as 4 * 2^-1: the gap is 3 - 2 = 1 > 0.
+    Subtracting the numerators before aligning (as if rival had win's exponent) gives 3 - 4 < 0."""
+    from checker.dyadic import Dyadic
+    from checker.paths import Paths
+    zeros = lambda *shape: np.zeros(shape, dtype=np.int64).astype(object)
+    direct = Dyadic(zeros(2, 2), 0)
+    win = Dyadic(np.array([[3, 0], [0, 0]], dtype=object), 0)
+    rival = Dyadic(np.array([[0, 4], [0, 0]], dtype=object), -1)
+    p = Paths(2, 2, 1, Dyadic(zeros(2, 2, 2), 0), Dyadic(zeros(2, 2, 2), 0), direct, win, rival)
+    assert _exact_gap_sign(p, 0, np.array([0, 0]), 0, 1) == 1
