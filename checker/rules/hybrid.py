@@ -249,18 +249,24 @@ class _Query:
     def sums(self, I: tuple[int, ...]) -> np.ndarray:
         """Lower bounds A[m - q, j] of the fixed positions' sum for non-max positions I (+inf at
         j = m, no competitor): the query position's term if I is every other position, else the
-        sum for I plus the first position p not in I, plus p's term (one addition per entry a set)."""
-        if I not in self.A:
-            K, V = self.md.p.k, self.md.p.d_vocab
-            free = [i for i in range(K - 1) if i not in I]
-            if free:
-                acc = down(self.sums(tuple(sorted(I + (free[0],)))) + self.fixed[:, free[0]])
-            else:
-                acc = self.fixed[:, K - 1].copy()
-            acc[np.arange(len(acc)), np.arange(self.q, V)] = np.inf
-            self.A[I] = acc
-            self.A_ranks[I] = _Ranks(acc, self.md.r)  # its rows are ranked only if stage B reads them
+        sum for I plus the first position p not in I, plus p's term (one addition per entry a set).
+        The chain I, I + {p}, ... is formed from its largest set down, in a loop (K - 1 sets deep)."""
+        K = self.md.p.k
+        chain, added = [I], []  # up to a set formed already, or one of every non-query position
+        while chain[-1] not in self.A and len(chain[-1]) < K - 1:
+            have = set(chain[-1])
+            added.append(next(i for i in range(K - 1) if i not in have))
+            chain.append(tuple(sorted(chain[-1] + (added[-1],))))
+        if chain[-1] not in self.A:
+            self._keep(chain[-1], self.fixed[:, K - 1].copy())
+        for J, bigger, p in reversed(list(zip(chain, chain[1:], added))):
+            self._keep(J, down(self.A[bigger] + self.fixed[:, p]))
         return self.A[I]
+
+    def _keep(self, I: tuple[int, ...], acc: np.ndarray) -> None:
+        acc[np.arange(len(acc)), np.arange(self.q, self.md.p.d_vocab)] = np.inf
+        self.A[I] = acc
+        self.A_ranks[I] = _Ranks(acc, self.md.r)  # its rows are ranked only if stage B reads them
 
     def count(self, I: tuple[int, ...], m: np.ndarray, X: np.ndarray) -> int:
         if I not in self.A_min:

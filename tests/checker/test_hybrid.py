@@ -7,8 +7,10 @@ fail (a test that can fail).
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
+import sys
 from fractions import Fraction
 from math import comb
 from pathlib import Path
@@ -439,3 +441,21 @@ def test_residue_tables_are_lower_bounds(partial):
                     for j in range(V):
                         if j != m:
                             assert A[j] <= sum(gap(q if i == K - 1 else m, i, m, j) for i in range(K) if i not in I)
+
+
+def test_a_long_chain_of_position_sets_needs_no_deep_recursion(tmp_path):
+    """V = 2, K = 150, every cubic case claimed but (0, 1, 1): the residue's fixed-position sums
+    form a chain of K - 2 nested position sets. With Python's stack cut to 100 frames above this
+    test the check still finishes (formed recursively, one frame per set, K ~ 1,000 crashed it with
+    a RecursionError under the default limit)."""
+    weights = write_state(random_state(Config(150, 2, 4, 4), 8), tmp_path / "w.safetensors")
+    m = load_float_model(weights)
+    found = [case for case in cubic_prover.case_sets(m) if case[:3] != (0, 1, 1)]
+    cert = _write(weights, hybrid_prover.proof(m, hybrid_prover.cubic_part(found)), tmp_path)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 100)
+    try:
+        result = check_file(str(cert))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert result.verdict == "accepted", result.reason
