@@ -159,7 +159,7 @@ def rule(cert: Certificate, w: Weights) -> Fraction:
     fields(cert.parameters, "strategy.parameters", set())
     claimed = claimed_count(fields(cert.evidence, "evidence", set(COUNTS)), w)
     check_size(w.d_vocab, w.k)
-    return settle(cert, claimed, count_correct(semantic_paths(cert, w)))
+    return settle(cert, w, claimed, count_correct(semantic_paths(cert, w)))
 
 
 COUNTS = ("correct_inputs", "total_inputs")  # the evidence fields of a count of correct inputs
@@ -175,10 +175,11 @@ def claimed_count(ev: dict, w: Weights) -> int:
     return claimed
 
 
-def settle(cert: Certificate, claimed: int, correct: int) -> Fraction:
-    """correct / d_vocab**K, if the claimed count is exactly it (exact-real) or at most it (float32)."""
+def settle(cert: Certificate, w: Weights, claimed: int, correct: int) -> Fraction:
+    """correct / d_vocab**K, if the claimed count is exactly it (exact-real) or at most it (float32);
+    d_vocab and K are the weights' own, the inputs counted (check.py also refuses a claim of others)."""
     exact = cert.semantics == "exact-real"
     if claimed > correct or (exact and claimed != correct):
         raise Reject(f"evidence.correct_inputs is {claimed}, but {'exactly' if exact else 'at most'} "
                      f"{correct} inputs are classified correctly under {cert.semantics} semantics")
-    return Fraction(correct, cert.d_vocab ** cert.k)
+    return Fraction(correct, w.d_vocab ** w.k)

@@ -78,7 +78,7 @@ def rule(cert: Certificate, w: Weights) -> Fraction:
     if left > MAX_RESIDUE:
         raise OutOfBudget(f"the compact proof leaves {left:,} inputs to enumerate (cap MAX_RESIDUE = {MAX_RESIDUE:,})")
     covered = sum(comb(K - 1, c) * len(S) ** c for (_, _, c), S in sets.items())
-    return bf.settle(cert, claimed, covered + count_residue(p, sets, weights))
+    return bf.settle(cert, w, claimed, covered + count_residue(p, sets, weights))
 
 
 def _cubic_sets(sub: Certificate, w: Weights, p: Paths, exp_w: tuple) -> Sets:

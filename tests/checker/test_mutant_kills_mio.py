@@ -81,6 +81,16 @@ def test_a_claim_about_other_dimensions_than_the_weights_is_rejected_by_name(tmp
         assert r.reason == f"certificate claims {claimed}; the weights have k=3, d_vocab=5"
 
 
+def test_the_brute_force_bound_divides_by_the_weights_inputs_whatever_the_claim():
+    """A second guard behind that refusal: the brute-force rule, run on the tiny model (k 3,
+    vocabulary 5) for a certificate claiming k 2, counts over the weights' 5^3 inputs. Catches the
+    rule dividing by the claim's d_vocab^k (49/25, a bound above 1, once check.py's refusal is gone)."""
+    from checker.rules import brute_force
+    from checker.safetensors import read_weights
+    cert = _parse(_cert(claim__k=2))
+    assert brute_force.rule(cert, read_weights(str(FIXTURES / cert.model_path))) == Fraction(49, 125)
+
+
 def test_a_zoo_model_path_names_the_zoo_file_and_another_is_beside_the_certificate(tmp_path):
     """'zoo:NAME' is zoo_dir()/NAME.safetensors; any other path is relative to the certificate's
     folder. Catches the prefix cut one character short (':NAME.safetensors': no such file)."""
