@@ -73,8 +73,9 @@ class Float:
     @staticmethod
     def smallest(ws: list[Interval], n: int) -> list[Interval]:
         """The n smallest values enclosed: the j-th smallest of the lower (upper) ends bounds the
-        j-th smallest value from below (above), order statistics being monotone in every entry."""
-        lo, hi = sorted(w.lo for w in ws), sorted(w.hi for w in ws)
+        j-th smallest value from below (above), order statistics being monotone in every entry. A NaN
+        end (nothing known) is read as -inf below and +inf above (fmax/fmin): sorted() cannot order NaN."""
+        lo, hi = sorted(np.fmax(w.lo, -np.inf) for w in ws), sorted(np.fmin(w.hi, np.inf) for w in ws)
         return [Interval(a, b) for a, b in zip(lo[:n], hi[:n])]
 
     @staticmethod

@@ -48,6 +48,14 @@ def test_smallest_encloses_order_statistics():
     assert Exact.smallest([Fraction(3), Fraction(1), Fraction(2)], 2) == [1, 2]
 
 
+def test_smallest_reads_a_nan_end_as_unknown():
+    """An enclosure end that is NaN says nothing: the smallest values' lower ends must not skip it
+    (Python's sorted() leaves [3, nan, 1] as it is, which took 3 as the least lower end)."""
+    ws = [_iv(3.0, 4.0), _iv(math.nan, 5.0), _iv(1.0, math.nan)]
+    got = Float.smallest(ws, 2)
+    assert [(float(w.lo), float(w.hi)) for w in got] == [(-math.inf, 4.0), (1.0, 5.0)]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(-50, 50), st.integers(0, 20)), min_size=1, max_size=6), st.integers(0, 6))
 def test_smallest_contains_the_exact_choice(vals, n):
