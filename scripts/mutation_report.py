@@ -91,8 +91,6 @@ def _reused(ms: list[dict]) -> str:
     carried = Counter(m["status"] for m in ms if m["reused"])
     if not carried:
         return ""
-    if set(carried) == {"killed"}:
-        return f" ({carried['killed']:,} of them killed in an earlier run of the same code, carried over by `--reuse`)"
     return (f" ({sum(carried.values()):,} of them carried over by `--reuse` from an earlier run of the same code: "
             + ", ".join(f"{n:,} {s}" for s, n in sorted(carried.items())) + ")")
 
