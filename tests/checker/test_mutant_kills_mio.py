@@ -21,7 +21,8 @@ from checker.check import Result, check_file, resolve_model_path, zoo_dir
 from checker.cli import main, parse_fraction, write_junit
 from checker.errors import Malformed, OutOfBudget, Reject
 from checker.files import read_file
-from checker.safetensors import parse_weights
+from checker.rules import brute_force
+from checker.safetensors import parse_weights, read_weights
 from conftest import FIXTURES, checker_shapes, safetensors_bytes
 from test_mutant_kills import _cert, _parse
 from test_mutant_kills_core import _zeros
@@ -85,8 +86,6 @@ def test_the_brute_force_bound_divides_by_the_weights_inputs_whatever_the_claim(
     """A second guard behind that refusal: the brute-force rule, run on the tiny model (k 3,
     vocabulary 5) for a certificate claiming k 2, counts over the weights' 5^3 inputs. Catches the
     rule dividing by the claim's d_vocab^k (49/25, a bound above 1, once check.py's refusal is gone)."""
-    from checker.rules import brute_force
-    from checker.safetensors import read_weights
     cert = _parse(_cert(claim__k=2))
     assert brute_force.rule(cert, read_weights(str(FIXTURES / cert.model_path))) == Fraction(49, 125)
 

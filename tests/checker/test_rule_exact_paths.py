@@ -35,7 +35,8 @@ import checker.rules.cubic as cubic_rule
 import checker.rules.subcubic as subcubic_rule
 from certify.model import Config
 from checker.certificate import Certificate
-from checker.paths import exact_paths
+from checker.dyadic import Dyadic
+from checker.paths import Paths, exact_paths
 from checker.rules import Reject
 from checker.rules.brute_force import _exact_gap_sign
 from checker.safetensors import read_weights
@@ -521,8 +522,6 @@ def test_paper_variant_every_case_against_truth(name, variant, kind, model):
 def test_exact_gap_sign_aligns_win_and_rival_at_their_own_exponents():
     """win[0, 0] = 3 (exponent 0) and rival[0, 1] = 2 held as 4 * 2^-1: the gap is 3 - 2 = 1 > 0.
     Subtracting the numerators before aligning (as if rival had win's exponent) gives 3 - 4 < 0."""
-    from checker.dyadic import Dyadic
-    from checker.paths import Paths
     zeros = lambda *shape: np.zeros(shape, dtype=np.int64).astype(object)
     direct = Dyadic(zeros(2, 2), 0)
     win = Dyadic(np.array([[3, 0], [0, 0]], dtype=object), 0)
